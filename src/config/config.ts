@@ -1,0 +1,145 @@
+/**
+ * Configuration: one table of options, read from flags (--kebab-case) over environment
+ * variables (KONTEXT_* or the listed name) over defaults, validated with clear errors.
+ * `kontext <cmd> --help` and the README's configuration table are generated from OPTIONS.
+ */
+export type OptionType = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'bytes';
+
+export interface OptionSpec {
+  key: string;
+  flag: string;
+  env: string;
+  type: OptionType;
+  default: string | number | boolean | undefined;
+  help: string;
+  /** allowed values for strings */
+  choices?: string[];
+  min?: number;
+}
+
+export const OPTIONS = [
+  { key: 'elasticsearchUrl', flag: 'elasticsearch-url', env: 'ELASTICSEARCH_URL', type: 'string', default: undefined, help: 'Elasticsearch URL. Unset: a local Elasticsearch is downloaded (Maven Central) and started under .kontext/es.' },
+  { key: 'elasticsearchUsername', flag: 'elasticsearch-username', env: 'ELASTICSEARCH_USERNAME', type: 'string', default: undefined, help: 'Basic-auth user for Elasticsearch.' },
+  { key: 'elasticsearchPassword', flag: 'elasticsearch-password', env: 'ELASTICSEARCH_PASSWORD', type: 'string', default: undefined, help: 'Basic-auth password for Elasticsearch.' },
+  { key: 'elasticsearchApiKey', flag: 'elasticsearch-api-key', env: 'ELASTICSEARCH_API_KEY', type: 'string', default: undefined, help: 'API key for Elasticsearch (instead of user/password).' },
+  { key: 'indexPrefix', flag: 'index-prefix', env: 'KONTEXT_INDEX_PREFIX', type: 'string', default: 'kontext', help: 'Prefix of every index kontext writes (<prefix>-contexts, <prefix>-raw).' },
+  { key: 'rawRetention', flag: 'raw-retention', env: 'KONTEXT_RAW_RETENTION', type: 'duration', default: '0', help: 'Also keep raw events in <prefix>-raw-YYYY.MM.DD for drill-down, deleted after this long; 0 disables.' },
+  { key: 'forwardHost', flag: 'forward-host', env: 'KONTEXT_FORWARD_HOST', type: 'string', default: '0.0.0.0', help: 'Listen address of the Fluent Bit / Fluentd forward input.' },
+  { key: 'forwardPort', flag: 'forward-port', env: 'KONTEXT_FORWARD_PORT', type: 'int', default: 24224, min: 0, help: 'Port of the forward input; 0 picks a free port.' },
+  { key: 'forwardSharedKey', flag: 'forward-shared-key', env: 'KONTEXT_FORWARD_SHARED_KEY', type: 'string', default: undefined, help: 'Shared key: when set, peers must complete the HELO/PING/PONG handshake.' },
+  { key: 'forwardUsers', flag: 'forward-users', env: 'KONTEXT_FORWARD_USERS', type: 'string', default: undefined, help: 'Forward user auth, "user:password,user2:password2" (needs a shared key).' },
+  { key: 'forwardTlsCert', flag: 'forward-tls-cert', env: 'KONTEXT_FORWARD_TLS_CERT', type: 'string', default: undefined, help: 'PEM certificate file: serve forward over TLS.' },
+  { key: 'forwardTlsKey', flag: 'forward-tls-key', env: 'KONTEXT_FORWARD_TLS_KEY', type: 'string', default: undefined, help: 'PEM private key file for forward TLS.' },
+  { key: 'maxMessageBytes', flag: 'max-message-bytes', env: 'KONTEXT_MAX_MESSAGE_BYTES', type: 'bytes', default: '64mb', help: 'Largest forward message or webhook body accepted.' },
+  { key: 'idleTimeout', flag: 'idle-timeout', env: 'KONTEXT_IDLE_TIMEOUT', type: 'duration', default: '60s', help: 'Close forward connections idle (or sending a partial frame) this long.' },
+  { key: 'maxConnections', flag: 'max-connections', env: 'KONTEXT_MAX_CONNECTIONS', type: 'int', default: 1024, min: 1, help: 'Concurrent forward connections.' },
+  { key: 'httpHost', flag: 'http-host', env: 'KONTEXT_HTTP_HOST', type: 'string', default: '0.0.0.0', help: 'Listen address of the HTTP server (GraphQL, webhook, health, metrics).' },
+  { key: 'httpPort', flag: 'http-port', env: 'KONTEXT_HTTP_PORT', type: 'int', default: 8080, min: 0, help: 'HTTP port; 0 picks a free port.' },
+  { key: 'authTokens', flag: 'auth-tokens', env: 'KONTEXT_AUTH_TOKENS', type: 'string', default: undefined, help: 'Comma-separated bearer tokens accepted by /graphql and the webhook. Required unless --no-auth.' },
+  { key: 'noAuth', flag: 'no-auth', env: 'KONTEXT_NO_AUTH', type: 'bool', default: false, help: 'Serve without authentication (local use only). `npm start` sets it for a local run.' },
+  { key: 'model', flag: 'model', env: 'KONTEXT_MODEL', type: 'string', default: 'models/default', help: 'Directory of the labeling model (model.json, weights, vocab.json).' },
+  { key: 'backend', flag: 'backend', env: 'KONTEXT_TF_BACKEND', type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend: auto = tfjs-node when it loads, else wasm.' },
+  { key: 'lateness', flag: 'lateness', env: 'KONTEXT_LATENESS', type: 'duration', default: '2s', help: 'How late (event time) an event may arrive and still be put in order.' },
+  { key: 'contextIdle', flag: 'context-idle', env: 'KONTEXT_CONTEXT_IDLE', type: 'duration', default: '60s', help: 'Close a context after this long without a new member (event time).' },
+  { key: 'contextMaxAge', flag: 'context-max-age', env: 'KONTEXT_CONTEXT_MAX_AGE', type: 'duration', default: '300s', help: 'Close a context this long after its first event.' },
+  { key: 'contextMaxEvents', flag: 'context-max-events', env: 'KONTEXT_CONTEXT_MAX_EVENTS', type: 'int', default: 1000, min: 1, help: 'Close a context at this many members.' },
+  { key: 'flushInterval', flag: 'flush-interval', env: 'KONTEXT_FLUSH_INTERVAL', type: 'duration', default: '1s', help: 'How often open contexts are written to Elasticsearch (and forward chunks acked).' },
+  { key: 'maxInFlight', flag: 'max-in-flight', env: 'KONTEXT_MAX_IN_FLIGHT', type: 'int', default: 200000, min: 1, help: 'Events buffered before sources stop reading (backpressure).' },
+  { key: 'logLevel', flag: 'log-level', env: 'KONTEXT_LOG_LEVEL', type: 'string', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'Log level (JSON lines on stderr).' },
+] as const satisfies readonly OptionSpec[];
+
+type Spec = (typeof OPTIONS)[number];
+type ValueOf<S extends Spec> = S['type'] extends 'bool' ? boolean
+  : S['type'] extends 'string' ? (S['default'] extends string ? string : string | undefined)
+  : number;
+export type Config = { [S in Spec as S['key']]: ValueOf<S> };
+
+export class ConfigError extends Error {
+  constructor(message: string) { super(message); this.name = 'ConfigError'; }
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** "250ms", "2s", "5m", "1h", "7d", bare number = seconds. Returns milliseconds. */
+export function parseDuration(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
+  if (!m) throw new ConfigError(`not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 2s, 5m, 1h, 7d)`);
+  return Number(m[1]) * DURATION_UNITS[m[2] ?? 's']!;
+}
+const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+/** "512kb", "64mb", bare number = bytes. */
+export function parseBytes(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(b|kb|mb|gb)?$/i.exec(v.trim());
+  if (!m) throw new ConfigError(`not a size: ${JSON.stringify(v)} (use e.g. 512kb, 64mb)`);
+  return Math.floor(Number(m[1]) * BYTE_UNITS[(m[2] ?? 'b').toLowerCase()]!);
+}
+
+function convert(spec: OptionSpec, raw: string | boolean, from: string): string | number | boolean {
+  const where = `${spec.flag} (from ${from})`;
+  try {
+    switch (spec.type) {
+      case 'bool': {
+        if (typeof raw === 'boolean') return raw;
+        const s = raw.toLowerCase();
+        if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+        if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
+        throw new ConfigError(`expected true/false, got ${JSON.stringify(raw)}`);
+      }
+      case 'int': case 'number': {
+        const n = Number(raw);
+        if (typeof raw === 'boolean' || raw === '' || !Number.isFinite(n) || (spec.type === 'int' && !Number.isInteger(n))) {
+          throw new ConfigError(`expected ${spec.type === 'int' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`);
+        }
+        if (spec.min !== undefined && n < spec.min) throw new ConfigError(`must be >= ${spec.min}, got ${n}`);
+        return n;
+      }
+      case 'duration': if (typeof raw === 'boolean') throw new ConfigError('needs a value'); return parseDuration(raw);
+      case 'bytes': if (typeof raw === 'boolean') throw new ConfigError('needs a value'); return parseBytes(raw);
+      case 'string': {
+        if (typeof raw === 'boolean') throw new ConfigError('needs a value');
+        if (spec.choices && !spec.choices.includes(raw)) throw new ConfigError(`must be one of ${spec.choices.join(', ')}, got ${JSON.stringify(raw)}`);
+        return raw;
+      }
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`--${where}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * Builds the config from parsed flags (flag name → value) and an environment.
+ * Unknown flags are the caller's business (commands have their own flags too).
+ */
+export function loadConfig(flags: Record<string, string | boolean> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const out: Record<string, unknown> = {};
+  for (const spec of OPTIONS as readonly OptionSpec[]) {
+    let raw: string | boolean | undefined; let from = 'default';
+    if (flags[spec.flag] !== undefined) { raw = flags[spec.flag]; from = 'flag'; }
+    else if (env[spec.env] !== undefined && env[spec.env] !== '') { raw = env[spec.env]; from = `env ${spec.env}`; }
+    if (raw === undefined) {
+      out[spec.key] = spec.default === undefined ? undefined
+        : typeof spec.default === 'string' && spec.type !== 'string' ? convert(spec, spec.default, 'default') : spec.default;
+    } else out[spec.key] = convert(spec, raw, from);
+  }
+  const c = out as Config;
+  if ((c.forwardTlsCert === undefined) !== (c.forwardTlsKey === undefined)) {
+    throw new ConfigError('--forward-tls-cert and --forward-tls-key go together');
+  }
+  if (c.forwardUsers !== undefined) {
+    if (c.forwardSharedKey === undefined) throw new ConfigError('--forward-users needs --forward-shared-key');
+    for (const pair of c.forwardUsers.split(',')) {
+      if (!/^[^:]+:.+$/.test(pair)) throw new ConfigError(`--forward-users: expected user:password, got ${JSON.stringify(pair)}`);
+    }
+  }
+  if (c.elasticsearchUrl !== undefined) {
+    try { new URL(c.elasticsearchUrl); } catch { throw new ConfigError(`--elasticsearch-url: not a URL: ${JSON.stringify(c.elasticsearchUrl)}`); }
+  }
+  return c;
+}
+
+/** Markdown table of every option, for the README. */
+export function optionsMarkdown(): string {
+  const rows = (OPTIONS as readonly OptionSpec[]).map((s) =>
+    `| \`--${s.flag}\` | \`${s.env}\` | ${s.default === undefined ? '—' : `\`${String(s.default)}\``} | ${s.help}${s.choices ? ` One of: ${s.choices.join(', ')}.` : ''} |`);
+  return ['| flag | environment | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}

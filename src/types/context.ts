@@ -1,0 +1,80 @@
+/**
+ * A context: one triggering action and every event it caused. This is the unit kontext
+ * stores (index `kontext-contexts`) and serves. The Elasticsearch mapping in
+ * schema/elasticsearch/ and the GraphQL type in schema/kontext.graphql follow this type.
+ */
+export type Outcome = 'success' | 'failure' | 'forbidden' | 'partial';
+
+export type SecurityFlag =
+  | 'secret-read'       // get/list/watch of secrets by a non-system user
+  | 'exec'              // pods/exec
+  | 'attach'            // pods/attach
+  | 'portforward'       // pods/portforward, services/proxy, pods/proxy
+  | 'rbac-change'       // create/update/patch/delete of roles, bindings, clusterroles
+  | 'csr-approval'      // certificatesigningrequests/approval
+  | 'anonymous'         // system:anonymous or unauthenticated group
+  | 'forbidden-burst'   // several 403s in one context
+  | 'impersonation'     // impersonatedUser present
+  | 'privileged-pod';   // pod spec with privileged / hostPID / hostNetwork / hostPath
+
+export interface TriggerInfo {
+  auditID: string;
+  user: string;
+  groups: string[];
+  userAgent: string;
+  /** parsed userAgent, e.g. "kubectl/v1.30.2" or "helm/v3.14.0" */
+  client: string;
+  sourceIPs: string[];
+  verb: string;
+  apiGroup: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  code: number;
+  impersonatedUser?: string;
+}
+
+/** One event of a context, compact: no request/response bodies. */
+export interface ContextMember {
+  auditID: string;
+  /** event time, epoch ms */
+  time: number;
+  user: string;
+  verb: string;
+  /** "<apiGroup>/<resource>" or core "<resource>" */
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  code: number;
+}
+
+export interface KeyCount { key: string; count: number }
+
+export interface ContextDoc {
+  id: string;
+  /** labelKey of the trigger, e.g. "create apps/deployments" */
+  label: string;
+  /** readable action, e.g. "alice created deployment shop/web" */
+  action: string;
+  state: 'open' | 'closed';
+  trigger: TriggerInfo;
+  /** epoch ms of first and last member */
+  start: number;
+  end: number;
+  eventCount: number;
+  users: string[];
+  namespaces: string[];
+  resources: string[];
+  names: string[];
+  verbs: string[];
+  counts: { verbs: KeyCount[]; resources: KeyCount[]; users: KeyCount[]; codes: KeyCount[] };
+  outcome: Outcome;
+  failures: number;
+  forbidden: number;
+  flags: SecurityFlag[];
+  members: ContextMember[];
+  /** labeler's mean confidence over members */
+  confidence: number;
+}

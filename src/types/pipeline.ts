@@ -1,0 +1,70 @@
+import type { AuditEvent } from './audit.ts';
+import type { Label } from './label.ts';
+
+/**
+ * A receipt stands for one unit a source must confirm upstream (a forward `chunk`, a webhook
+ * POST, a replayed file block). Every event carries the receipt of the unit it came in; when
+ * the last event of a unit is durably stored (or deliberately dropped, e.g. a duplicate),
+ * the receipt resolves and the source acks. A failure rejects it and the source does not ack,
+ * so the peer retries.
+ */
+export interface Receipt {
+  /** one event of this unit is settled (stored, or dropped on purpose) */
+  settle(n?: number): void;
+  /** the unit cannot be stored; the source must not ack it */
+  fail(err: Error): void;
+}
+
+/** Normalize → label. One audit event in its final stage, with event time in epoch ms. */
+export interface KEvent {
+  audit: AuditEvent;
+  /** requestReceivedTimestamp, epoch milliseconds (sub-ms precision kept as fraction) */
+  time: number;
+  receipt?: Receipt;
+}
+
+/** Label → cluster. */
+export interface LabeledEvent extends KEvent {
+  label: Label;
+  /** labelKey(label) */
+  labelKey: string;
+  labelSource: 'rule' | 'model';
+  /** vote share of the winning class, 1 for rules */
+  confidence: number;
+}
+
+/**
+ * What sources push into. Implemented by the pipeline (normalize → label → cluster → store).
+ * `push` never blocks; a source checks `saturated` and pauses its sockets until `onDrain` fires.
+ */
+export interface Downstream {
+  push(records: unknown[], receipt?: Receipt): void;
+  readonly saturated: boolean;
+  onDrain(cb: () => void): void;
+}
+
+/**
+ * Normalize stage: raw records (whatever a source received) → audit events in their final
+ * stage, deduplicated by auditID+stage and put in event-time order within a lateness window.
+ */
+export interface NormalizeStage {
+  /** accept raw records; returns nothing until events are released by `drain` */
+  push(records: unknown[], receipt?: Receipt): void;
+  /**
+   * Release events whose time is older than (newest event time seen - lateness), in order.
+   * `force` releases everything (idle flush, shutdown).
+   */
+  drain(force?: boolean): KEvent[];
+  /** events held, for backpressure accounting */
+  readonly pending: number;
+}
+
+/**
+ * Label stage: events in order → the same events with labels. May hold events back while a
+ * window fills; `flush` labels everything held.
+ */
+export interface LabelStage {
+  push(events: KEvent[]): Promise<LabeledEvent[]>;
+  flush(): Promise<LabeledEvent[]>;
+  readonly pending: number;
+}
