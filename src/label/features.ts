@@ -1,0 +1,210 @@
+/**
+ * Feature extraction: each audit event → a list of categorical tokens "field=value".
+ *
+ * Structural fields only (objectRef resource/subresource/group, namespaced or not, verb, user
+ * class, groups, parsed user agent, request/response kinds, ownerReference kinds, involved
+ * object kind, event reason, authorization decision, response code). Names and UIDs are never
+ * tokens. They are used, through a bounded LRU of recently touched objects, to derive
+ * name-free *relational* tokens: what kind of request last touched the object this event
+ * links to (itself, an owner, the object an Event is about, the Service of an Endpoints), how
+ * long ago, and the operation that cascade is attributed to. The extractor is stateful and
+ * must see events in stream order; the same code runs in training and in the live stage.
+ */
+import type { AuditEvent } from '../types/audit.ts';
+import { labelKey, verbClassOf } from '../types/label.ts';
+import { isActorClass, parseUserAgent, userClass } from './actors.ts';
+
+const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+export function groupResource(group: string | undefined, resource: string): string {
+  return group ? `${group}/${resource}` : resource;
+}
+
+/**
+ * The operation of the request itself, as a label key ("create apps/deployments"). A request
+ * that starts a context carries exactly this label; "nonresource" for URLs like /version.
+ */
+export function opLabel(ev: AuditEvent): string {
+  const o = ev.objectRef;
+  if (!o?.resource) return 'nonresource';
+  const listy = ev.verb === 'list' || ev.verb === 'watch' || ev.verb === 'deletecollection' || (!o.name && ev.verb !== 'create');
+  return labelKey({
+    kind: 'trigger', resource: groupResource(o.apiGroup, o.resource), subresource: o.subresource || undefined,
+    namespaced: Boolean(o.namespace), scope: listy ? 'list' : 'single', verbClass: verbClassOf(ev.verb),
+  });
+}
+
+/** log2 bucket of a duration in ms: "0", "1", "2-3", "4-7", ... capped; "none" when unknown. */
+export function gapBucket(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return 'none';
+  if (ms < 1) return '0';
+  const b = Math.min(20, Math.floor(Math.log2(ms)));
+  return `2^${b}`;
+}
+
+function nsClass(ns: string | undefined): string {
+  if (!ns) return 'none';
+  if (ns === 'kube-system' || ns === 'kube-public' || ns === 'kube-node-lease' || ns === 'default') return ns;
+  return 'other';
+}
+
+function kindToResource(kind: string): string {
+  const k = kind.toLowerCase();
+  if (k.endsWith('s')) return k;
+  if (k.endsWith('y')) return k.slice(0, -1) + 'ies';
+  return k + 's';
+}
+
+interface ObjMeta { uid?: string; name?: string; ownerReferences?: { kind?: string; uid?: string }[]; labels?: Record<string, string>; deletionTimestamp?: string }
+
+function meta(o: unknown): ObjMeta | undefined {
+  const m = (o as { metadata?: unknown } | undefined)?.metadata;
+  return m && typeof m === 'object' ? m as ObjMeta : undefined;
+}
+
+/** What the LRU remembers about the last mutating request on an object. */
+interface ObjRecord {
+  t: number;
+  verb: string;
+  resource: string;
+  user: string;
+  /** operation the cascade this request belongs to is attributed to */
+  origin: string;
+}
+
+/** Map with least-recently-used eviction. */
+class Lru<V> {
+  private readonly m = new Map<string, V>();
+  constructor(private readonly cap: number) {}
+  get(k: string): V | undefined { return this.m.get(k); }
+  set(k: string, v: V): void {
+    this.m.delete(k);
+    this.m.set(k, v);
+    if (this.m.size > this.cap) this.m.delete(this.m.keys().next().value as string);
+  }
+  get size(): number { return this.m.size; }
+}
+
+export interface FeatureOptions {
+  /** objects remembered for relational features (bounded memory) */
+  maxObjects?: number;
+}
+
+/** One event's tokens plus the side facts the stage and evaluation use. */
+export interface EventFeatures {
+  tokens: string[];
+  /** own operation label key */
+  op: string;
+  /** heuristic attribution along object/owner links */
+  origin: string;
+}
+
+export class FeatureExtractor {
+  private readonly objects: Lru<ObjRecord>;
+  private lastTime: number | undefined;
+  private lastActorTime: number | undefined;
+
+  constructor(opts: FeatureOptions = {}) {
+    this.objects = new Lru(opts.maxObjects ?? 50_000);
+  }
+
+  get rememberedObjects(): number { return this.objects.size; }
+
+  /** Tokens of one event; updates the relational state. `time` is event time in epoch ms. */
+  extract(ev: AuditEvent, time: number): EventFeatures {
+    const t: string[] = [];
+    const o = ev.objectRef;
+    const res = o?.resource ? groupResource(o.apiGroup, o.resource) : 'none';
+    const ucls = userClass(ev.user?.username);
+    const ua = parseUserAgent(ev.userAgent);
+    const req = ev.requestObject as Record<string, unknown> | undefined;
+    const resp = ev.responseObject as Record<string, unknown> | undefined;
+    const op = opLabel(ev);
+
+    t.push(`verb=${ev.verb}`, `res=${res}`, `sub=${o?.subresource || '-'}`, `grp=${o?.apiGroup || (o?.resource ? 'core' : 'none')}`,
+      `ns=${nsClass(o?.namespace)}`, `named=${o?.name ? 'yes' : 'no'}`, `user=${ucls}`, `ua=${ua.product}`, `uac=${ua.component}`,
+      `code=${ev.responseStatus?.code ?? 'none'}`, `op=${op}`, `vr=${ev.verb}|${res}|${o?.subresource || '-'}`);
+    for (const g of ev.user?.groups ?? []) t.push(`ug=${g}`);
+    if (ev.impersonatedUser) t.push(`imp=${userClass(ev.impersonatedUser.username)}`);
+    if (!o?.resource) t.push(`path=${nonResourcePath(ev.requestURI)}`);
+    const reqKind = typeof req?.kind === 'string' ? req.kind : 'none';
+    const respKind = typeof resp?.kind === 'string' ? resp.kind : 'none';
+    t.push(`reqk=${reqKind}`, `respk=${respKind}`);
+    const decision = ev.annotations?.['authorization.k8s.io/decision'];
+    t.push(`authz=${decision ?? 'none'}`);
+
+    const rm = meta(req);
+    const pm = meta(resp);
+    const owners = [...(rm?.ownerReferences ?? []), ...(pm?.ownerReferences ?? [])];
+    for (const kind of new Set(owners.map((r) => r.kind ?? 'none'))) t.push(`own=${kind}`);
+    if (rm?.deletionTimestamp || pm?.deletionTimestamp) t.push('deleting=yes');
+
+    // Events: involved object and reason
+    const inv = (req?.involvedObject ?? req?.regarding ?? resp?.involvedObject ?? resp?.regarding) as { kind?: string; uid?: string; name?: string; namespace?: string } | undefined;
+    if (inv) t.push(`inv=${inv.kind ?? 'none'}`);
+    const reason = (req?.reason ?? resp?.reason) as string | undefined;
+    if (typeof reason === 'string') t.push(`reason=${reason}`);
+
+    // timing
+    t.push(`gap=${gapBucket(this.lastTime === undefined ? undefined : time - this.lastTime)}`);
+    t.push(`agap=${gapBucket(this.lastActorTime === undefined ? undefined : time - this.lastActorTime)}`);
+    this.lastTime = time;
+    const actor = isActorClass(ucls);
+    if (actor) this.lastActorTime = time;
+
+    // relational: keys of this object and of the objects it links to
+    const ns = o?.namespace ?? '';
+    const selfKeys: string[] = [];
+    const uid = o?.uid || pm?.uid || rm?.uid;
+    if (uid) selfKeys.push(`u:${uid}`);
+    const name = o?.name || pm?.name || rm?.name;
+    if (o?.resource && name) selfKeys.push(`n:${o.resource}|${ns}|${name}`);
+    const links: [string, string][] = []; // [link kind, key]
+    for (const r of owners) if (r.uid) links.push(['owner', `u:${r.uid}`]);
+    if (inv) {
+      if (inv.uid) links.push(['involved', `u:${inv.uid}`]);
+      if (inv.kind && inv.name) links.push(['involved', `n:${kindToResource(inv.kind)}|${inv.namespace ?? ''}|${inv.name}`]);
+    }
+    if (o?.resource === 'endpoints' && name) links.push(['service', `n:services|${ns}|${name}`]);
+    const svc = pm?.labels?.['kubernetes.io/service-name'] ?? rm?.labels?.['kubernetes.io/service-name'];
+    if (o?.resource === 'endpointslices' && svc) links.push(['service', `n:services|${ns}|${svc}`]);
+
+    let best: ObjRecord | undefined; let bestKind = 'none';
+    for (const k of selfKeys) {
+      const r = this.objects.get(k);
+      if (r && (!best || r.t > best.t)) { best = r; bestKind = 'self'; }
+    }
+    t.push(`seen=${best ? 'yes' : 'no'}`);
+    for (const [kind, k] of links) {
+      const r = this.objects.get(k);
+      if (r && (!best || r.t > best.t)) { best = r; bestKind = kind; }
+    }
+    t.push(`link=${bestKind}`);
+    if (best) {
+      t.push(`lverb=${best.verb}`, `lres=${best.resource}`, `luser=${best.user}`, `lage=${gapBucket(time - best.t)}`, `org=${best.origin}`);
+    }
+    if (ns) {
+      const nr = this.objects.get(`n:namespaces||${ns}`);
+      if (nr) t.push(`nsop=${nr.verb}|${nr.user === 'human' || nr.user === 'sa' ? 'actor' : 'system'}`, `nsage=${gapBucket(time - nr.t)}`, `nsorg=${nr.origin}`);
+    }
+    const origin = actor || !best ? op : best.origin;
+    t.push(`origin=${origin}`);
+
+    if (MUTATING.has(ev.verb) && selfKeys.length) {
+      const rec: ObjRecord = { t: time, verb: ev.verb, resource: res, user: ucls, origin };
+      for (const k of selfKeys) this.objects.set(k, rec);
+    }
+    return { tokens: t, op, origin };
+  }
+}
+
+function nonResourcePath(uri: string | undefined): string {
+  if (!uri) return 'none';
+  const p = uri.split('?')[0]!;
+  const seg = p.split('/').filter(Boolean);
+  if (!seg.length) return '/';
+  if (seg[0] === 'apis' && seg.length > 1) return '/apis/*';
+  if (seg[0] === 'api' && seg.length > 1) return '/api/*';
+  if (seg[0] === 'openapi') return '/openapi';
+  return `/${seg[0]}`;
+}

@@ -1,0 +1,71 @@
+/**
+ * Inference rules: deterministic labels for background traffic that belongs to no user action
+ * (leases, node status, token and access reviews, discovery, long-running controller watches,
+ * controller resync lists). They run before the model; the model only sees what no rule
+ * claims. Every rule requires a Kubernetes component as the requester, so the same request
+ * made by a person (e.g. `kubectl get pods -w`, `kubectl create token`) stays a trigger.
+ */
+import type { AuditEvent } from '../types/audit.ts';
+import type { BackgroundKind } from '../types/label.ts';
+import { isActorClass, userClass } from './actors.ts';
+
+export interface Rule {
+  name: string;
+  kind: BackgroundKind;
+  /** what the rule matches, for docs and reports */
+  description: string;
+  match(ev: AuditEvent, userCls: string): boolean;
+}
+
+const DISCOVERY = /^\/(api|apis|openapi|version|healthz|livez|readyz|metrics)(\/|$|\?)/;
+const TOKEN_RESOURCES = new Set(['tokenreviews', 'subjectaccessreviews', 'localsubjectaccessreviews', 'selfsubjectaccessreviews', 'selfsubjectrulesreviews']);
+
+export const RULES: readonly Rule[] = [
+  {
+    name: 'lease', kind: 'lease', description: 'coordination.k8s.io leases (leader election, node heartbeats) by components',
+    match: (ev) => ev.objectRef?.resource === 'leases',
+  },
+  {
+    name: 'node-status', kind: 'node-status', description: 'kubelet reads and status updates of its Node',
+    match: (ev, u) => u === 'node' && ev.objectRef?.resource === 'nodes' && !ev.objectRef.apiGroup,
+  },
+  {
+    name: 'token', kind: 'token', description: 'serviceaccount token requests, token and access reviews by components',
+    match: (ev) => {
+      const o = ev.objectRef;
+      if (!o?.resource) return false;
+      return (o.resource === 'serviceaccounts' && o.subresource === 'token') || TOKEN_RESOURCES.has(o.resource);
+    },
+  },
+  {
+    name: 'discovery', kind: 'discovery', description: 'GETs of /api, /apis, /openapi, /version and health endpoints',
+    match: (ev) => !ev.objectRef?.resource && ev.verb === 'get' && DISCOVERY.test(ev.requestURI ?? ''),
+  },
+  {
+    name: 'watch', kind: 'watch', description: 'long-running watches of components',
+    match: (ev) => ev.verb === 'watch',
+  },
+  {
+    name: 'resync-list', kind: 'controller', description: 'collection LISTs of controllers and the scheduler (informer resyncs)',
+    match: (ev, u) => ev.verb === 'list' && (u.startsWith('sa:kube-system:') || u === 'system:kube-controller-manager' || u === 'system:kube-scheduler'),
+  },
+];
+
+export interface RuleMatch { rule: Rule; kind: BackgroundKind }
+
+/** Rules are tried in order; only requests made by Kubernetes components are claimed. */
+export class RuleSet {
+  constructor(readonly rules: readonly Rule[] = RULES) {}
+
+  match(ev: AuditEvent): RuleMatch | undefined {
+    const u = userClass(ev.user?.username);
+    if (isActorClass(u)) return undefined;
+    for (const rule of this.rules) if (rule.match(ev, u)) return { rule, kind: rule.kind };
+    return undefined;
+  }
+
+  /** The same rule set without the named rules (for data-driven pruning and ablations). */
+  without(names: readonly string[]): RuleSet {
+    return new RuleSet(this.rules.filter((r) => !names.includes(r.name)));
+  }
+}

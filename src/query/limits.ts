@@ -1,0 +1,153 @@
+/**
+ * Query limits as GraphQL validation rules: depth, number of searches (root fields), and a
+ * cost estimate (fields resolved, multiplied by requested list sizes). Introspection fields do
+ * not count. The cost rule needs the variable values, so it is built per execution.
+ */
+import {
+  GraphQLError, Kind, getNamedType, getNullableType, isListType, isObjectType, valueFromAST,
+  type ASTVisitor, type FieldNode, type FragmentDefinitionNode, type GraphQLField, type GraphQLNamedType,
+  type GraphQLObjectType, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode,
+  type ValidationContext, type ValidationRule,
+} from 'graphql';
+
+export interface QueryLimits {
+  /** deepest field nesting (contexts.edges.node.trigger.user is 5) */
+  maxDepth: number;
+  /** estimated fields resolved; see costOf */
+  maxCost: number;
+  /** root fields per operation (each is one Elasticsearch request) */
+  maxRootFields: number;
+  /** characters of the query text */
+  maxQueryChars: number;
+  /** `first` of contexts(...) */
+  maxFirst: number;
+  /** concurrent contextClosed subscriptions */
+  maxSubscriptions: number;
+}
+
+export const DEFAULT_LIMITS: QueryLimits = {
+  maxDepth: 8,
+  maxCost: 50_000,
+  maxRootFields: 10,
+  maxQueryChars: 10_000,
+  maxFirst: 500,
+  maxSubscriptions: 100,
+};
+
+/** Size assumed for object lists that take no `first` (counts.verbs, timeline buckets). */
+const DEFAULT_LIST_SIZE = 10;
+const LIST_SIZE: Record<string, number> = { 'Timeline.buckets': 100 };
+/** Connection-like fields: their `first` applies to these children. */
+const PAGED_CHILDREN = new Set(['edges', 'nodes', 'buckets']);
+
+function tooComplex(message: string, node?: FieldNode | OperationDefinitionNode): GraphQLError {
+  return new GraphQLError(message, { nodes: node ? [node] : undefined, extensions: { code: 'QUERY_TOO_COMPLEX' } });
+}
+
+function isIntrospection(name: string): boolean { return name.startsWith('__'); }
+
+/** Fields of a selection set with fragments inlined (cycle-safe: fragments already on the path are skipped). */
+export function* fieldsOf(set: SelectionSetNode, fragments: Record<string, FragmentDefinitionNode>, seen: ReadonlySet<string>): Generator<FieldNode> {
+  for (const sel of set.selections) {
+    if (sel.kind === Kind.FIELD) yield sel;
+    else if (sel.kind === Kind.INLINE_FRAGMENT) yield* fieldsOf(sel.selectionSet, fragments, seen);
+    else {
+      const name = sel.name.value;
+      const frag = fragments[name];
+      if (!frag || seen.has(name)) continue;
+      yield* fieldsOf(frag.selectionSet, fragments, new Set([...seen, name]));
+    }
+  }
+}
+
+function fragmentsOf(ctx: ValidationContext): Record<string, FragmentDefinitionNode> {
+  const out: Record<string, FragmentDefinitionNode> = {};
+  for (const d of ctx.getDocument().definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) out[d.name.value] = d;
+  return out;
+}
+
+/** Rejects operations nested deeper than `max` fields. */
+export function depthLimitRule(max: number): ValidationRule {
+  return (ctx: ValidationContext): ASTVisitor => ({
+    OperationDefinition(op) {
+      const fragments = fragmentsOf(ctx);
+      const walk = (set: SelectionSetNode, depth: number, seen: ReadonlySet<string>): number => {
+        let deepest = depth;
+        for (const f of fieldsOf(set, fragments, seen)) {
+          if (isIntrospection(f.name.value)) continue;
+          const d = f.selectionSet ? walk(f.selectionSet, depth + 1, seen) : depth + 1;
+          if (d > deepest) deepest = d;
+          if (deepest > max) return deepest;
+        }
+        return deepest;
+      };
+      const depth = walk(op.selectionSet, 0, new Set());
+      if (depth > max) ctx.reportError(tooComplex(`query is nested too deeply: depth ${depth} exceeds the limit of ${max}`, op));
+    },
+  });
+}
+
+/** Rejects operations with more than `max` root fields (aliases count). */
+export function rootFieldLimitRule(max: number): ValidationRule {
+  return (ctx: ValidationContext): ASTVisitor => ({
+    OperationDefinition(op) {
+      const n = [...fieldsOf(op.selectionSet, fragmentsOf(ctx), new Set())].filter((f) => !isIntrospection(f.name.value)).length;
+      if (n > max) ctx.reportError(tooComplex(`too many root fields: ${n} exceeds the limit of ${max} per request; split the query`, op));
+    },
+  });
+}
+
+/**
+ * Estimated cost: every field resolved counts 1 for each time it is resolved. A field with a
+ * `first` argument multiplies its list children by it (or, for connections, its `edges`,
+ * `nodes` and `buckets`); other object lists count DEFAULT_LIST_SIZE. Variables are resolved
+ * from `variables`; an unknown variable counts as its schema default.
+ */
+export function costOf(schema: GraphQLSchema, op: OperationDefinitionNode, fragments: Record<string, FragmentDefinitionNode>, variables: Record<string, unknown> = {}): number {
+  const root = op.operation === 'subscription' ? schema.getSubscriptionType() : op.operation === 'mutation' ? schema.getMutationType() : schema.getQueryType();
+  if (!root) return 0;
+  const firstOf = (node: FieldNode, def: GraphQLField<unknown, unknown>): number | undefined => {
+    const argDef = def.args.find((a) => a.name === 'first');
+    if (!argDef) return undefined;
+    const arg = node.arguments?.find((a) => a.name.value === 'first');
+    let v: unknown = argDef.defaultValue;
+    if (arg) v = valueFromAST(arg.value, argDef.type, variables) ?? argDef.defaultValue;
+    return typeof v === 'number' && v >= 0 ? v : undefined;
+  };
+  const walk = (type: GraphQLNamedType, set: SelectionSetNode, mult: number, pagedSize: number | undefined, seen: ReadonlySet<string>): number => {
+    if (!isObjectType(type)) return 0; // no interfaces or unions in this schema
+    let cost = 0;
+    for (const node of fieldsOf(set, fragments, seen)) {
+      const name = node.name.value;
+      if (isIntrospection(name)) continue;
+      const def = (type as GraphQLObjectType).getFields()[name];
+      if (!def) continue; // unknown fields are reported by the standard rules
+      cost += mult;
+      if (!node.selectionSet) continue;
+      const first = firstOf(node, def);
+      const isList = isListType(getNullableType(def.type));
+      let childMult = mult;
+      let childPaged: number | undefined;
+      if (isList) {
+        const size = first ?? (PAGED_CHILDREN.has(name) ? pagedSize : undefined) ?? LIST_SIZE[`${type.name}.${name}`] ?? DEFAULT_LIST_SIZE;
+        childMult = mult * size;
+      } else if (first !== undefined) childPaged = first;
+      cost += walk(getNamedType(def.type), node.selectionSet, childMult, childPaged, seen);
+      if (cost > Number.MAX_SAFE_INTEGER / 2) return cost;
+    }
+    return cost;
+  };
+  return walk(root, op.selectionSet, 1, undefined, new Set());
+}
+
+/** Rejects operations whose estimated cost (costOf) exceeds `max`. */
+export function costLimitRule(max: number, variables: Record<string, unknown> = {}): ValidationRule {
+  return (ctx: ValidationContext): ASTVisitor => ({
+    OperationDefinition(op) {
+      const cost = costOf(ctx.getSchema(), op, fragmentsOf(ctx), variables);
+      if (cost > max) {
+        ctx.reportError(tooComplex(`query is too expensive: estimated cost ${cost} exceeds the limit of ${max}; request fewer items (first) or fewer fields`, op));
+      }
+    },
+  });
+}
