@@ -7,7 +7,8 @@
  * tokens. They are used, through a bounded LRU of recently touched objects, to derive
  * name-free *relational* tokens: what kind of request last touched the object this event
  * links to (itself, an owner, the object an Event is about, the Service of an Endpoints), how
- * long ago, and the operation that cascade is attributed to. The extractor is stateful and
+ * long ago, and the operation that cascade is attributed to; and the previous request of the
+ * same user. The extractor is stateful and
  * must see events in stream order; the same code runs in training and in the live stage.
  */
 import type { AuditEvent } from '../types/audit.ts';
@@ -20,17 +21,31 @@ export function groupResource(group: string | undefined, resource: string): stri
   return group ? `${group}/${resource}` : resource;
 }
 
+/** Built-in cluster-scoped resources (others are learned: a named request without a namespace). */
+const CLUSTER_SCOPED = new Set([
+  'namespaces', 'nodes', 'persistentvolumes', 'componentstatuses', 'clusterroles', 'clusterrolebindings',
+  'certificatesigningrequests', 'customresourcedefinitions', 'tokenreviews', 'subjectaccessreviews',
+  'selfsubjectaccessreviews', 'selfsubjectrulesreviews', 'storageclasses', 'csinodes', 'csidrivers',
+  'volumeattachments', 'priorityclasses', 'validatingwebhookconfigurations', 'mutatingwebhookconfigurations',
+  'validatingadmissionpolicies', 'validatingadmissionpolicybindings', 'flowschemas', 'prioritylevelconfigurations',
+  'runtimeclasses', 'ingressclasses', 'apiservices',
+]);
+
 /**
  * The operation of the request itself, as a label key ("create apps/deployments"). A request
  * that starts a context carries exactly this label; "nonresource" for URLs like /version.
+ * Namespaced means the resource kind is namespaced (a list across all namespaces is still
+ * namespaced); `clusterScoped` tells about kinds not built in.
  */
-export function opLabel(ev: AuditEvent): string {
+export function opLabel(ev: AuditEvent, clusterScoped?: (groupResource: string) => boolean): string {
   const o = ev.objectRef;
   if (!o?.resource) return 'nonresource';
+  const gr = groupResource(o.apiGroup, o.resource);
   const listy = ev.verb === 'list' || ev.verb === 'watch' || ev.verb === 'deletecollection' || (!o.name && ev.verb !== 'create');
+  const namespaced = Boolean(o.namespace) || !(CLUSTER_SCOPED.has(o.resource) || (clusterScoped?.(gr) ?? false));
   return labelKey({
-    kind: 'trigger', resource: groupResource(o.apiGroup, o.resource), subresource: o.subresource || undefined,
-    namespaced: Boolean(o.namespace), scope: listy ? 'list' : 'single', verbClass: verbClassOf(ev.verb),
+    kind: 'trigger', resource: gr, subresource: o.subresource || undefined,
+    namespaced, scope: listy ? 'list' : 'single', verbClass: verbClassOf(ev.verb),
   });
 }
 
@@ -101,11 +116,18 @@ export interface EventFeatures {
 
 export class FeatureExtractor {
   private readonly objects: Lru<ObjRecord>;
+  private readonly users: Lru<{ t: number; op: string; code: number }>;
+  private readonly nsLast: Lru<{ t: number; origin: string }>;
   private lastTime: number | undefined;
   private lastActorTime: number | undefined;
+  /** kinds seen in named requests without a namespace: cluster-scoped (bounded by the API's kinds) */
+  private readonly clusterKinds = new Set<string>();
+  private readonly isClusterKind = (gr: string) => this.clusterKinds.has(gr);
 
   constructor(opts: FeatureOptions = {}) {
     this.objects = new Lru(opts.maxObjects ?? 50_000);
+    this.users = new Lru(10_000);
+    this.nsLast = new Lru(10_000);
   }
 
   get rememberedObjects(): number { return this.objects.size; }
@@ -119,7 +141,8 @@ export class FeatureExtractor {
     const ua = parseUserAgent(ev.userAgent);
     const req = ev.requestObject as Record<string, unknown> | undefined;
     const resp = ev.responseObject as Record<string, unknown> | undefined;
-    const op = opLabel(ev);
+    if (o?.resource && o.name && !o.namespace && this.clusterKinds.size < 10_000) this.clusterKinds.add(groupResource(o.apiGroup, o.resource));
+    const op = opLabel(ev, this.isClusterKind);
 
     t.push(`verb=${ev.verb}`, `res=${res}`, `sub=${o?.subresource || '-'}`, `grp=${o?.apiGroup || (o?.resource ? 'core' : 'none')}`,
       `ns=${nsClass(o?.namespace)}`, `named=${o?.name ? 'yes' : 'no'}`, `user=${ucls}`, `ua=${ua.product}`, `uac=${ua.component}`,
@@ -151,6 +174,15 @@ export class FeatureExtractor {
     this.lastTime = time;
     const actor = isActorClass(ucls);
     if (actor) this.lastActorTime = time;
+
+    // relational: the previous request of the same user (by name, but only its shape is a token)
+    const uname = ev.user?.username;
+    if (uname) {
+      const prev = this.users.get(uname);
+      t.push(`uprev=${prev ? prev.op : 'none'}`, `ugap=${gapBucket(prev ? time - prev.t : undefined)}`);
+      if (prev) t.push(`uprevcode=${prev.code}`);
+      this.users.set(uname, { t: time, op, code: ev.responseStatus?.code ?? 0 });
+    }
 
     // relational: keys of this object and of the objects it links to
     const ns = o?.namespace ?? '';
@@ -189,6 +221,12 @@ export class FeatureExtractor {
     }
     const origin = actor || !best ? op : best.origin;
     t.push(`origin=${origin}`);
+    // relational: what happened last in the same namespace (cascades stay in their namespace)
+    if (ns) {
+      const last = this.nsLast.get(ns);
+      if (last) t.push(`nslast=${last.origin}`, `nslgap=${gapBucket(time - last.t)}`);
+      this.nsLast.set(ns, { t: time, origin });
+    }
 
     if (MUTATING.has(ev.verb) && selfKeys.length) {
       const rec: ObjRecord = { t: time, verb: ev.verb, resource: res, user: ucls, origin };

@@ -3,7 +3,8 @@
  * (leases, node status, token and access reviews, discovery, long-running controller watches,
  * controller resync lists). They run before the model; the model only sees what no rule
  * claims. Every rule requires a Kubernetes component as the requester, so the same request
- * made by a person (e.g. `kubectl get pods -w`, `kubectl create token`) stays a trigger.
+ * made by a person (e.g. `kubectl get pods -w`, `kubectl create token`) stays a trigger; only
+ * discovery GETs are background whoever sends them (clients refresh their discovery cache).
  */
 import type { AuditEvent } from '../types/audit.ts';
 import type { BackgroundKind } from '../types/label.ts';
@@ -14,16 +15,20 @@ export interface Rule {
   kind: BackgroundKind;
   /** what the rule matches, for docs and reports */
   description: string;
+  /** also claims requests of people (kubectl's discovery is never part of an action) */
+  anyUser?: boolean;
   match(ev: AuditEvent, userCls: string): boolean;
 }
 
-const DISCOVERY = /^\/(api|apis|openapi|version|healthz|livez|readyz|metrics)(\/|$|\?)/;
+const DISCOVERY = /^\/(api|apis|openapi|version)(\/|$|\?)/;
+const RV0 = /[?&]resourceVersion=0(&|$)/;
+const HEALTH = /^\/(healthz|livez|readyz|metrics)(\/|$|\?)/;
 const TOKEN_RESOURCES = new Set(['tokenreviews', 'subjectaccessreviews', 'localsubjectaccessreviews', 'selfsubjectaccessreviews', 'selfsubjectrulesreviews']);
 
 export const RULES: readonly Rule[] = [
   {
     name: 'lease', kind: 'lease', description: 'coordination.k8s.io leases (leader election, node heartbeats) by components',
-    match: (ev) => ev.objectRef?.resource === 'leases',
+    match: (ev) => ev.objectRef?.resource === 'leases' && ev.verb !== 'delete' && ev.verb !== 'deletecollection',
   },
   {
     name: 'node-status', kind: 'node-status', description: 'kubelet reads and status updates of its Node',
@@ -38,29 +43,33 @@ export const RULES: readonly Rule[] = [
     },
   },
   {
-    name: 'discovery', kind: 'discovery', description: 'GETs of /api, /apis, /openapi, /version and health endpoints',
+    name: 'discovery', kind: 'discovery', description: 'GETs of /api, /apis, /openapi, /version', anyUser: true,
     match: (ev) => !ev.objectRef?.resource && ev.verb === 'get' && DISCOVERY.test(ev.requestURI ?? ''),
+  },
+  {
+    name: 'health', kind: 'other', description: 'health checks and metrics scrapes (/healthz, /livez, /readyz, /metrics)', anyUser: true,
+    match: (ev) => !ev.objectRef?.resource && ev.verb === 'get' && HEALTH.test(ev.requestURI ?? ''),
   },
   {
     name: 'watch', kind: 'watch', description: 'long-running watches of components',
     match: (ev) => ev.verb === 'watch',
   },
   {
-    name: 'resync-list', kind: 'controller', description: 'collection LISTs of controllers and the scheduler (informer resyncs)',
-    match: (ev, u) => ev.verb === 'list' && (u.startsWith('sa:kube-system:') || u === 'system:kube-controller-manager' || u === 'system:kube-scheduler'),
+    name: 'resync-list', kind: 'controller', description: 'informer (re)lists of components: LISTs from the watch cache (resourceVersion=0) or across all namespaces',
+    match: (ev) => ev.verb === 'list' && (RV0.test(ev.requestURI ?? '') || !ev.objectRef?.namespace),
   },
 ];
 
 export interface RuleMatch { rule: Rule; kind: BackgroundKind }
 
-/** Rules are tried in order; only requests made by Kubernetes components are claimed. */
+/** Rules are tried in order; people's requests are claimed only by `anyUser` rules. */
 export class RuleSet {
   constructor(readonly rules: readonly Rule[] = RULES) {}
 
   match(ev: AuditEvent): RuleMatch | undefined {
     const u = userClass(ev.user?.username);
-    if (isActorClass(u)) return undefined;
-    for (const rule of this.rules) if (rule.match(ev, u)) return { rule, kind: rule.kind };
+    const actor = isActorClass(u);
+    for (const rule of this.rules) if ((!actor || rule.anyUser) && rule.match(ev, u)) return { rule, kind: rule.kind };
     return undefined;
   }
 

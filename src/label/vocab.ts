@@ -50,9 +50,16 @@ export class Vocab {
 
   /** Sorted, de-duplicated columns of an event's tokens. */
   encode(tokens: readonly string[]): Int32Array {
-    const ids = new Set<number>();
-    for (const t of tokens) { const id = this.tokenId(t); if (id >= 0) ids.add(id); }
-    return Int32Array.from([...ids].sort((a, b) => a - b));
+    const ids = new Int32Array(tokens.length);
+    let n = 0;
+    for (let i = 0; i < tokens.length; i++) {
+      const id = this.tokenId(tokens[i]!);
+      if (id < 0) continue;
+      let dup = false;
+      for (let j = 0; j < n; j++) if (ids[j] === id) { dup = true; break; }
+      if (!dup) ids[n++] = id;
+    }
+    return ids.subarray(0, n).sort();
   }
 
   labelId(label: string): number { return this.labelIds.get(label) ?? -1; }
@@ -66,10 +73,14 @@ export class Vocab {
    */
   static build(events: Iterable<readonly string[]>, labels: Iterable<string>, minCount = 2): Vocab {
     const counts = new Map<string, number>();
+    for (const toks of events) for (const t of toks) counts.set(t, (counts.get(t) ?? 0) + 1);
+    return Vocab.fromCounts(counts, labels, minCount);
+  }
+
+  /** Same as `build`, from token counts. Tokens counted 0 still define their field. */
+  static fromCounts(counts: ReadonlyMap<string, number>, labels: Iterable<string>, minCount = 2): Vocab {
     const fields = new Set<string>();
-    for (const toks of events) {
-      for (const t of toks) { counts.set(t, (counts.get(t) ?? 0) + 1); fields.add(fieldOf(t)); }
-    }
+    for (const t of counts.keys()) fields.add(fieldOf(t));
     const tokens = new Set<string>();
     for (const f of fields) tokens.add(`${f}=${UNKNOWN}`);
     for (const [t, c] of counts) if (c >= minCount) tokens.add(t);

@@ -36,6 +36,94 @@ export interface FacetResult { field: FieldKey; buckets: KeyCount[]; otherCount:
 export interface TimelineBucket { start: number; count: number; events: number; outcomes: KeyCount[] }
 export interface TimelineResult { interval: IntervalName; from: number; to: number; buckets: TimelineBucket[]; total: number }
 
+// ---- doc values -------------------------------------------------------------------------------
+
+/** Context fields (GraphQL name → index field) readable from doc values exactly as stored. */
+const DV_CONTEXT: Record<string, { es: string; kind: 'one' | 'many' | 'num' | 'date' }> = {
+  id: { es: 'id', kind: 'one' },
+  label: { es: 'label', kind: 'one' },
+  action: { es: 'action.keyword', kind: 'one' },
+  state: { es: 'state', kind: 'one' },
+  start: { es: 'start', kind: 'date' },
+  end: { es: 'end', kind: 'date' },
+  eventCount: { es: 'eventCount', kind: 'num' },
+  failures: { es: 'failures', kind: 'num' },
+  forbidden: { es: 'forbidden', kind: 'num' },
+  outcome: { es: 'outcome', kind: 'one' },
+  // keyword arrays come back sorted and deduplicated; GraphQL serves them sorted on both paths
+  users: { es: 'users', kind: 'many' },
+  namespaces: { es: 'namespaces', kind: 'many' },
+  resources: { es: 'resources', kind: 'many' },
+  names: { es: 'names', kind: 'many' },
+  verbs: { es: 'verbs', kind: 'many' },
+  flags: { es: 'flags', kind: 'many' },
+};
+const DV_TRIGGER: Record<string, { kind: 'one' | 'num'; optional?: boolean }> = {
+  auditID: { kind: 'one' }, user: { kind: 'one' }, client: { kind: 'one' }, verb: { kind: 'one' }, apiGroup: { kind: 'one' },
+  resource: { kind: 'one' }, code: { kind: 'num' }, subresource: { kind: 'one', optional: true }, namespace: { kind: 'one', optional: true },
+  name: { kind: 'one', optional: true }, impersonatedUser: { kind: 'one', optional: true },
+};
+/** GraphQL Context fields computed from others. */
+const DV_DERIVED: Record<string, string[]> = { durationMs: ['start', 'end'] };
+
+export interface DocValueSelection { context: string[]; trigger: string[] }
+
+/**
+ * The doc-value selection for the Context (and Trigger) fields a query selects, or undefined
+ * when some field needs `_source` (members, counts, confidence, trigger groups, ...).
+ */
+export function docValueSelection(contextFields: Iterable<string>, triggerFields: Iterable<string>): DocValueSelection | undefined {
+  const context = new Set<string>(['id']);
+  for (const f of contextFields) {
+    if (f === '__typename') continue;
+    if (f === 'trigger') continue;
+    if (DV_DERIVED[f]) { for (const d of DV_DERIVED[f]!) context.add(d); continue; }
+    if (!DV_CONTEXT[f]) return undefined;
+    context.add(f);
+  }
+  const trigger: string[] = [];
+  for (const f of triggerFields) {
+    if (f === '__typename') continue;
+    if (!DV_TRIGGER[f]) return undefined;
+    trigger.push(f);
+  }
+  return { context: [...context], trigger };
+}
+
+function docValueFields(sel: DocValueSelection): Array<string | { field: string; format: string }> {
+  return [
+    ...sel.context.map((f) => (DV_CONTEXT[f]!.kind === 'date' ? { field: DV_CONTEXT[f]!.es, format: 'epoch_millis' } : DV_CONTEXT[f]!.es)),
+    ...sel.trigger.map((f) => `trigger.${f}`),
+  ];
+}
+
+function fromDocValues(fields: Record<string, unknown[]>, sel: DocValueSelection): StoredContext {
+  const out: Record<string, unknown> = {};
+  for (const f of sel.context) {
+    const spec = DV_CONTEXT[f]!;
+    const v = fields[spec.es];
+    if (spec.kind === 'many') out[f] = v ?? [];
+    else if (v && v.length) out[f] = spec.kind === 'one' ? String(v[0]) : Number(v[0]);
+  }
+  if (sel.trigger.length) {
+    const t: Record<string, unknown> = {};
+    for (const f of sel.trigger) {
+      const v = fields[`trigger.${f}`];
+      if (v && v.length) t[f] = DV_TRIGGER[f]!.kind === 'num' ? Number(v[0]) : String(v[0]);
+    }
+    out.trigger = t;
+  }
+  return out as unknown as StoredContext;
+}
+
+function isComplete(c: StoredContext, sel: DocValueSelection): boolean {
+  const rec = c as unknown as Record<string, unknown>;
+  for (const f of sel.context) if (rec[f] === undefined) return false;
+  const t = rec.trigger as Record<string, unknown> | undefined;
+  for (const f of sel.trigger) if (!DV_TRIGGER[f]!.optional && t?.[f] === undefined) return false;
+  return true;
+}
+
 function backendError(e: unknown, what: string): Error {
   const err = e as { meta?: { statusCode?: number; body?: { error?: { type?: string; reason?: string } } }; message?: string };
   log.error('elasticsearch request failed', { what, status: err.meta?.statusCode, type: err.meta?.body?.error?.type, reason: err.meta?.body?.error?.reason ?? err.message });
@@ -64,20 +152,39 @@ export class ContextSearch {
     return fromEsDoc(src as EsContextSource) as StoredContext;
   }
 
-  /** One page of contexts; `hasNext` from fetching one more than asked. */
-  async contexts(opts: { filter: Filter; sort: SortName; first: number; after?: SortValues; withMembers: boolean; withTotal: boolean }): Promise<{ hits: Hit[]; hasNext: boolean; total: number | undefined }> {
+  /**
+   * One page of contexts; `hasNext` from fetching one more than asked. With `docValues` (the
+   * fields the query selects, all servable from doc values) hits are read from doc values
+   * only: no stored fields are loaded, which skips decompressing `_source` (members and all)
+   * and makes list queries several times faster. Otherwise `_source` is read, without members
+   * unless `withMembers`.
+   */
+  async contexts(opts: { filter: Filter; sort: SortName; first: number; after?: SortValues; withMembers: boolean; withTotal: boolean; docValues?: DocValueSelection }): Promise<{ hits: Hit[]; hasNext: boolean; total: number | undefined }> {
+    const dv = opts.docValues;
     const res = await this.search('contexts', {
       query: toEsQuery(opts.filter),
       sort: SORTS[opts.sort],
       size: opts.first + 1,
       ...(opts.after ? { search_after: opts.after } : {}),
-      _source: ContextSearch.source(opts.withMembers),
+      ...(dv ? { stored_fields: ['_none_'], docvalue_fields: docValueFields(dv) } : { _source: ContextSearch.source(opts.withMembers) }),
       track_total_hits: opts.withTotal,
     });
-    const raw: any[] = res.hits.hits;
-    const hits = raw.slice(0, opts.first).map((h) => ({ ctx: ContextSearch.decode(h._source), sort: h.sort as SortValues }));
+    const raw: any[] = res.hits.hits.slice(0, opts.first);
+    let hits: Hit[];
+    if (dv) {
+      hits = raw.map((h) => ({ ctx: fromDocValues(h.fields ?? {}, dv), sort: h.sort as SortValues }));
+      // a value doc values cannot hold (e.g. an action longer than `ignore_above`): read those from _source
+      const incomplete = hits.filter((h) => !isComplete(h.ctx, dv));
+      if (incomplete.length) {
+        const full = await this.search('contexts (source)', { query: { ids: { values: incomplete.map((h) => h.ctx.id) } }, size: incomplete.length, _source: ContextSearch.source(false) });
+        const byId = new Map<string, StoredContext>(full.hits.hits.map((h: any) => [h._source.id, ContextSearch.decode(h._source)]));
+        for (const h of incomplete) h.ctx = byId.get(h.ctx.id) ?? h.ctx;
+      }
+    } else {
+      hits = raw.map((h) => ({ ctx: ContextSearch.decode(h._source), sort: h.sort as SortValues }));
+    }
     const total = opts.withTotal ? (typeof res.hits.total === 'number' ? res.hits.total : res.hits.total?.value) : undefined;
-    return { hits, hasNext: raw.length > opts.first, total };
+    return { hits, hasNext: res.hits.hits.length > opts.first, total };
   }
 
   async byId(id: string, withMembers = true): Promise<StoredContext | null> {
@@ -143,17 +250,28 @@ export class ContextSearch {
         },
       },
     });
-    const buckets: TimelineBucket[] = (res.aggregations?.t?.buckets ?? []).map((b: any) => ({
-      start: Number(b.key),
-      count: b.doc_count,
-      events: Math.round(b.events?.value ?? 0),
-      outcomes: (b.outcomes?.buckets ?? []).map((o: any) => ({ key: String(o.key), count: o.doc_count })),
-    }));
+    const byStart = new Map<number, any>();
+    for (const b of res.aggregations?.t?.buckets ?? []) byStart.set(Number(b.key), b);
+    // every bucket of the range, also when no index exists yet
+    const buckets: TimelineBucket[] = [];
+    for (let k = 0; k < n; k++) {
+      const start = from + k * step;
+      const b = byStart.get(start);
+      buckets.push({
+        start,
+        count: b?.doc_count ?? 0,
+        events: Math.round(b?.events?.value ?? 0),
+        outcomes: (b?.outcomes?.buckets ?? []).map((o: any) => ({ key: String(o.key), count: o.doc_count })),
+      });
+    }
     return { interval, from, to, buckets, total: res.hits.total.value };
   }
 
   /** Elasticsearch answers (for /readyz). */
   async ping(): Promise<boolean> {
-    try { return await this.es.ping(); } catch { return false; }
+    try {
+      const h = await this.es.cluster.health({ timeout: '2s' });
+      return h.status !== 'red';
+    } catch { return false; }
   }
 }

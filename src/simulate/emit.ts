@@ -43,6 +43,8 @@ export interface Call {
   auditID?: string;
   annotations?: Record<string, string>;
   impersonate?: { username: string; groups?: string[] };
+  /** long-running request still open when the capture ends: no ResponseComplete record */
+  openEnded?: boolean;
 }
 
 export interface Truth { label: string; context: string; background: boolean }
@@ -164,6 +166,10 @@ export class Emitter {
       this.push(startedAt, ev);
     }
 
+    if (c.openEnded) {
+      if (this.allStages) { if (truth.background) this.stats.background++; else this.stats.action++; }
+      return completeAt;
+    }
     const ev = base();
     ev.stage = 'ResponseComplete';
     ev.requestReceivedTimestamp = received; ev.stageTimestamp = rfc3339Micro(completeAt);

@@ -35,6 +35,7 @@ const KUBECTL_UAS = [
   'kubectl/v1.29.4 (darwin/arm64) kubernetes/55cf2f4',
   'kubectl/v1.30.1 (windows/amd64) kubernetes/6911225',
 ];
+export const KUBECTL_DEFAULT_UA = `kubectl/${K8S_VERSION} (${PLATFORM}) kubernetes/${K8S_COMMIT}`;
 export const HELM_UA = `helm/v3.14.0 (${PLATFORM}) kubernetes/$Format`;
 
 /**

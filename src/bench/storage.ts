@@ -1,0 +1,193 @@
+/**
+ * Storage benchmark: one simulated audit stream stored twice in the shared Elasticsearch —
+ * as raw events the way Fluent Bit's `es` output writes them (whole record + `@timestamp`,
+ * Logstash_Format daily index, Replace_Dots, dynamic mapping, default codec) and as kontext
+ * contexts through the context writer — then refresh, force-merge to one segment and compare
+ * `store.size_in_bytes`. Verifies that every auditID resolves to exactly one context through
+ * `memberIds`, and scores the contexts against the simulator's ground truth (oracle labels).
+ */
+import type { Client } from '@elastic/elasticsearch';
+import { randomBytes } from 'node:crypto';
+import type { BenchOptions, BenchResult } from './types.ts';
+import type { AuditEvent } from '../types/audit.ts';
+import { TRUTH_CONTEXT_ANNOTATION } from '../types/audit.ts';
+import type { LabeledEvent } from '../types/pipeline.ts';
+import { simulate } from '../simulate/index.ts';
+import { createEsClient } from '../store/es-client.ts';
+import { ensureIndexTemplates } from '../store/templates.ts';
+import { createContextWriter } from '../store/writer.ts';
+import { indexNames } from '../store/codec.ts';
+import { createClusterer } from '../cluster/clusterer.ts';
+import { oracleLabel, reorder } from '../cluster/replay.ts';
+import { evaluateContexts, formatContextEvaluation } from '../eval/contexts.ts';
+import { Progress } from '../util/progress.ts';
+
+const MIN = 60_000;
+
+/** Fluent Bit `Replace_Dots On`: dots in keys become underscores (nested objects too). */
+function replaceDots(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(replaceDots);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k.includes('.') ? k.replaceAll('.', '_') : k] = replaceDots(x);
+    return out;
+  }
+  return v;
+}
+
+function logstashDay(t: number): string {
+  const d = new Date(t);
+  return `${d.getUTCFullYear()}.${String(d.getUTCMonth() + 1).padStart(2, '0')}.${String(d.getUTCDate()).padStart(2, '0')}`;
+}
+
+async function storeBytes(client: Client, index: string): Promise<{ bytes: number; docs: number }> {
+  await client.indices.refresh({ index });
+  await client.indices.forcemerge({ index, max_num_segments: 1, wait_for_completion: true }, { requestTimeout: 600_000 });
+  await client.indices.refresh({ index });
+  const s = await client.indices.stats({ index, metric: ['store', 'docs'] });
+  return { bytes: s._all.primaries?.store?.size_in_bytes ?? 0, docs: s._all.primaries?.docs?.count ?? 0 };
+}
+
+export interface StorageRunOptions extends BenchOptions {
+  /** simulated minutes (default 30, quick 5) */
+  minutes?: number;
+  seed?: number;
+  url?: string;
+}
+
+export async function run(opts: StorageRunOptions): Promise<BenchResult> {
+  const url = opts.url ?? process.env.ELASTICSEARCH_URL;
+  if (!url) throw new Error('storage benchmark needs Elasticsearch: set ELASTICSEARCH_URL');
+  const minutes = opts.minutes ?? (opts.quick ? 5 : 30);
+  const seed = opts.seed ?? 7;
+  const client = createEsClient({ elasticsearchUrl: url }, { requestTimeout: 120_000 });
+  const prefix = `bench-storage-${randomBytes(3).toString('hex')}`;
+  const rawPrefix = `${prefix}-fluentbit`;
+  const names = indexNames(prefix);
+  const log = opts.log;
+  try {
+    await ensureIndexTemplates(client, prefix);
+    const writer = createContextWriter({ client, prefix });
+    const cl = createClusterer();
+    const truth = new Map<string, string>();
+    const rawIndices = new Set<string>();
+    let rawBuf: unknown[] = [];
+    let rawDocs = 0; let rawRejected = 0; let rawJsonBytes = 0;
+    const flushRaw = async () => {
+      if (!rawBuf.length) return;
+      const ops = rawBuf; rawBuf = [];
+      const resp = await client.bulk({ operations: ops });
+      if (resp.errors) for (const it of resp.items) if (it.create?.error || it.index?.error) rawRejected++;
+    };
+    const ensureRawIndex = async (index: string) => {
+      if (rawIndices.has(index)) return;
+      rawIndices.add(index);
+      // Elasticsearch defaults (dynamic mapping, default codec), one shard and no replica like the
+      // contexts index; fields past the 1000-field limit are kept in _source but not indexed so no
+      // record is rejected for mapping explosion (request/response bodies).
+      await client.indices.create({ index, settings: { number_of_shards: 1, number_of_replicas: 0, 'mapping.total_fields.ignore_dynamic_beyond_limit': true } });
+    };
+
+    const simOpts = { seed, durationMs: minutes * MIN };
+    log(`storage: simulating ${minutes} min (seed ${seed}), writing raw events and contexts under ${prefix}-*`);
+    const progress = new Progress({ label: 'storage', unit: 'events' });
+    const tick = 1_000;
+    let nextTick = -Infinity;
+    let batch: LabeledEvent[] = [];
+    let events = 0;
+    const pendingWrites: Promise<unknown>[] = [];
+
+    const source = function* (): Generator<LabeledEvent> {
+      for (const a of simulate(simOpts) as Iterable<AuditEvent>) yield oracleLabel(a);
+    };
+    for (const e of reorder(source())) {
+      const a = e.audit;
+      events++;
+      const ctx = a.annotations?.[TRUTH_CONTEXT_ANNOTATION];
+      if (ctx) truth.set(a.auditID, ctx);
+      // raw: what Fluent Bit's es output sends (Logstash_Format, Replace_Dots, @timestamp)
+      const index = `${rawPrefix}-${logstashDay(e.time)}`;
+      await ensureRawIndex(index);
+      const doc = { '@timestamp': new Date(Date.parse(a.stageTimestamp)).toISOString(), ...(replaceDots(a) as object) };
+      rawJsonBytes += JSON.stringify(a).length;
+      rawBuf.push({ create: { _index: index } }, doc);
+      rawDocs++;
+      if (rawBuf.length >= 2_000) await flushRaw();
+      // contexts: the pipeline's flush tick on event time
+      if (nextTick === -Infinity) nextTick = e.time + tick;
+      if (e.time >= nextTick) {
+        cl.push(batch); batch = [];
+        while (e.time >= nextTick) nextTick += tick;
+        const writes = cl.collect(nextTick - tick);
+        if (writes.length) pendingWrites.push(writer.write(writes));
+        if (writer.backlog > 50_000) await writer.drain();
+      }
+      batch.push(e);
+      progress.tick(1);
+    }
+    cl.push(batch);
+    pendingWrites.push(writer.write(cl.collect(undefined, true)));
+    await flushRaw();
+    await Promise.all(pendingWrites);
+    await writer.close();
+    progress.finish();
+    log(`storage: ${events} events, ${rawRejected} raw records rejected; measuring after refresh + forcemerge`);
+
+    const raw = await storeBytes(client, `${rawPrefix}-*`);
+    const ctx = await storeBytes(client, names.contexts);
+    const reduction = raw.bytes > 0 ? (1 - ctx.bytes / raw.bytes) * 100 : 0;
+
+    // every auditID resolves to exactly one context via memberIds, and predictions for evaluation
+    const ids = [...truth.keys()];
+    const predicted = new Map<string, string>();
+    let multi = 0;
+    const check = new Progress({ label: 'storage: resolve auditIDs', total: ids.length, unit: 'ids' });
+    for (let i = 0; i < ids.length; i += 2_000) {
+      const chunk = ids.slice(i, i + 2_000);
+      const want = new Set(chunk);
+      const r = await client.search<{ members: Array<{ auditID: string }> }>({
+        index: names.contexts, size: 10_000, query: { terms: { memberIds: chunk } }, _source: ['members.auditID'],
+      });
+      for (const h of r.hits.hits) {
+        for (const m of h._source?.members ?? []) {
+          if (!want.has(m.auditID)) continue;
+          if (predicted.has(m.auditID) && predicted.get(m.auditID) !== h._id) multi++;
+          predicted.set(m.auditID, h._id!);
+        }
+      }
+      check.tick(chunk.length);
+    }
+    check.finish();
+    const resolved = ids.filter((id) => predicted.has(id)).length;
+    const ev = evaluateContexts(predicted, truth);
+    log(`storage: raw ${raw.bytes} B (${raw.docs} docs), contexts ${ctx.bytes} B (${ctx.docs} docs), reduction ${reduction.toFixed(2)}%`);
+    log(`storage: contexts vs ground truth (oracle labels)\n${formatContextEvaluation(ev)}`);
+
+    return {
+      name: 'storage',
+      description: `${minutes} simulated minutes (${events} audit events, seed ${seed}) stored as raw events (Fluent Bit es output, dynamic mapping) vs as kontext contexts; bytes on disk after refresh + forcemerge to 1 segment.`,
+      metrics: [
+        { name: 'reduction', value: reduction, unit: '%', target: { op: '>=', value: 99 } },
+        { name: 'raw_bytes', value: raw.bytes, unit: 'bytes' },
+        { name: 'context_bytes', value: ctx.bytes, unit: 'bytes' },
+        { name: 'raw_bytes_per_event', value: raw.bytes / Math.max(1, events), unit: 'bytes' },
+        { name: 'context_bytes_per_event', value: ctx.bytes / Math.max(1, events), unit: 'bytes' },
+        { name: 'auditids_resolved', value: ids.length ? (resolved / ids.length) * 100 : 0, unit: '%', target: { op: '>=', value: 100 } },
+        { name: 'auditids_in_several_contexts', value: multi, unit: 'ids', target: { op: '<=', value: 0 } },
+        { name: 'jaccard_trigger', value: ev.trigger.jaccard, unit: 'mean' },
+        { name: 'ari_trigger', value: ev.trigger.ari, unit: 'index' },
+        { name: 'jaccard_overall', value: ev.overall.jaccard, unit: 'mean' },
+        { name: 'ari_overall', value: ev.overall.ari, unit: 'index' },
+      ],
+      details: {
+        events, rawDocs: raw.docs, rawRejected, rawJsonBytes, contexts: ctx.docs, prefix,
+        evaluation: ev,
+        settings: { raw: 'Fluent Bit es output: Logstash_Format On, Replace_Dots On; ES dynamic mapping, default codec, 1 shard, 0 replicas', contexts: 'schema/elasticsearch/contexts.json (best_compression, members not indexed, memberIds index-only)' },
+      },
+    };
+  } finally {
+    await client.indices.delete({ index: `${prefix}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
+    await client.indices.deleteIndexTemplate({ name: `${prefix}-*` }).catch(() => {});
+    await client.close();
+  }
+}

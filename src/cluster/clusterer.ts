@@ -1,0 +1,448 @@
+/**
+ * Streaming clusterer: labeled events in event-time order → contexts.
+ *
+ * Per label, each event is scored against the open contexts it shares link keys with (same
+ * object, owner/involvedObject/claimRef links, name family, namespace object, same user; see
+ * keys.ts) plus the most recent contexts of the label, and joins the best one when the score
+ * reaches the threshold. An event that performs the labeled operation itself as a non-system
+ * identity (a new trigger) starts a new context unless it continues a burst of the same user.
+ * An event without any strong link falls back to the most recent compatible context of its
+ * label (a cascade event always belongs to some action of its label), else starts one.
+ *
+ * Background events (`background <kind>`) are aggregated per kind and identity into windows.
+ *
+ * Contexts close on event time relative to the watermark: idle (no member for `idleMs`), age
+ * (`maxAgeMs` after the first member) or size (`maxEvents`). Closed contexts stay in memory a
+ * while (`retainMs`, at most `maxRetained`) so late events still attach; the document is then
+ * re-written in place (same `_id`, higher version). A late event whose context has been
+ * evicted starts a new context.
+ *
+ * Memory: candidate lookup is O(keys) through a per-label index whose entries keep only the
+ * few most recent contexts per key; members are kept without request/response bodies; open
+ * contexts are capped (`maxOpen`, the least recently active are closed first).
+ */
+import type { LabeledEvent, Receipt } from '../types/pipeline.ts';
+import type { AuditEvent } from '../types/audit.ts';
+import type { ClusterStage, ContextWrite, RawEvent } from './types.ts';
+import { eventFlags, isSystemUser, resourceOf, summarize } from './summary.ts';
+import { eventKeys, keyWeight } from './keys.ts';
+import { verbClassOf } from '../types/label.ts';
+import { counter, gauge } from '../util/metrics.ts';
+
+const mContexts = counter('kontext_cluster_contexts_total', 'Contexts created, by kind.');
+const mClosed = counter('kontext_cluster_contexts_closed_total', 'Contexts closed, by reason.');
+const mLate = counter('kontext_cluster_late_attached_total', 'Events attached to an already closed context.');
+const mOpen = gauge('kontext_cluster_open_contexts', 'Open contexts.');
+
+export interface ClustererOptions {
+  /** close after this long without a new member, event time (default 60 s; `contextIdle`) */
+  idleMs?: number;
+  /** close this long after the first member (default 300 s; `contextMaxAge`) */
+  maxAgeMs?: number;
+  /** close at this many members (default 1000; `contextMaxEvents`) */
+  maxEvents?: number;
+  /** keep closed contexts for late events this long after they closed, event time (default = idleMs) */
+  retainMs?: number;
+  /** closed contexts kept at most (default 20 000) */
+  maxRetained?: number;
+  /** open contexts at most; beyond, the least recently active close (default 50 000) */
+  maxOpen?: number;
+  /** score needed to join a context on links (default 50) */
+  threshold?: number;
+  /** an unlinked cascade event joins the most recent context of its label at most this far back (default 30 s) */
+  fallbackMs?: number;
+  /** a new trigger by the same user this soon after the previous one continues that context (default 2 s) */
+  triggerBurstMs?: number;
+  /** contexts remembered per link key (default 8) */
+  perKey?: number;
+  /** keep raw events for the raw index (`rawRetention` > 0) */
+  keepRaw?: boolean;
+  /** link key weights by kind (see keys.ts WEIGHTS); 0 disables a kind */
+  weights?: Partial<Record<'o' | 'u' | 'n' | 'f' | 'a' | 'y' | 's', number>>;
+  /** a new trigger (non-system identity performing the labeled operation) starts a new context (default true) */
+  triggerRule?: boolean;
+  /** score bonus for recency: up to this much for a context active just now, fading over 10 s (default 20) */
+  recencyBonus?: number;
+}
+
+type CloseReason = 'idle' | 'age' | 'size' | 'force' | 'memory' | 'superseded';
+
+interface Ctx {
+  id: string;
+  label: string;
+  background: boolean;
+  bgKey?: string;
+  events: LabeledEvent[];
+  start: number;
+  last: number;
+  keys: Set<string>;
+  /** user of the first member */
+  firstUser: string;
+  /** last member time per non-system user */
+  userLast: Map<string, number>;
+  triggerUser?: string;
+  lastTrigger: number;
+  /** link key of the object the trigger acted on */
+  triggerKey?: string;
+  state: 'open' | 'closed';
+  reason?: CloseReason;
+  /** watermark when closed */
+  closedAt: number;
+  dirty: boolean;
+  newEvents: number;
+  receipts: Map<Receipt, number>;
+  raw: RawEvent[];
+}
+
+interface LabelIndex {
+  byKey: Map<string, Ctx[]>;
+  /** most recent contexts of the label, newest last */
+  recent: Ctx[];
+  /**
+   * Pods bound to a node and not yet started, per "<node>:<ns>", oldest first; and the context
+   * whose pod the node's kubelet started last. A kubelet starts bound pods in order: it
+   * requests the service account token of each (the request names only the service account),
+   * then lists the configmaps/secrets the pod mounts.
+   */
+  starts: Map<string, { pending: Array<{ c: Ctx; t: number }>; last?: { c: Ctx; t: number } }>;
+}
+
+const START_WAIT = 60_000;
+const START_FOLLOW = 2_000;
+
+const RECENT = 8;
+
+/** Strips bodies (kept only when they raise a flag the summary needs). */
+function slim(e: LabeledEvent): LabeledEvent {
+  const a = e.audit;
+  let audit: AuditEvent = a;
+  if (a.requestObject !== undefined || a.responseObject !== undefined) {
+    const { requestObject, responseObject: _r, ...rest } = a;
+    audit = rest as AuditEvent;
+    if (requestObject !== undefined && eventFlags(a).includes('privileged-pod')) audit.requestObject = requestObject;
+  }
+  return { audit, time: e.time, label: e.label, labelKey: e.labelKey, labelSource: e.labelSource, confidence: e.confidence };
+}
+
+/** Whether the event performs its label's operation itself, as a non-system identity. */
+function isTriggerLike(e: LabeledEvent): boolean {
+  const l = e.label;
+  if (l.kind !== 'trigger') return false;
+  const a = e.audit;
+  if (isSystemUser(a.user?.username ?? '')) return false;
+  if (verbClassOf(a.verb) !== l.verbClass) return false;
+  if (resourceOf(a) !== l.resource) return false;
+  return (a.objectRef?.subresource ?? undefined) === (l.subresource ?? undefined);
+}
+
+export interface Clusterer extends ClusterStage {
+  /** contexts currently in memory (open + retained), for tests and diagnostics */
+  readonly memoryEvents: number;
+}
+
+export function createClusterer(opts: ClustererOptions = {}): Clusterer {
+  const idle = opts.idleMs ?? 60_000;
+  const maxAge = opts.maxAgeMs ?? 300_000;
+  const maxEvents = opts.maxEvents ?? 1000;
+  const retainMs = opts.retainMs ?? idle;
+  const maxRetained = opts.maxRetained ?? 20_000;
+  const maxOpen = opts.maxOpen ?? 50_000;
+  const threshold = opts.threshold ?? 50;
+  const fallbackMs = opts.fallbackMs ?? 30_000;
+  const burstMs = opts.triggerBurstMs ?? 2_000;
+  const perKey = opts.perKey ?? 8;
+  const keepRaw = opts.keepRaw ?? false;
+  const triggerRule = opts.triggerRule ?? true;
+  const recencyBonus = opts.recencyBonus ?? 20;
+  const weightOf: (k: string) => number = opts.weights
+    ? (k) => (opts.weights as Record<string, number | undefined>)[k[0]!] ?? keyWeight(k)
+    : keyWeight;
+
+  const indexes = new Map<string, LabelIndex>();
+  const bgOpen = new Map<string, Ctx>();
+  /** open contexts, in creation order */
+  const open = new Set<Ctx>();
+  /** closed contexts kept for late events, in close order */
+  const retained = new Map<string, Ctx>();
+  /** closed contexts not yet collected */
+  const closedDirty = new Set<Ctx>();
+  let watermark = -Infinity;
+  let pending = 0;
+  let memoryEvents = 0;
+
+  function indexOf(label: string): LabelIndex {
+    let ix = indexes.get(label);
+    if (!ix) { ix = { byKey: new Map(), recent: [], starts: new Map() }; indexes.set(label, ix); }
+    return ix;
+  }
+
+  function register(ix: LabelIndex, c: Ctx, keys: string[]): void {
+    for (const k of keys) {
+      if (c.keys.has(k)) {
+        // move to the end (most recent) if present
+        const list = ix.byKey.get(k);
+        if (list && list[list.length - 1] !== c) {
+          const i = list.indexOf(c);
+          if (i >= 0) { list.splice(i, 1); list.push(c); }
+        }
+        continue;
+      }
+      c.keys.add(k);
+      let list = ix.byKey.get(k);
+      if (!list) { list = []; ix.byKey.set(k, list); }
+      list.push(c);
+      if (list.length > perKey) {
+        const dropped = list.shift()!;
+        dropped.keys.delete(k);
+      }
+    }
+    const r = ix.recent;
+    const i = r.indexOf(c);
+    if (i >= 0) r.splice(i, 1);
+    r.push(c);
+    if (r.length > RECENT) r.shift();
+  }
+
+  function unregister(c: Ctx): void {
+    const ix = indexes.get(c.label);
+    if (!ix) return;
+    for (const k of c.keys) {
+      const list = ix.byKey.get(k);
+      if (!list) continue;
+      const i = list.indexOf(c);
+      if (i >= 0) list.splice(i, 1);
+      if (!list.length) ix.byKey.delete(k);
+    }
+    c.keys.clear();
+    const i = ix.recent.indexOf(c);
+    if (i >= 0) ix.recent.splice(i, 1);
+    if (!ix.byKey.size && !ix.recent.length) indexes.delete(c.label);
+  }
+
+  function newCtx(e: LabeledEvent, background: boolean): Ctx {
+    const c: Ctx = {
+      id: e.audit.auditID, label: e.labelKey, background, events: [], start: e.time, last: e.time, firstUser: e.audit.user?.username ?? '', userLast: new Map(),
+      keys: new Set(), lastTrigger: -Infinity, state: 'open', closedAt: Infinity, dirty: false, newEvents: 0, receipts: new Map(), raw: [],
+    };
+    open.add(c);
+    mContexts.inc({ kind: background ? 'background' : 'trigger' });
+    mOpen.set(open.size);
+    return c;
+  }
+
+  function add(c: Ctx, e: LabeledEvent): void {
+    c.events.push(slim(e));
+    memoryEvents++;
+    const u = e.audit.user?.username ?? '';
+    if (!isSystemUser(u) && e.time > (c.userLast.get(u) ?? -Infinity)) c.userLast.set(u, e.time);
+    if (e.time < c.start) c.start = e.time;
+    if (e.time > c.last) c.last = e.time;
+    c.dirty = true;
+    c.newEvents++;
+    pending++;
+    if (e.receipt) c.receipts.set(e.receipt, (c.receipts.get(e.receipt) ?? 0) + 1);
+    if (keepRaw) c.raw.push({ auditID: e.audit.auditID, time: e.time, contextId: c.id, audit: e.audit });
+    if (c.state === 'closed') {
+      mLate.inc();
+      closedDirty.add(c);
+    } else if (c.events.length >= maxEvents) {
+      close(c, 'size');
+    }
+  }
+
+  function close(c: Ctx, reason: CloseReason, wm = watermark): void {
+    if (c.state === 'closed') return;
+    c.state = 'closed';
+    c.reason = reason;
+    c.closedAt = Math.max(wm, c.last);
+    c.dirty = true;
+    open.delete(c);
+    if (c.bgKey && bgOpen.get(c.bgKey) === c) bgOpen.delete(c.bgKey);
+    retained.set(c.id, c);
+    closedDirty.add(c);
+    mClosed.inc({ reason });
+    mOpen.set(open.size);
+  }
+
+  function joinable(c: Ctx, t: number): boolean {
+    if (c.state === 'closed' && (c.reason === 'size' || c.reason === 'memory' || c.reason === 'superseded')) return false;
+    if (c.state === 'open' && c.events.length >= maxEvents) return false;
+    if (t - c.last > idle) return false;
+    if (t - c.start > maxAge) return false;
+    if (c.start - t > idle) return false;
+    return true;
+  }
+
+  function pushBackground(e: LabeledEvent): void {
+    const user = e.audit.user?.username ?? '';
+    const key = `${e.labelKey}\u0000${user}`;
+    let c = bgOpen.get(key);
+    if (c && !joinable(c, e.time)) {
+      if (e.time >= c.last) { close(c, e.time - c.start > maxAge ? 'age' : 'idle'); c = undefined; }
+      else c = undefined; // a late event from before this window: its own context
+    }
+    if (!c) {
+      c = newCtx(e, true);
+      if (!bgOpen.has(key)) { c.bgKey = key; bgOpen.set(key, c); }
+    }
+    add(c, e);
+  }
+
+  function pushTrigger(e: LabeledEvent): void {
+    const ix = indexOf(e.labelKey);
+    const { own, probe } = eventKeys(e.audit);
+    const trig = triggerRule && isTriggerLike(e);
+    const user = e.audit.user?.username ?? '';
+    const person = triggerRule && !trig && !isSystemUser(user);
+    const t = e.time;
+    const cands = new Set<Ctx>();
+    for (const k of own) { const l = ix.byKey.get(k); if (l) for (const c of l) cands.add(c); }
+    for (const k of probe) { const l = ix.byKey.get(k); if (l) for (const c of l) cands.add(c); }
+    for (const c of ix.recent) cands.add(c);
+
+    const started = kubeletStart(ix, e);
+    if (started) cands.add(started);
+
+    let best: Ctx | undefined; let bestScore = -1;
+    let fallback: Ctx | undefined; let fallbackScore = -1;
+    for (const c of cands) {
+      if (!joinable(c, t)) continue;
+      // a new trigger continues only a burst of the same user: its previous trigger, or the
+      // reads it made just before (kubectl apply GETs the object, rollout undo lists ReplicaSets)
+      if (trig && !(c.triggerUser === undefined ? c.firstUser === user && t - c.last <= burstMs : c.triggerUser === user && t - c.lastTrigger <= burstMs)) continue;
+      let s = 0; let objectLink = false;
+      for (const k of own) if (c.keys.has(k)) { s += weightOf(k); if (k[0] === 'o' || k[0] === 'u') objectLink = true; }
+      for (const k of probe) if (c.keys.has(k)) { s += weightOf(k); if (k[0] === 'n') objectLink = true; }
+      // a person's other requests belong to their own action: the object it acted on, or right
+      // after their last request (a request on another object starts their next action)
+      if (person) {
+        const owner = c.triggerUser ?? c.firstUser;
+        if (owner !== user) continue;
+        if (!objectLink && t - (c.userLast.get(user) ?? -Infinity) > burstMs) continue;
+      }
+      if (c === started) s += weightOf('o');
+      const gap = Math.abs(t - c.last);
+      const recency = recencyBonus * Math.exp(-gap / 3_000);
+      const total = s + recency;
+      if (total > bestScore || (total === bestScore && best && c.last > best.last)) { best = c; bestScore = total; }
+      if (!trig && !person && gap <= fallbackMs && (total > fallbackScore || (total === fallbackScore && fallback && c.last > fallback.last))) {
+        fallback = c; fallbackScore = total;
+      }
+    }
+    let c: Ctx;
+    if (best && bestScore >= threshold) c = best;
+    else if (fallback) c = fallback;
+    else c = newCtx(e, false);
+    if (triggerRule && isTriggerLike(e)) {
+      c.triggerUser ??= user;
+      if (c.triggerUser === user) c.lastTrigger = t;
+      const r = e.audit.objectRef;
+      if (!c.triggerKey && r?.name) {
+        // a new action on the same object supersedes the previous one of this label: the
+        // controllers now work for the new one (e.g. a second `kubectl set image` mid-rollout)
+        const tk = `o:${resourceOf(e.audit)}:${r.namespace ?? ''}/${r.name}`;
+        c.triggerKey = tk;
+        for (const old of [...(ix.byKey.get(tk) ?? [])]) {
+          if (old !== c && old.state === 'open' && old.triggerKey === tk && old.start < t) close(old, 'superseded');
+        }
+      }
+    }
+    add(c, e);
+    if (c.state === 'open' || retained.has(c.id)) register(ix, c, own);
+    noteBinding(ix, c, e);
+  }
+
+  /** the context whose pod a kubelet request most likely belongs to (see LabelIndex.starts) */
+  function kubeletStart(ix: LabelIndex, e: LabeledEvent): Ctx | undefined {
+    const a = e.audit;
+    const user = a.user?.username ?? '';
+    const ns = a.objectRef?.namespace;
+    if (!ns || !user.startsWith('system:node:')) return undefined;
+    const st = ix.starts.get(`${user.slice('system:node:'.length)}:${ns}`);
+    if (!st) return undefined;
+    if (a.objectRef?.resource === 'serviceaccounts' && a.objectRef.subresource === 'token' && a.verb === 'create') {
+      while (st.pending.length && e.time - st.pending[0]!.t > START_WAIT) st.pending.shift();
+      const next = st.pending.shift();
+      if (next) st.last = { c: next.c, t: e.time };
+      return next?.c;
+    }
+    if (!a.objectRef?.name && (a.verb === 'list' || a.verb === 'watch') && st.last && e.time - st.last.t <= START_FOLLOW) {
+      st.last.t = e.time;
+      return st.last.c;
+    }
+    return undefined;
+  }
+
+  function noteBinding(ix: LabelIndex, c: Ctx, e: LabeledEvent): void {
+    const a = e.audit;
+    const target = a.requestObject?.target?.name;
+    if (a.objectRef?.subresource !== 'binding' || typeof target !== 'string' || !a.objectRef.namespace) return;
+    if ((a.responseStatus?.code ?? 0) >= 400) return;
+    const k = `${target}:${a.objectRef.namespace}`;
+    let st = ix.starts.get(k);
+    if (!st) { st = { pending: [] }; ix.starts.set(k, st); }
+    st.pending.push({ c, t: e.time });
+    if (st.pending.length > 64) st.pending.shift();
+  }
+
+  function evictRetained(wm: number): void {
+    for (const [id, c] of retained) {
+      const over = retained.size > maxRetained;
+      if (!over && wm - c.closedAt <= retainMs) break;
+      if (c.dirty) continue; // written first, evicted on a later collect
+      retained.delete(id);
+      unregister(c);
+      memoryEvents -= c.events.length;
+    }
+  }
+
+  function toWrite(c: Ctx): ContextWrite {
+    const doc = summarize(c.id, c.events, c.state);
+    const w: ContextWrite = {
+      doc,
+      version: 2 * c.events.length + (c.state === 'closed' ? 1 : 0),
+      newEvents: c.newEvents,
+      receipts: [...c.receipts].map(([receipt, n]) => ({ receipt, n })),
+    };
+    if (keepRaw) w.raw = c.raw;
+    pending -= c.newEvents;
+    c.dirty = false; c.newEvents = 0; c.receipts = new Map(); c.raw = [];
+    return w;
+  }
+
+  return {
+    push(events: LabeledEvent[]): void {
+      for (const e of events) {
+        if (!Number.isFinite(e.time)) throw new Error(`event ${e.audit?.auditID} has no valid time`);
+        if (e.time > watermark) watermark = e.time;
+        if (e.label.kind === 'background') pushBackground(e);
+        else pushTrigger(e);
+      }
+      if (open.size > maxOpen) {
+        const byActivity = [...open].sort((a, b) => a.last - b.last);
+        for (const c of byActivity.slice(0, open.size - maxOpen)) close(c, 'memory');
+      }
+    },
+
+    collect(wm?: number, force = false): ContextWrite[] {
+      const w = wm ?? watermark;
+      for (const c of [...open]) {
+        if (force) close(c, 'force', w);
+        else if (w - c.last > idle) close(c, 'idle', w);
+        else if (w - c.start > maxAge) close(c, 'age', w);
+      }
+      const out: ContextWrite[] = [];
+      for (const c of closedDirty) if (c.dirty) out.push(toWrite(c));
+      closedDirty.clear();
+      for (const c of open) if (c.dirty) out.push(toWrite(c));
+      evictRetained(w);
+      return out;
+    },
+
+    get watermark() { return watermark; },
+    get openContexts() { return open.size; },
+    get retainedContexts() { return retained.size; },
+    get pending() { return pending; },
+    get memoryEvents() { return memoryEvents; },
+  };
+}

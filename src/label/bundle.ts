@@ -1,0 +1,60 @@
+/**
+ * A model directory: model.json + weights.bin (TensorFlow.js layers format), vocab.json
+ * (feature tokens and label classes), config.json (window, stride, architecture, rules in
+ * force), metrics.json (evaluation of this model), README.md (how to reproduce it).
+ */
+import { access, readFile, writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Tf } from './backend.ts';
+import { SequenceModel, type Architecture } from './model.ts';
+import { Vocab } from './vocab.ts';
+
+export const FEATURE_VERSION = 1;
+
+export interface LabelerConfig {
+  version: 1;
+  featureVersion: number;
+  window: number;
+  stride: number;
+  architecture: Architecture;
+  /** inference rules applied before the model (names from rules.ts) */
+  rules: string[];
+  /** objects remembered for relational features */
+  maxObjects: number;
+  /** how the model was trained (informational) */
+  training?: Record<string, unknown>;
+}
+
+export interface ModelBundle {
+  config: LabelerConfig;
+  vocab: Vocab;
+  model: SequenceModel;
+}
+
+export async function modelDirExists(dir: string): Promise<boolean> {
+  try { await access(path.join(dir, 'model.json')); return true; } catch { return false; }
+}
+
+export async function loadBundle(tf: Tf, dir: string): Promise<ModelBundle> {
+  const read = async (f: string) => {
+    try { return JSON.parse(await readFile(path.join(dir, f), 'utf8')) as unknown; }
+    catch (e) { throw new Error(`model ${dir}: cannot read ${f}: ${e instanceof Error ? e.message : String(e)}`); }
+  };
+  const config = await read('config.json') as LabelerConfig;
+  if (config.version !== 1 || !config.window || !config.stride) throw new Error(`model ${dir}: config.json is not a kontext labeler config`);
+  if (config.featureVersion !== FEATURE_VERSION) throw new Error(`model ${dir}: trained with feature version ${config.featureVersion}, this kontext extracts version ${FEATURE_VERSION}; retrain it (kontext train)`);
+  const vocab = Vocab.fromJSON(await read('vocab.json'));
+  const layers = await SequenceModel.loadLayers(tf, dir);
+  const model = new SequenceModel(tf, layers);
+  if (model.vocabSize !== vocab.size || model.classes !== vocab.numLabels) {
+    throw new Error(`model ${dir}: model shape (${model.vocabSize} tokens, ${model.classes} labels) does not match vocab.json (${vocab.size}, ${vocab.numLabels})`);
+  }
+  return { config, vocab, model };
+}
+
+export async function saveBundle(tf: Tf, dir: string, b: ModelBundle): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await SequenceModel.save(tf, b.model.model, dir);
+  await writeFile(path.join(dir, 'vocab.json'), JSON.stringify(b.vocab.toJSON()) + '\n');
+  await writeFile(path.join(dir, 'config.json'), JSON.stringify(b.config, null, 2) + '\n');
+}

@@ -1,0 +1,55 @@
+/**
+ * Label stage: every event gets the label of the operation that triggered its context.
+ * Inference rules claim background traffic; a BiLSTM over windows of the remaining events
+ * (with name-free relational features) labels the rest.
+ */
+import type { LabelStage } from '../types/pipeline.ts';
+import { log } from '../util/log.ts';
+import { loadTf, type BackendChoice } from './backend.ts';
+import { loadBundle, modelDirExists, type ModelBundle } from './bundle.ts';
+import { RuleSet, RULES } from './rules.ts';
+import { StreamingLabeler } from './stage.ts';
+
+export interface LabelerOptions {
+  /** directory with model.json, weights.bin, vocab.json, config.json; none or missing: rules only */
+  modelDir?: string;
+  backend?: BackendChoice;
+  /** override the model's window / stride */
+  window?: number;
+  stride?: number;
+  /** windows per model call (default 256) */
+  maxBatch?: number;
+}
+
+export interface Labeler extends LabelStage {
+  /** 'model' or 'rules-only' */
+  readonly mode: 'model' | 'rules-only';
+  readonly backend?: string;
+}
+
+export function rulesFor(bundle: ModelBundle | undefined): RuleSet {
+  if (!bundle) return new RuleSet(RULES);
+  const unknown = bundle.config.rules.filter((n) => !RULES.some((r) => r.name === n));
+  if (unknown.length) throw new Error(`model config names unknown rules: ${unknown.join(', ')}`);
+  return new RuleSet(RULES.filter((r) => bundle.config.rules.includes(r.name)));
+}
+
+export async function createLabeler(opts: LabelerOptions = {}): Promise<Labeler> {
+  const dir = opts.modelDir;
+  if (!dir || !(await modelDirExists(dir))) {
+    log.warn('no labeling model found: labeling with inference rules and object links only', { modelDir: dir ?? null });
+    const stage = new StreamingLabeler({ rules: new RuleSet(RULES) });
+    return Object.assign(stage, { mode: 'rules-only' as const });
+  }
+  const { tf, backend } = await loadTf(opts.backend ?? 'auto');
+  const bundle = await loadBundle(tf, dir);
+  log.info('labeling model loaded', {
+    modelDir: dir, backend, window: opts.window ?? bundle.config.window, stride: opts.stride ?? bundle.config.stride,
+    labels: bundle.vocab.numLabels, tokens: bundle.vocab.size, parameters: bundle.model.parameters,
+  });
+  const stage = new StreamingLabeler({ rules: rulesFor(bundle), bundle, window: opts.window, stride: opts.stride, maxBatch: opts.maxBatch });
+  return Object.assign(stage, { mode: 'model' as const, backend });
+}
+
+export { StreamingLabeler } from './stage.ts';
+export type { BackendChoice } from './backend.ts';

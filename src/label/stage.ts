@@ -1,0 +1,129 @@
+/**
+ * The streaming label stage: rules first, then the BiLSTM over windows of the remaining
+ * events. Events leave in the order they came, each exactly once, with their receipts.
+ */
+import type { KEvent, LabeledEvent, LabelStage } from '../types/pipeline.ts';
+import { parseLabelKey, type Label } from '../types/label.ts';
+import type { ModelBundle } from './bundle.ts';
+import { Preprocessor } from './prepare.ts';
+import { RuleSet } from './rules.ts';
+import { Windower, type WindowSpec } from './windows.ts';
+
+interface Entry { ev: KEvent; out?: LabeledEvent }
+interface Residual { entry: Entry; emb: Float32Array; wide: Float32Array }
+
+export interface StageOptions {
+  rules: RuleSet;
+  /** no bundle: rules plus the link heuristic only */
+  bundle?: ModelBundle;
+  /** overrides of the bundle's window/stride (benchmarks, trade-off measurements) */
+  window?: number;
+  stride?: number;
+  /** windows scored per model call */
+  maxBatch?: number;
+  maxObjects?: number;
+}
+
+const labelCache = new Map<string, Label>();
+function parseCached(key: string): Label {
+  let l = labelCache.get(key);
+  if (!l) { l = parseLabelKey(key); labelCache.set(key, l); }
+  return l;
+}
+
+function labeled(ev: KEvent, key: string, source: 'rule' | 'model', confidence: number): LabeledEvent {
+  const out: LabeledEvent = { audit: ev.audit, time: ev.time, label: parseCached(key), labelKey: key, labelSource: source, confidence };
+  if (ev.receipt) out.receipt = ev.receipt;
+  return out;
+}
+
+export class StreamingLabeler implements LabelStage {
+  private readonly pre: Preprocessor;
+  private readonly windower?: Windower<Residual>;
+  private queue: Entry[] = [];
+  private head = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly maxBatch: number;
+  private embBuf = new Float32Array(0);
+  private wideBuf = new Float32Array(0);
+
+  constructor(private readonly opts: StageOptions) {
+    const b = opts.bundle;
+    this.pre = new Preprocessor(opts.rules, opts.maxObjects ?? b?.config.maxObjects);
+    this.maxBatch = opts.maxBatch ?? 256;
+    if (b) this.windower = new Windower(opts.window ?? b.config.window, opts.stride ?? b.config.stride, b.model.classes);
+  }
+
+  get pending(): number { return this.queue.length - this.head; }
+  get window(): number | undefined { return this.windower?.window; }
+  get stride(): number | undefined { return this.windower?.stride; }
+
+  push(events: KEvent[]): Promise<LabeledEvent[]> { return this.serial(() => this.doPush(events, false)); }
+  flush(): Promise<LabeledEvent[]> { return this.serial(() => this.doPush([], true)); }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private async doPush(events: KEvent[], flush: boolean): Promise<LabeledEvent[]> {
+    const b = this.opts.bundle;
+    for (const ev of events) {
+      const entry: Entry = { ev };
+      this.queue.push(entry);
+      const p = this.pre.prepare(ev.audit, ev.time);
+      if (p.kind === 'rule') { entry.out = labeled(ev, `background ${p.match.kind}`, 'rule', 1); continue; }
+      if (!b || !this.windower) {
+        const key = p.features.origin === 'nonresource' ? 'background other' : p.features.origin;
+        entry.out = labeled(ev, key, 'rule', 0.5);
+        continue;
+      }
+      const emb = new Float32Array(b.model.embedDim);
+      const wide = new Float32Array(b.model.classes);
+      b.model.embed(b.vocab.encode(p.features.tokens), emb, 0, wide, 0);
+      this.windower.push({ entry, emb, wide });
+    }
+    if (b && this.windower) {
+      const specs = this.windower.takeReady();
+      if (flush) specs.push(...this.windower.takeFlush());
+      await this.score(specs);
+      for (const v of this.windower.release()) {
+        v.item.entry.out = labeled(v.item.entry.ev, b.vocab.label(v.cls), 'model', v.confidence);
+      }
+    }
+    return this.drain();
+  }
+
+  private async score(specs: WindowSpec[]): Promise<void> {
+    const b = this.opts.bundle!; const w = this.windower!;
+    const E = b.model.embedDim; const C = b.model.classes;
+    const byLen = new Map<number, WindowSpec[]>();
+    for (const s of specs) { const l = byLen.get(s.length); if (l) l.push(s); else byLen.set(s.length, [s]); }
+    for (const [len, group] of byLen) {
+      for (let i = 0; i < group.length; i += this.maxBatch) {
+        const chunk = group.slice(i, i + this.maxBatch);
+        const n = chunk.length * len;
+        if (this.embBuf.length < n * E) this.embBuf = new Float32Array(n * E);
+        if (this.wideBuf.length < n * C) this.wideBuf = new Float32Array(n * C);
+        let r = 0;
+        for (const s of chunk) {
+          for (let j = 0; j < len; j++, r++) {
+            const it = w.at(s.start + j);
+            this.embBuf.set(it.emb, r * E);
+            this.wideBuf.set(it.wide, r * C);
+          }
+        }
+        const probs = await b.model.predict(this.embBuf.subarray(0, n * E), this.wideBuf.subarray(0, n * C), chunk.length, len);
+        chunk.forEach((s, k) => w.vote(s, probs, k * len * C));
+      }
+    }
+  }
+
+  private drain(): LabeledEvent[] {
+    const out: LabeledEvent[] = [];
+    while (this.head < this.queue.length && this.queue[this.head]!.out) out.push(this.queue[this.head++]!.out!);
+    if (this.head > 4096 && this.head * 2 > this.queue.length) { this.queue = this.queue.slice(this.head); this.head = 0; }
+    return out;
+  }
+}

@@ -1,0 +1,213 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { testClient, uniquePrefix, deleteIndices, esUrl } from './helpers/es.ts';
+import { createEsClient } from '../src/store/es-client.ts';
+import { ensureIndexTemplates, loadTemplates } from '../src/store/templates.ts';
+import { createContextWriter, rawDay } from '../src/store/writer.ts';
+import { fromEsDoc, indexNames, type EsContextSource } from '../src/store/codec.ts';
+import { summarize } from '../src/cluster/summary.ts';
+import type { ContextWrite } from '../src/cluster/types.ts';
+import { countingReceipt, ev } from './cluster-fixtures.ts';
+
+const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
+
+function contextWrite(id: string, n: number, receipt = countingReceipt(), closed = true): { w: ContextWrite; receipt: ReturnType<typeof countingReceipt> } {
+  const events = Array.from({ length: n }, (_, i) => ev({
+    id: i === 0 ? id : undefined, time: T0 + i * 10, label: 'create apps/deployments', user: i === 0 ? 'alice' : 'system:serviceaccount:kube-system:deployment-controller',
+    verb: 'create', ref: { resource: i === 0 ? 'deployments' : 'replicasets', apiGroup: 'apps', namespace: 'shop', name: i === 0 ? 'web' : `web-6d4cf56db6` },
+    code: 201,
+  }));
+  const doc = summarize(id, events, closed ? 'closed' : 'open');
+  return { w: { doc, version: 2 * n + (closed ? 1 : 0), newEvents: n, receipts: [{ receipt, n }] }, receipt };
+}
+
+/** A TCP proxy to the shared Elasticsearch that can be stopped and started (ES "down"/"up"). */
+async function esProxy(): Promise<{ port: number; stop(): Promise<void>; start(): Promise<void>; close(): Promise<void> }> {
+  const target = new URL(esUrl());
+  const sockets = new Set<net.Socket>();
+  let server: net.Server | undefined;
+  let port = 0;
+  const start = () => new Promise<void>((resolve, reject) => {
+    server = net.createServer((c) => {
+      const up = net.connect(Number(target.port), target.hostname);
+      sockets.add(c); sockets.add(up);
+      c.pipe(up); up.pipe(c);
+      const end = () => { c.destroy(); up.destroy(); sockets.delete(c); sockets.delete(up); };
+      c.on('error', end); up.on('error', end); c.on('close', end); up.on('close', end);
+    });
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => { port = (server!.address() as net.AddressInfo).port; resolve(); });
+  });
+  const stop = () => new Promise<void>((resolve) => {
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+    if (!server) return resolve();
+    server.close(() => resolve());
+    server = undefined;
+  });
+  await start();
+  return { get port() { return port; }, stop, start, close: stop };
+}
+
+test('templates apply idempotently and create the contexts index with the agreed mapping', async () => {
+  const client = testClient();
+  const prefix = uniquePrefix('store');
+  try {
+    await ensureIndexTemplates(client, prefix);
+    await ensureIndexTemplates(client, prefix); // second time: no error, same result
+    const names = indexNames(prefix);
+    const idx = await client.indices.get({ index: names.contexts });
+    const got = idx[names.contexts]!;
+    assert.equal(got.settings?.index?.codec, 'best_compression');
+    assert.equal(String(got.settings?.index?.number_of_shards), '1');
+    const props = got.mappings!.properties!;
+    for (const f of ['label', 'users', 'namespaces', 'resources', 'names', 'verbs', 'flags', 'outcome', 'memberIds']) {
+      assert.equal((props[f] as { type: string }).type, 'keyword', f);
+    }
+    assert.equal((props.start as { type: string }).type, 'date');
+    assert.equal((props.members as { enabled: boolean }).enabled, false);
+    assert.equal((props.action as { fields: Record<string, { type: string }> }).fields.keyword!.type, 'keyword');
+    const tpl = await client.indices.getIndexTemplate({ name: `${prefix}-*` });
+    assert.deepEqual(tpl.index_templates.map((t) => t.name).sort(), [`${prefix}-contexts`, `${prefix}-raw`]);
+    assert.throws(() => loadTemplates('Bad Prefix'), /not valid/);
+  } finally {
+    await deleteIndices(client, prefix);
+    await client.close();
+  }
+});
+
+test('writer round-trip: settles receipts after the ack, memberIds resolves every auditID, in-place rewrite', async () => {
+  const client = testClient();
+  const prefix = uniquePrefix('store');
+  const stored: string[] = [];
+  try {
+    await ensureIndexTemplates(client, prefix);
+    const writer = createContextWriter({ client, prefix, refresh: true, onStored: (docs) => stored.push(...docs.map((d) => `${d.id}:${d.state}`)) });
+    const a = contextWrite('ctx-a', 5, countingReceipt(), false);
+    const p = writer.write([a.w]);
+    assert.equal(a.receipt.settled, 0, 'nothing settled before Elasticsearch answered');
+    assert.equal(writer.backlog, 5);
+    assert.deepEqual(await p, { stored: 1, rejected: 0 });
+    assert.equal(a.receipt.settled, 5);
+    assert.equal(writer.backlog, 0);
+
+    // the same context, grown and closed: rewritten in place
+    const a2 = contextWrite('ctx-a', 7);
+    a2.w.newEvents = 2; a2.w.receipts = [{ receipt: a2.receipt, n: 2 }];
+    await writer.write([a2.w]);
+    assert.equal(a2.receipt.settled, 2);
+    // an older state arriving late never overwrites the newer one, and still settles
+    const stale = contextWrite('ctx-a', 6);
+    stale.w.newEvents = 1; stale.w.receipts = [{ receipt: stale.receipt, n: 1 }];
+    assert.deepEqual(await writer.write([stale.w]), { stored: 1, rejected: 0 });
+    assert.equal(stale.receipt.settled, 1);
+    assert.deepEqual(stored, ['ctx-a:open', 'ctx-a:closed', 'ctx-a:closed']);
+
+    const names = indexNames(prefix);
+    const count = await client.count({ index: names.contexts });
+    assert.equal(count.count, 1);
+    for (const m of a2.w.doc.members) {
+      const r = await client.search<EsContextSource>({ index: names.contextsPattern, query: { term: { memberIds: m.auditID } } });
+      assert.equal(r.hits.hits.length, 1);
+      assert.equal(r.hits.hits[0]!._id, 'ctx-a');
+    }
+    const got = await client.get<EsContextSource>({ index: names.contexts, id: 'ctx-a' });
+    assert.deepEqual(fromEsDoc(got._source!), a2.w.doc);
+    // filters on top-level fields
+    const byUser = await client.count({ index: names.contexts, query: { bool: { filter: [{ term: { users: 'alice' } }, { term: { 'trigger.namespace': 'shop' } }, { range: { start: { gte: T0 } } }] } } });
+    assert.equal(byUser.count, 1);
+
+    // a document Elasticsearch rejects fails its receipts and does not block the queue
+    const bad = contextWrite('ctx-bad', 2);
+    (bad.w.doc as unknown as { start: string }).start = 'not a date';
+    const good = contextWrite('ctx-good', 2);
+    assert.deepEqual(await writer.write([bad.w, good.w]), { stored: 1, rejected: 1 });
+    assert.equal(bad.receipt.settled, 0);
+    assert.equal(bad.receipt.failed.length, 1);
+    assert.equal(good.receipt.settled, 2);
+    await writer.close();
+  } finally {
+    await deleteIndices(client, prefix);
+    await client.close();
+  }
+});
+
+test('Elasticsearch down: nothing settles, writes retry with backoff, then succeed', async () => {
+  const client = testClient();
+  const prefix = uniquePrefix('store');
+  const proxy = await esProxy();
+  const viaProxy = createEsClient({ elasticsearchUrl: `http://127.0.0.1:${proxy.port}` }, { maxRetries: 0, requestTimeout: 2000 });
+  try {
+    await ensureIndexTemplates(client, prefix);
+    await proxy.stop();
+    const writer = createContextWriter({ client: viaProxy, prefix, refresh: 'wait_for', initialBackoffMs: 50, maxBackoffMs: 200 });
+    const a = contextWrite('ctx-down-a', 3, countingReceipt(), false);
+    const p = writer.write([a.w]);
+    let resolved = false;
+    void p.then(() => { resolved = true; });
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(resolved, false);
+    assert.equal(a.receipt.settled, 0);
+    assert.equal(a.receipt.failed.length, 0, 'a transient failure never fails the receipt');
+    assert.equal(writer.healthy, false);
+    assert.equal(writer.backlog, 3);
+    // more writes while down: coalesced by id, nothing lost
+    const a2 = contextWrite('ctx-down-a', 4);
+    a2.w.newEvents = 1; a2.w.receipts = [{ receipt: a2.receipt, n: 1 }];
+    const b = contextWrite('ctx-down-b', 2);
+    const p2 = writer.write([a2.w, b.w]);
+    assert.equal(writer.backlogDocs, 2);
+    await proxy.start();
+    await Promise.all([p, p2]);
+    assert.equal(writer.healthy, true);
+    assert.equal(a.receipt.settled, 3);
+    assert.equal(a2.receipt.settled, 1);
+    assert.equal(b.receipt.settled, 2);
+    assert.equal(writer.backlog, 0);
+    const got = await client.get<EsContextSource>({ index: indexNames(prefix).contexts, id: 'ctx-down-a' });
+    assert.equal(got._source!.eventCount, 4);
+    assert.equal(got._source!.state, 'closed');
+    await writer.close();
+
+    // shutdown while Elasticsearch stays down: receipts fail after the timeout (peers resend)
+    await proxy.stop();
+    const w2 = createContextWriter({ client: viaProxy, prefix, initialBackoffMs: 50, maxBackoffMs: 100 });
+    const c = contextWrite('ctx-down-c', 2);
+    const pc = w2.write([c.w]);
+    await w2.close({ timeoutMs: 300 });
+    assert.deepEqual(await pc, { stored: 0, rejected: 1 });
+    assert.equal(c.receipt.settled, 0);
+    assert.equal(c.receipt.failed.length, 1);
+  } finally {
+    await proxy.close();
+    await viaProxy.close();
+    await deleteIndices(client, prefix);
+    await client.close();
+  }
+});
+
+test('raw index: events stored by day with the context id, expired days deleted without ILM', async () => {
+  const client = testClient();
+  const prefix = uniquePrefix('store');
+  try {
+    await ensureIndexTemplates(client, prefix);
+    const now = T0 + 10 * 86_400_000;
+    const writer = createContextWriter({ client, prefix, refresh: true, rawRetentionMs: 3 * 86_400_000, now: () => now, rawCleanupIntervalMs: 3_600_000 });
+    const old = contextWrite('ctx-old', 2);
+    old.w.raw = old.w.doc.members.map((m) => ({ auditID: m.auditID, time: m.time, contextId: 'ctx-old', audit: { auditID: m.auditID, verb: m.verb } as never }));
+    const fresh = contextWrite('ctx-new', 1);
+    fresh.w.raw = [{ auditID: 'raw-new', time: now - 3600_000, contextId: 'ctx-new', audit: { auditID: 'raw-new', verb: 'get' } as never }];
+    await writer.write([old.w, fresh.w]);
+    const names = indexNames(prefix);
+    const r = await client.search({ index: names.raw(rawDay(T0)), query: { term: { contextId: 'ctx-old' } } });
+    assert.equal((r.hits.total as { value: number }).value, 2);
+    const deleted = await writer.cleanupRaw();
+    assert.deepEqual(deleted, [names.raw(rawDay(T0))]);
+    assert.equal(await client.indices.exists({ index: names.raw(rawDay(now)) }), true);
+    await writer.close();
+  } finally {
+    await deleteIndices(client, prefix);
+    await client.close();
+  }
+});
