@@ -135,6 +135,12 @@ function isTriggerLike(e: LabeledEvent): boolean {
   return (a.objectRef?.subresource ?? undefined) === (l.subresource ?? undefined);
 }
 
+/** Link key of the object a request acts on (as registered by keys.ts), if it names one. */
+function triggerKeyOf(a: AuditEvent): string | undefined {
+  const r = a.objectRef;
+  return r?.name ? `o:${resourceOf(a)}:${r.namespace ?? ''}/${r.name}` : undefined;
+}
+
 export interface Clusterer extends ClusterStage {
   /** contexts currently in memory (open + retained), for tests and diagnostics */
   readonly memoryEvents: number;
@@ -294,6 +300,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     const trig = triggerRule && isTriggerLike(e);
     const user = e.audit.user?.username ?? '';
     const person = triggerRule && !trig && !isSystemUser(user);
+    const tk = trig ? triggerKeyOf(e.audit) : undefined;
     const t = e.time;
     const cands = new Set<Ctx>();
     for (const k of own) { const l = ix.byKey.get(k); if (l) for (const c of l) cands.add(c); }
@@ -309,7 +316,10 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       if (!joinable(c, t)) continue;
       // a new trigger continues only a burst of the same user: its previous trigger, or the
       // reads it made just before (kubectl apply GETs the object, rollout undo lists ReplicaSets)
-      if (trig && !(c.triggerUser === undefined ? c.firstUser === user && t - c.last <= burstMs : c.triggerUser === user && t - c.lastTrigger <= burstMs)) continue;
+      // (same object: a retry, or `kubectl apply` reading the object it then creates)
+      if (trig && !(tk !== undefined && c.keys.has(tk) && (c.triggerUser === undefined
+        ? c.firstUser === user && t - c.last <= burstMs
+        : c.triggerUser === user && c.triggerKey === tk && t - c.lastTrigger <= burstMs))) continue;
       let s = 0; let objectLink = false;
       for (const k of own) if (c.keys.has(k)) { s += weightOf(k); if (k[0] === 'o' || k[0] === 'u') objectLink = true; }
       for (const k of probe) if (c.keys.has(k)) { s += weightOf(k); if (k[0] === 'n') objectLink = true; }
@@ -336,11 +346,9 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     if (triggerRule && isTriggerLike(e)) {
       c.triggerUser ??= user;
       if (c.triggerUser === user) c.lastTrigger = t;
-      const r = e.audit.objectRef;
-      if (!c.triggerKey && r?.name) {
+      if (!c.triggerKey && tk) {
         // a new action on the same object supersedes the previous one of this label: the
         // controllers now work for the new one (e.g. a second `kubectl set image` mid-rollout)
-        const tk = `o:${resourceOf(e.audit)}:${r.namespace ?? ''}/${r.name}`;
         c.triggerKey = tk;
         for (const old of [...(ix.byKey.get(tk) ?? [])]) {
           if (old !== c && old.state === 'open' && old.triggerKey === tk && old.start < t) close(old, 'superseded');

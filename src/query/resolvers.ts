@@ -11,7 +11,7 @@ import { userError } from './errors.ts';
 import { andFilters, matchesFilter, normalizeFilter, type FieldKey, type Filter } from './filter.ts';
 import { decodeCursor, encodeCursor, type SortName } from './cursor.ts';
 import { fieldsOf, type QueryLimits } from './limits.ts';
-import { INTERVALS, type ContextSearch, type IntervalName, type StoredContext } from './search.ts';
+import { INTERVALS, docValueSelection, type ContextSearch, type IntervalName, type StoredContext } from './search.ts';
 import { DateTimeScalar, parseTime } from './time.ts';
 
 export type SubscribeClosed = (cb: (ctx: ContextDoc) => void) => () => void;
@@ -29,7 +29,12 @@ export const FLAGS: Record<string, SecurityFlag> = {
   RBAC_CHANGE: 'rbac-change', CSR_APPROVAL: 'csr-approval', ANONYMOUS: 'anonymous',
   FORBIDDEN_BURST: 'forbidden-burst', IMPERSONATION: 'impersonation', PRIVILEGED_POD: 'privileged-pod',
 };
-const KNOWN_FLAGS = new Set<string>(Object.values(FLAGS));
+/** Flags in the order of the Flag enum (unknown stored values are left out). */
+const FLAG_ORDER: SecurityFlag[] = Object.values(FLAGS);
+
+function sortedSet(xs: readonly string[] | undefined): string[] {
+  return [...new Set(xs ?? [])].sort();
+}
 export const OUTCOMES = { SUCCESS: 'success', FAILURE: 'failure', FORBIDDEN: 'forbidden', PARTIAL: 'partial' } as const;
 export const FACET_FIELDS: Record<string, FieldKey> = {
   TRIGGERED_BY: 'triggeredBy', USER: 'user', GROUP: 'group', LABEL: 'label', NAMESPACE: 'namespace',
@@ -60,6 +65,19 @@ export function selects(info: GraphQLResolveInfo, path: readonly string[]): bool
     sets = next;
   }
   return true;
+}
+
+/** Names of the fields selected at `path` below the current field (union over its occurrences). */
+export function selectedFields(info: GraphQLResolveInfo, path: readonly string[]): Set<string> {
+  let sets: SelectionSetNode[] = info.fieldNodes.flatMap((n) => (n.selectionSet ? [n.selectionSet] : []));
+  for (const name of path) {
+    const next: SelectionSetNode[] = [];
+    for (const set of sets) for (const f of fieldsOf(set, info.fragments, new Set())) if (f.name.value === name && f.selectionSet) next.push(f.selectionSet);
+    sets = next;
+  }
+  const out = new Set<string>();
+  for (const set of sets) for (const f of fieldsOf(set, info.fragments, new Set())) out.add(f.name.value);
+  return out;
 }
 
 function intArg(name: string, v: unknown, min: number, max: number): number {
@@ -98,7 +116,10 @@ export function createResolvers(deps: ResolverDeps) {
         const after = args.after === undefined || args.after === null ? undefined : decodeCursor(String(args.after), sort);
         const withMembers = selects(info, ['edges', 'node', 'members']) || selects(info, ['nodes', 'members']);
         const withTotal = selects(info, ['totalCount']);
-        const page = await search.contexts({ filter, sort, first, after, withMembers, withTotal });
+        const nodeFields = new Set([...selectedFields(info, ['edges', 'node']), ...selectedFields(info, ['nodes'])]);
+        const triggerFields = new Set([...selectedFields(info, ['edges', 'node', 'trigger']), ...selectedFields(info, ['nodes', 'trigger'])]);
+        const docValues = docValueSelection(nodeFields, triggerFields);
+        const page = await search.contexts({ filter, sort, first, after, withMembers, withTotal, docValues });
         const edges = page.hits.map((h) => ({ cursor: encodeCursor(sort, h.sort), node: h.ctx }));
         return {
           edges,
@@ -134,7 +155,13 @@ export function createResolvers(deps: ResolverDeps) {
 
     Context: {
       durationMs: (c: StoredContext) => c.end - c.start,
-      flags: (c: StoredContext) => (c.flags ?? []).filter((f) => KNOWN_FLAGS.has(f)),
+      // sets, served sorted (the same whether read from _source or doc values)
+      users: (c: StoredContext) => sortedSet(c.users),
+      namespaces: (c: StoredContext) => sortedSet(c.namespaces),
+      resources: (c: StoredContext) => sortedSet(c.resources),
+      names: (c: StoredContext) => sortedSet(c.names),
+      verbs: (c: StoredContext) => sortedSet(c.verbs),
+      flags: (c: StoredContext) => FLAG_ORDER.filter((f) => (c.flags ?? []).includes(f)),
       async members(c: StoredContext, args: Args) {
         const first = intArg('members(first)', args.first ?? 100, 0, MAX_MEMBERS);
         const offset = intArg('members(offset)', args.offset ?? 0, 0, Number.MAX_SAFE_INTEGER);
@@ -145,7 +172,7 @@ export function createResolvers(deps: ResolverDeps) {
     },
 
     Trigger: {
-      groups: (t: ContextDoc['trigger']) => t.groups ?? [],
+      groups: (t: ContextDoc['trigger']) => sortedSet(t.groups),
       sourceIPs: (t: ContextDoc['trigger']) => t.sourceIPs ?? [],
     },
 

@@ -13,6 +13,7 @@ import { coreEvent, involved, snap, type Body } from './objects.ts';
 import { resourceInfo } from './resources.ts';
 import type { Rng } from './rng.ts';
 import type { Sim } from './sim.ts';
+import { cronRun, nextMinute } from './scenarios/batch.ts';
 import { MS, SEC, rfc3339Sec } from './time.ts';
 
 interface Periodic { next: number; period: number; fire(t: number): void }
@@ -84,6 +85,12 @@ export class Background {
         p.fire(Math.max(t, p.next + jitter));
         p.next += p.period;
       }
+    }
+    // CronJobs run on schedule: control-plane work no user action caused
+    for (const cj of this.sim.cluster.list('batch/cronjobs', undefined, (c) => c.x.nextRun !== undefined && c.x.nextRun < until && !c.gone)) {
+      const at = Math.max(t, cj.x.nextRun as number) + Math.round(this.rng.around(15 * MS));
+      cronRun(this.sim.bgAct(at, 'controller'), at, cj);
+      cj.x.nextRun = nextMinute(cj.x.nextRun, cj.x.every ?? 1);
     }
     // fill toward the target share: cumulative target from the measured action rate (smoothed
     // with the prior while little has been measured)

@@ -319,6 +319,14 @@ export function kubeletStopPod(a: Act, tDel: number, pod: Obj, hooks: { onGone?:
   }
   const node = a.cluster.node(pod.node);
   const kb = node.kubelet;
+  if (pod.x.doneAt !== undefined) {
+    // containers already exited: the kubelet just removes the object
+    const tf = tDel + Math.round(rng.around(80 * MS, 0.5));
+    bump(a, pod, tf);
+    end = a.call({ actor: kb, at: tf, verb: 'delete', res: 'pods', ns: pod.ns, name: pod.name, req: deleteOptions({ gracePeriodSeconds: 0, preconditions: { uid: pod.uid } }), resp: snap(pod.body) });
+    a.cluster.remove(pod);
+    return end;
+  }
   let t = tDel + Math.round(rng.around(60 * MS, 0.5));
   for (const c of pod.body.spec.containers as Body[]) {
     t = recordEvent(a, t, kb, pod, 'Pod', 'v1', 'Killing', `Stopping container ${c.name}`, { component: 'kubelet', host: node.name, fieldPath: `spec.containers{${c.name}}` });
