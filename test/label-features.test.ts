@@ -88,7 +88,9 @@ test('rules: each background kind, and never for people', () => {
   assert.equal(kind(ev({ verb: 'update', ...node, ref: { resource: 'leases', apiGroup: 'coordination.k8s.io', namespace: 'kube-node-lease', name: 'w1' } })), 'lease');
   assert.equal(kind(ev({ verb: 'update', user: 'system:kube-scheduler', ref: { resource: 'leases', apiGroup: 'coordination.k8s.io', namespace: 'kube-system', name: 'kube-scheduler' } })), 'lease');
   assert.equal(kind(ev({ verb: 'patch', ...node, ref: { resource: 'nodes', name: 'w1', subresource: 'status' } })), 'node-status');
-  assert.equal(kind(ev({ verb: 'create', ...node, ref: { resource: 'serviceaccounts', namespace: 'x', name: 'default', subresource: 'token' } })), 'token');
+  assert.equal(kind(ev({ verb: 'create', ...node, ref: { resource: 'serviceaccounts', namespace: 'x', name: 'default', subresource: 'token' } })), undefined, 'token requests of new pods belong to their action: the model decides');
+  assert.equal(kind(ev({ verb: 'watch', ...node, ref: { resource: 'nodes' } })), 'watch');
+  assert.equal(kind(ev({ verb: 'list', ...node, ref: { resource: 'configmaps', namespace: 'x' }, uri: '/api/v1/namespaces/x/configmaps?resourceVersion=0' })), undefined);
   assert.equal(kind(ev({ verb: 'create', user: 'system:kube-apiserver', ref: { resource: 'tokenreviews', apiGroup: 'authentication.k8s.io' } })), 'token');
   assert.equal(kind(ev({ verb: 'create', user: 'system:serviceaccount:kube-system:metrics-server', ref: { resource: 'subjectaccessreviews', apiGroup: 'authorization.k8s.io' } })), 'token');
   assert.equal(kind(ev({ verb: 'get', user: 'system:serviceaccount:kube-system:generic-garbage-collector', uri: '/apis' })), 'discovery');

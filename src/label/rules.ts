@@ -25,22 +25,24 @@ const RV0 = /[?&]resourceVersion=0(&|$)/;
 const HEALTH = /^\/(healthz|livez|readyz|metrics)(\/|$|\?)/;
 const TOKEN_RESOURCES = new Set(['tokenreviews', 'subjectaccessreviews', 'localsubjectaccessreviews', 'selfsubjectaccessreviews', 'selfsubjectrulesreviews']);
 
+const READ_WRITE = new Set(['get', 'create', 'update', 'patch']);
+
 export const RULES: readonly Rule[] = [
   {
-    name: 'lease', kind: 'lease', description: 'coordination.k8s.io leases (leader election, node heartbeats) by components',
-    match: (ev) => ev.objectRef?.resource === 'leases' && ev.verb !== 'delete' && ev.verb !== 'deletecollection',
+    name: 'watch', kind: 'watch', description: 'long-running watches of components',
+    match: (ev) => ev.verb === 'watch',
+  },
+  {
+    name: 'lease', kind: 'lease', description: 'reads and renewals of coordination.k8s.io leases (leader election, node heartbeats) by components',
+    match: (ev) => ev.objectRef?.resource === 'leases' && READ_WRITE.has(ev.verb),
   },
   {
     name: 'node-status', kind: 'node-status', description: 'kubelet reads and status updates of its Node',
-    match: (ev, u) => u === 'node' && ev.objectRef?.resource === 'nodes' && !ev.objectRef.apiGroup,
+    match: (ev, u) => u === 'node' && ev.objectRef?.resource === 'nodes' && !ev.objectRef.apiGroup && READ_WRITE.has(ev.verb),
   },
   {
-    name: 'token', kind: 'token', description: 'serviceaccount token requests, token and access reviews by components',
-    match: (ev) => {
-      const o = ev.objectRef;
-      if (!o?.resource) return false;
-      return (o.resource === 'serviceaccounts' && o.subresource === 'token') || TOKEN_RESOURCES.has(o.resource);
-    },
+    name: 'token', kind: 'token', description: 'token and access reviews by components (authn/authz webhooks, kubelet)',
+    match: (ev) => TOKEN_RESOURCES.has(ev.objectRef?.resource ?? ''),
   },
   {
     name: 'discovery', kind: 'discovery', description: 'GETs of /api, /apis, /openapi, /version', anyUser: true,
@@ -51,12 +53,8 @@ export const RULES: readonly Rule[] = [
     match: (ev) => !ev.objectRef?.resource && ev.verb === 'get' && HEALTH.test(ev.requestURI ?? ''),
   },
   {
-    name: 'watch', kind: 'watch', description: 'long-running watches of components',
-    match: (ev) => ev.verb === 'watch',
-  },
-  {
-    name: 'resync-list', kind: 'controller', description: 'informer (re)lists of components: LISTs from the watch cache (resourceVersion=0) or across all namespaces',
-    match: (ev) => ev.verb === 'list' && (RV0.test(ev.requestURI ?? '') || !ev.objectRef?.namespace),
+    name: 'resync-list', kind: 'controller', description: 'informer (re)lists of controllers and add-ons: LISTs from the watch cache (resourceVersion=0) or across all namespaces',
+    match: (ev, u) => ev.verb === 'list' && u !== 'node' && (RV0.test(ev.requestURI ?? '') || !ev.objectRef?.namespace),
   },
 ];
 
