@@ -90,7 +90,7 @@ test('the same user repeating the action later starts a new context', () => {
 });
 
 test('contexts close on idle, age and size relative to the watermark; open ones are written as open', () => {
-  const cl = createClusterer({ idleMs: 10_000, maxAgeMs: 60_000, maxEvents: 5 });
+  const cl = createClusterer({ idleMs: 10_000, maxAgeMs: 60_000, maxEvents: 5, backgroundIdleMs: 10_000, backgroundMaxAgeMs: 60_000, backgroundWriteMs: 0 });
   const lease = (t: number, user = 'system:node:w1') => ev({ time: t, label: 'background lease', user, verb: 'update', ref: { resource: 'leases', apiGroup: 'coordination.k8s.io', namespace: 'kube-node-lease', name: 'w1' } });
   cl.push([lease(T0), lease(T0 + 1000)]);
   let w = cl.collect();
@@ -107,7 +107,7 @@ test('contexts close on idle, age and size relative to the watermark; open ones 
   assert.equal(cl.openContexts, 0);
 
   // age: a steady stream is cut after maxAge
-  const aged = createClusterer({ idleMs: 10_000, maxAgeMs: 30_000 });
+  const aged = createClusterer({ backgroundIdleMs: 10_000, backgroundMaxAgeMs: 30_000, backgroundWriteMs: 0 });
   aged.push(Array.from({ length: 5 }, (_, i) => lease(T0 + i * 8_000, 'system:node:w2'))); // 0..32 s
   w = aged.collect();
   assert.deepEqual(w.map((x) => `${x.doc.eventCount}:${x.doc.state}`).sort(), ['1:open', '4:closed']);
@@ -119,6 +119,32 @@ test('contexts close on idle, age and size relative to the watermark; open ones 
   cl.push(Array.from({ length: 7 }, (_, i) => lease(t2 + i, 'system:node:w3')));
   w = cl.collect();
   assert.deepEqual(w.map((x) => `${x.doc.eventCount}:${x.doc.state}`).sort(), ['2:open', '5:closed']);
+
+  // open noise aggregates are rewritten at most every backgroundWriteMs; closing writes at once
+  const slow = createClusterer({ backgroundWriteMs: 10_000 });
+  slow.push([lease(T0)]);
+  assert.equal(slow.collect(T0).length, 1);
+  slow.push([lease(T0 + 2_000)]);
+  assert.equal(slow.collect(T0 + 2_000).length, 0);
+  assert.equal(slow.pending, 1);
+  slow.push([lease(T0 + 11_000)]);
+  const again = slow.collect(T0 + 11_000);
+  assert.equal(again.length, 1);
+  assert.equal(again[0]!.newEvents, 2);
+  assert.equal(slow.collect(T0 + 12_000, true)[0]!.doc.state, 'closed');
+});
+
+test('a quiet live input still closes contexts (watermark follows the wall clock)', () => {
+  let now = 1_000_000;
+  const cl = createClusterer({ idleMs: 5_000, wallClock: () => now });
+  cl.push(cascade(T0, 'alice', 'shop', 'web', '6d4cf56db6').slice(0, 3));
+  assert.equal(cl.collect()[0]!.doc.state, 'open');
+  now += 4_000;
+  assert.equal(cl.collect().length, 0);
+  now += 2_000; // 6 s of silence > idle
+  const w = cl.collect();
+  assert.equal(w.length, 1);
+  assert.equal(w[0]!.doc.state, 'closed');
 });
 
 test('late events re-attach to a recently closed context and rewrite it in place', () => {
@@ -171,7 +197,7 @@ test('receipts: one share per receipt and context, carried by the write, counted
 });
 
 test('memory stays bounded on a long stream', () => {
-  const cl = createClusterer({ idleMs: 2_000, maxAgeMs: 10_000, maxRetained: 50 });
+  const cl = createClusterer({ idleMs: 2_000, maxAgeMs: 10_000, maxRetained: 50, backgroundIdleMs: 2_000, backgroundMaxAgeMs: 10_000 });
   let peakOpen = 0; let peakMem = 0;
   for (let i = 0; i < 400; i++) {
     const t = T0 + i * 3_000;

@@ -82,6 +82,18 @@ test('401 without a token, with a wrong token, and with a malformed header', asy
   const page = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
   assert.equal(page.status, 200);
   assert.match(await page.text(), /kontext/);
+  // ...and never runs a query without one
+  const sneaky = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ users { total } }')}`, { headers: { accept: 'text/html, application/json' } });
+  const html = await sneaky.text();
+  assert.match(sneaky.headers.get('content-type') ?? '', /text\/html/);
+  assert.doesNotMatch(html, /"total":3/);
+  const get = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ users { total } }')}`, { headers: { accept: 'application/json' } });
+  assert.equal(get.status, 401);
+  const getOk = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ users { total } }')}`, { headers: { accept: 'application/json', authorization: `Bearer ${TOKEN}` } });
+  assert.deepEqual(await getOk.json(), { data: { users: { total: 3 } } });
+  // no CORS: other origins cannot read answers
+  const cors = await fetch(`${server.url}/graphql`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+  assert.equal(cors.headers.get('access-control-allow-origin'), null);
 });
 
 test('healthz, readyz, metrics, routers and 404', async () => {

@@ -209,7 +209,7 @@ describe('forward input with fluent-logger', () => {
     const { server, port } = await startServer(ds, { sharedKey: SHARED_KEY, users: { fluent: 'pw' } });
     const s = flSender(port, { enableReconnect: false, security: { clientHostname: 'peer.test', sharedKey: SHARED_KEY, username: 'fluent', password: 'nope' } });
     const errors: Error[] = [];
-    s.on('error', (e: Error) => errors.push(e));
+    (s as unknown as NodeJS.EventEmitter).on('error', (e: Error) => errors.push(e));
     try {
       s.emit('audit', auditEvent(), () => {});
       await until(() => errors.length > 0, 3000, 'handshake error');
@@ -239,13 +239,33 @@ describe('forward input with fluent-logger', () => {
     const ds = new TestDownstream('fail');
     const { server, port } = await startServer(ds);
     const s = flSender(port, { ackResponseTimeout: 400, enableReconnect: false });
-    s.on('error', () => {});
+    (s as unknown as NodeJS.EventEmitter).on('error', () => {});
     try {
       await assert.rejects(emitP(s, auditEvent()), /ack response timeout|socket|ECONNRESET|closed/i);
       assert.equal(ds.units.length, 1);
     } finally {
       s.end(null as unknown as string, null, () => {});
       await server.close({ graceMs: 100 });
+    }
+  });
+});
+
+describe('forward input over TLS: bad clients', () => {
+  test('a plain-text client on the TLS port is refused and counted', { skip: tlsCert ? false : 'openssl not available' }, async () => {
+    const { ingestRejected } = await import('../src/sources/metrics.ts');
+    const net = await import('node:net');
+    const ds = new TestDownstream('immediate');
+    const { server, port } = await startServer(ds, { tls: tlsCert! });
+    const before = ingestRejected.get({ source: 'forward', reason: 'tls' });
+    try {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', () => {});
+      s.write(Buffer.from([0x93, 0xa1, 0x74, 0x01, 0x80]));
+      await new Promise((r) => s.on('close', r));
+      await until(() => ingestRejected.get({ source: 'forward', reason: 'tls' }) === before + 1, 2000, 'tls rejection counted');
+      assert.equal(ds.records.length, 0);
+    } finally {
+      await server.close({ graceMs: 0 });
     }
   });
 });

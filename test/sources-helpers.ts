@@ -21,11 +21,13 @@ export class TestDownstream implements Downstream {
   private drains: Array<() => void> = [];
   private waiters: Array<{ n: number; resolve: () => void }> = [];
   private sat = false;
+  private count = 0;
   failError = new Error('elasticsearch unavailable (test)');
 
   constructor(public mode: SettleMode = 'immediate') {}
 
   get records(): unknown[] { return this.units.flatMap((u) => u.records); }
+  get recordCount(): number { return this.count; }
   get saturated(): boolean { return this.sat; }
   set saturated(v: boolean) {
     this.sat = v;
@@ -44,7 +46,9 @@ export class TestDownstream implements Downstream {
     if (this.mode === 'immediate') receipt?.settle(records.length);
     else if (this.mode === 'fail') receipt?.fail(this.failError);
     else this.held.push(u);
-    const total = this.records.length;
+    this.count += records.length;
+    const total = this.count;
+    if (!this.waiters.length) return;
     this.waiters = this.waiters.filter((w) => { if (total >= w.n) { w.resolve(); return false; } return true; });
   }
 
@@ -64,9 +68,9 @@ export class TestDownstream implements Downstream {
 
   /** resolves once at least `n` records were pushed in total */
   waitForRecords(n: number, timeoutMs = 5000): Promise<void> {
-    if (this.records.length >= n) return Promise.resolve();
+    if (this.count >= n) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out waiting for ${n} records (have ${this.records.length})`)), timeoutMs);
+      const t = setTimeout(() => reject(new Error(`timed out waiting for ${n} records (have ${this.count})`)), timeoutMs);
       this.waiters.push({ n, resolve: () => { clearTimeout(t); resolve(); } });
     });
   }

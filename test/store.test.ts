@@ -9,6 +9,11 @@ import { fromEsDoc, indexNames, type EsContextSource } from '../src/store/codec.
 import { summarize } from '../src/cluster/summary.ts';
 import type { ContextWrite } from '../src/cluster/types.ts';
 import { countingReceipt, ev } from './cluster-fixtures.ts';
+import { setLogSink } from '../src/util/log.ts';
+
+// expected warnings (rejections, retries) are kept out of the test output
+const logLines: string[] = [];
+setLogSink((line) => { logLines.push(line); });
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 
@@ -179,6 +184,7 @@ test('Elasticsearch down: nothing settles, writes retry with backoff, then succe
     assert.deepEqual(await pc, { stored: 0, rejected: 1 });
     assert.equal(c.receipt.settled, 0);
     assert.equal(c.receipt.failed.length, 1);
+    assert.ok(logLines.some((l) => l.includes('Elasticsearch write failed; retrying')));
   } finally {
     await proxy.close();
     await viaProxy.close();

@@ -57,8 +57,20 @@ export interface ClustererOptions {
   perKey?: number;
   /** keep raw events for the raw index (`rawRetention` > 0) */
   keepRaw?: boolean;
+  /**
+   * Wall clock (default Date.now). When no event has been pushed for a while, `collect()`
+   * without a watermark advances event time by the wall time elapsed since the last push, so
+   * contexts still close when a live input goes quiet.
+   */
+  wallClock?: () => number;
+  /** background (noise) contexts: close after this long without a member (default 10 min) */
+  backgroundIdleMs?: number;
+  /** background contexts aggregate one kind of traffic of one identity for up to this long (default 30 min; `backgroundWindow`) */
+  backgroundMaxAgeMs?: number;
+  /** an open background context is rewritten at most this often, event time (default 10 s) */
+  backgroundWriteMs?: number;
   /** link key weights by kind (see keys.ts WEIGHTS); 0 disables a kind */
-  weights?: Partial<Record<'o' | 'u' | 'n' | 'f' | 'a' | 'y' | 's', number>>;
+  weights?: Partial<Record<'o' | 'u' | 'n' | 'f' | 'k' | 'h' | 'a' | 'y' | 's', number>>;
   /** a new trigger (non-system identity performing the labeled operation) starts a new context (default true) */
   triggerRule?: boolean;
   /** score bonus for recency: up to this much for a context active just now, fading over 10 s (default 20) */
@@ -88,6 +100,8 @@ interface Ctx {
   reason?: CloseReason;
   /** watermark when closed */
   closedAt: number;
+  /** watermark of the last write */
+  lastWrite: number;
   dirty: boolean;
   newEvents: number;
   receipts: Map<Receipt, number>;
@@ -158,6 +172,13 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   const burstMs = opts.triggerBurstMs ?? 2_000;
   const perKey = opts.perKey ?? 8;
   const keepRaw = opts.keepRaw ?? false;
+  const wallClock = opts.wallClock ?? Date.now;
+  let lastPushWall = wallClock();
+  const bgIdle = opts.backgroundIdleMs ?? 600_000;
+  const bgMaxAge = opts.backgroundMaxAgeMs ?? 1_800_000;
+  const bgWrite = opts.backgroundWriteMs ?? 10_000;
+  const idleOf = (c: Ctx) => (c.background ? bgIdle : idle);
+  const maxAgeOf = (c: Ctx) => (c.background ? bgMaxAge : maxAge);
   const triggerRule = opts.triggerRule ?? true;
   const recencyBonus = opts.recencyBonus ?? 20;
   const weightOf: (k: string) => number = opts.weights
@@ -228,7 +249,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   function newCtx(e: LabeledEvent, background: boolean): Ctx {
     const c: Ctx = {
       id: e.audit.auditID, label: e.labelKey, background, events: [], start: e.time, last: e.time, firstUser: e.audit.user?.username ?? '', userLast: new Map(),
-      keys: new Set(), lastTrigger: -Infinity, state: 'open', closedAt: Infinity, dirty: false, newEvents: 0, receipts: new Map(), raw: [],
+      keys: new Set(), lastTrigger: -Infinity, state: 'open', closedAt: Infinity, lastWrite: -Infinity, dirty: false, newEvents: 0, receipts: new Map(), raw: [],
     };
     open.add(c);
     mContexts.inc({ kind: background ? 'background' : 'trigger' });
@@ -273,9 +294,9 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   function joinable(c: Ctx, t: number): boolean {
     if (c.state === 'closed' && (c.reason === 'size' || c.reason === 'memory' || c.reason === 'superseded')) return false;
     if (c.state === 'open' && c.events.length >= maxEvents) return false;
-    if (t - c.last > idle) return false;
-    if (t - c.start > maxAge) return false;
-    if (c.start - t > idle) return false;
+    if (t - c.last > idleOf(c)) return false;
+    if (t - c.start > maxAgeOf(c)) return false;
+    if (c.start - t > idleOf(c)) return false;
     return true;
   }
 
@@ -284,7 +305,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     const key = `${e.labelKey}\u0000${user}`;
     let c = bgOpen.get(key);
     if (c && !joinable(c, e.time)) {
-      if (e.time >= c.last) { close(c, e.time - c.start > maxAge ? 'age' : 'idle'); c = undefined; }
+      if (e.time >= c.last) { close(c, e.time - c.start > bgMaxAge ? 'age' : 'idle'); c = undefined; }
       else c = undefined; // a late event from before this window: its own context
     }
     if (!c) {
@@ -404,7 +425,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     }
   }
 
-  function toWrite(c: Ctx): ContextWrite {
+  function toWrite(c: Ctx, wm: number): ContextWrite {
+    c.lastWrite = wm;
     const doc = summarize(c.id, c.events, c.state);
     const w: ContextWrite = {
       doc,
@@ -420,6 +442,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
 
   return {
     push(events: LabeledEvent[]): void {
+      if (events.length) lastPushWall = wallClock();
       for (const e of events) {
         if (!Number.isFinite(e.time)) throw new Error(`event ${e.audit?.auditID} has no valid time`);
         if (e.time > watermark) watermark = e.time;
@@ -433,16 +456,22 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     },
 
     collect(wm?: number, force = false): ContextWrite[] {
-      const w = wm ?? watermark;
+      const quiet = Math.max(0, wallClock() - lastPushWall);
+      const w = wm ?? (watermark === -Infinity ? watermark : watermark + quiet);
       for (const c of [...open]) {
         if (force) close(c, 'force', w);
-        else if (w - c.last > idle) close(c, 'idle', w);
-        else if (w - c.start > maxAge) close(c, 'age', w);
+        else if (w - c.last > idleOf(c)) close(c, 'idle', w);
+        else if (w - c.start > maxAgeOf(c)) close(c, 'age', w);
       }
       const out: ContextWrite[] = [];
-      for (const c of closedDirty) if (c.dirty) out.push(toWrite(c));
+      for (const c of closedDirty) if (c.dirty) out.push(toWrite(c, w));
       closedDirty.clear();
-      for (const c of open) if (c.dirty) out.push(toWrite(c));
+      for (const c of open) {
+        if (!c.dirty) continue;
+        // long-lived noise aggregates are rewritten less often (each write is the whole document)
+        if (c.background && w - c.lastWrite < bgWrite) continue;
+        out.push(toWrite(c, w));
+      }
       evictRetained(w);
       return out;
     },

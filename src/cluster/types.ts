@@ -42,7 +42,8 @@ export interface ClusterStage {
   push(events: LabeledEvent[]): void;
   /**
    * Closes contexts that are idle, too old or full relative to `watermark` (event time, epoch
-   * ms; default: newest event time pushed) and returns the writes of every context that
+   * ms; default: newest event time pushed, advanced by the wall time since the last push when
+   * the input is quiet) and returns the writes of every context that
    * changed since the previous call (open ones as `state: 'open'`). `force` closes every open
    * context (shutdown, or a long pause of the input).
    */

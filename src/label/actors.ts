@@ -17,8 +17,11 @@ export function userClass(username: string | undefined): string {
   return 'human';
 }
 
-/** People, CI accounts and workload service accounts act on their own: their requests can start a context. */
-export function isActorClass(cls: string): boolean { return cls === 'human' || cls === 'sa'; }
+/**
+ * People, CI accounts, workload service accounts and anonymous clients act on their own: their
+ * requests can start a context.
+ */
+export function isActorClass(cls: string): boolean { return cls === 'human' || cls === 'sa' || cls === 'system:anonymous'; }
 
 /** Requests made by Kubernetes components (kubelet, scheduler, controllers, the apiserver itself). */
 export function isSystemEvent(ev: AuditEvent): boolean { return !isActorClass(userClass(ev.user?.username)); }

@@ -7,8 +7,8 @@
  * tokens. They are used, through a bounded LRU of recently touched objects, to derive
  * name-free *relational* tokens: what kind of request last touched the object this event
  * links to (itself, an owner, the object an Event is about, the Service of an Endpoints), how
- * long ago, and the operation that cascade is attributed to; and the previous request of the
- * same user. The extractor is stateful and
+ * long ago, and the operation that cascade is attributed to; the previous request of the
+ * same user; the last event in the same namespace; for kubelets, the last pod bound to their node. The extractor is stateful and
  * must see events in stream order; the same code runs in training and in the live stage.
  */
 import type { AuditEvent } from '../types/audit.ts';
@@ -105,18 +105,48 @@ export interface FeatureOptions {
   maxObjects?: number;
 }
 
+/**
+ * Candidate labels an event's label can be copied from. The model's output classes include a
+ * pointer class per candidate ("<self>", "<origin>", ...) besides explicit labels, so it can
+ * label actions it saw rarely or never (a custom resource, a new kind) by choosing where the
+ * label comes from rather than naming it.
+ */
+export const POINTERS = ['self', 'origin', 'uorg', 'nslast', 'nbind'] as const;
+export type Pointer = (typeof POINTERS)[number];
+export const pointerClass = (p: Pointer): string => `<${p}>`;
+export function pointerOf(cls: string): Pointer | undefined {
+  if (!cls.startsWith('<')) return undefined;
+  const p = cls.slice(1, -1) as Pointer;
+  return POINTERS.includes(p) ? p : undefined;
+}
+
 /** One event's tokens plus the side facts the stage and evaluation use. */
 export interface EventFeatures {
   tokens: string[];
-  /** own operation label key */
+  /** own operation label key ("nonresource" for non-resource URLs) */
   op: string;
   /** heuristic attribution along object/owner links */
   origin: string;
+  /** candidate labels by pointer (only label keys; absent when unknown) */
+  candidates: Partial<Record<Pointer, string>>;
+}
+
+/** The training target for an event: the first pointer whose candidate is the true label, else the label. */
+export function targetClass(truth: string, candidates: Partial<Record<Pointer, string>>): string {
+  for (const p of POINTERS) if (candidates[p] === truth) return pointerClass(p);
+  return truth;
+}
+
+/** Resolves a class (pointer or label) for an event; undefined when the pointer has no candidate. */
+export function resolveClass(cls: string, candidates: Partial<Record<Pointer, string>>): string | undefined {
+  const p = pointerOf(cls);
+  return p ? candidates[p] : cls;
 }
 
 export class FeatureExtractor {
   private readonly objects: Lru<ObjRecord>;
-  private readonly users: Lru<{ t: number; op: string; code: number }>;
+  private readonly users: Lru<{ t: number; op: string; code: number; origin: string }>;
+  private readonly bindings: Lru<{ t: number; origin: string; since: number }>;
   private readonly nsLast: Lru<{ t: number; origin: string }>;
   private lastTime: number | undefined;
   private lastActorTime: number | undefined;
@@ -127,6 +157,7 @@ export class FeatureExtractor {
   constructor(opts: FeatureOptions = {}) {
     this.objects = new Lru(opts.maxObjects ?? 50_000);
     this.users = new Lru(10_000);
+    this.bindings = new Lru(10_000);
     this.nsLast = new Lru(10_000);
   }
 
@@ -177,11 +208,21 @@ export class FeatureExtractor {
 
     // relational: the previous request of the same user (by name, but only its shape is a token)
     const uname = ev.user?.username;
-    if (uname) {
-      const prev = this.users.get(uname);
-      t.push(`uprev=${prev ? prev.op : 'none'}`, `ugap=${gapBucket(prev ? time - prev.t : undefined)}`);
-      if (prev) t.push(`uprevcode=${prev.code}`);
-      this.users.set(uname, { t: time, op, code: ev.responseStatus?.code ?? 0 });
+    const prevOfUser = uname ? this.users.get(uname) : undefined;
+    t.push(`uprev=${prevOfUser ? prevOfUser.op : 'none'}`, `ugap=${gapBucket(prevOfUser ? time - prevOfUser.t : undefined)}`);
+    if (prevOfUser) t.push(`uprevcode=${prevOfUser.code}`, `uorg=${prevOfUser.origin}`);
+    const candidates: Partial<Record<Pointer, string>> = {};
+    if (op !== 'nonresource') candidates.self = op;
+    if (prevOfUser && prevOfUser.origin !== 'nonresource') candidates.uorg = prevOfUser.origin;
+    // relational: a kubelet works on the pods last bound to its node
+    const node = ucls === 'node' ? uname!.slice('system:node:'.length) : undefined;
+    if (node) {
+      const b = this.bindings.get(node);
+      if (b) {
+        t.push(`nbind=${b.origin}`, `nbgap=${gapBucket(time - b.t)}`, `nbn=${Math.min(b.since, 6)}`);
+        b.since++;
+        candidates.nbind = b.origin;
+      }
     }
 
     // relational: keys of this object and of the objects it links to
@@ -224,15 +265,31 @@ export class FeatureExtractor {
     // relational: what happened last in the same namespace (cascades stay in their namespace)
     if (ns) {
       const last = this.nsLast.get(ns);
-      if (last) t.push(`nslast=${last.origin}`, `nslgap=${gapBucket(time - last.t)}`);
+      if (last) {
+        t.push(`nslast=${last.origin}`, `nslgap=${gapBucket(time - last.t)}`);
+        if (last.origin !== 'nonresource') candidates.nslast = last.origin;
+      }
       this.nsLast.set(ns, { t: time, origin });
     }
 
-    if (MUTATING.has(ev.verb) && selfKeys.length) {
+    if (MUTATING.has(ev.verb)) {
       const rec: ObjRecord = { t: time, verb: ev.verb, resource: res, user: ucls, origin };
       for (const k of selfKeys) this.objects.set(k, rec);
+      // a person's change to an object is what its owners' controllers react to next
+      // (kubectl delete pod → the ReplicaSet creates a replacement)
+      if (actor) for (const r of owners) if (r.uid) this.objects.set(`u:${r.uid}`, rec);
     }
-    return { tokens: t, op, origin };
+    if (uname) this.users.set(uname, { t: time, op, code: ev.responseStatus?.code ?? 0, origin });
+    const target = (req?.kind === 'Binding' ? req.target : undefined) as { kind?: string; name?: string } | undefined;
+    if (target?.kind === 'Node' && target.name) this.bindings.set(target.name, { t: time, origin, since: 0 });
+    if (origin !== 'nonresource') candidates.origin = origin;
+    // which candidates agree: lets the model pick a source without knowing the label itself
+    for (let i = 0; i < POINTERS.length; i++) {
+      const a = candidates[POINTERS[i]!];
+      if (a === undefined) { t.push(`no=${POINTERS[i]}`); continue; }
+      for (let j = i + 1; j < POINTERS.length; j++) if (a === candidates[POINTERS[j]!]) t.push(`eq=${POINTERS[i]}~${POINTERS[j]}`);
+    }
+    return { tokens: t, op, origin, candidates };
   }
 }
 

@@ -5,12 +5,29 @@
 import type { KEvent, LabeledEvent, LabelStage } from '../types/pipeline.ts';
 import { parseLabelKey, type Label } from '../types/label.ts';
 import type { ModelBundle } from './bundle.ts';
+import { resolveClass, type EventFeatures } from './features.ts';
 import { Preprocessor } from './prepare.ts';
 import { RuleSet } from './rules.ts';
 import { Windower, type WindowSpec } from './windows.ts';
 
 interface Entry { ev: KEvent; out?: LabeledEvent }
-interface Residual { entry: Entry; emb: Float32Array; wide: Float32Array }
+interface Residual { entry: Entry; emb: Float32Array; wide: Float32Array; candidates: EventFeatures['candidates'] }
+
+/**
+ * The label of a voted event: the class with most votes that resolves (a pointer class needs
+ * its candidate); confidence is that class's vote share.
+ */
+export function decide(votes: Float32Array | undefined, weight: number, classes: readonly string[], candidates: EventFeatures['candidates']): { label: string; confidence: number } {
+  if (votes) {
+    const order = Array.from(votes.keys()).sort((a, b) => votes[b]! - votes[a]!);
+    for (const c of order) {
+      const label = resolveClass(classes[c]!, candidates);
+      if (label) return { label, confidence: weight > 0 ? votes[c]! / weight : 0 };
+    }
+  }
+  const fallback = candidates.origin ?? candidates.self;
+  return fallback ? { label: fallback, confidence: 0 } : { label: 'background other', confidence: 0 };
+}
 
 export interface StageOptions {
   rules: RuleSet;
@@ -82,14 +99,17 @@ export class StreamingLabeler implements LabelStage {
       const emb = new Float32Array(b.model.embedDim);
       const wide = new Float32Array(b.model.classes);
       b.model.embed(b.vocab.encode(p.features.tokens), emb, 0, wide, 0);
-      this.windower.push({ entry, emb, wide });
+      this.windower.push({ entry, emb, wide, candidates: p.features.candidates });
     }
     if (b && this.windower) {
       const specs = this.windower.takeReady();
       if (flush) specs.push(...this.windower.takeFlush());
       await this.score(specs);
       for (const v of this.windower.release()) {
-        v.item.entry.out = labeled(v.item.entry.ev, b.vocab.label(v.cls), 'model', v.confidence);
+        const first = b.vocab.label(v.cls);
+        const direct = resolveClass(first, v.item.candidates);
+        const d = direct ? { label: direct, confidence: v.confidence } : decide(v.votes, v.weight, b.vocab.labels, v.item.candidates);
+        v.item.entry.out = labeled(v.item.entry.ev, d.label, 'model', d.confidence);
       }
     }
     return this.drain();

@@ -16,9 +16,10 @@ import { computeMetrics, type LabelMetrics, type Scored } from './metrics.ts';
 import { buildTrainingModel, SequenceModel, type Architecture } from './model.ts';
 import { Preprocessor } from './prepare.ts';
 import { RULES, RuleSet } from './rules.ts';
-import { StreamingLabeler } from './stage.ts';
+import { decide, StreamingLabeler } from './stage.ts';
 import { Vocab } from './vocab.ts';
-import { Windower } from './windows.ts';
+import { Windower, type Voted } from './windows.ts';
+import { POINTERS, pointerClass, targetClass, type EventFeatures } from './features.ts';
 
 export interface TrainOptions {
   out: string;
@@ -119,12 +120,12 @@ export function pruneRules(events: Iterable<KEvent>, until: number, minPrecision
 }
 
 /** Labels a residual sequence with grid windows + flush, exactly as the live stage does. */
-export async function scoreSequence(model: SequenceModel, ids: readonly Int32Array[], window: number, stride: number, maxBatch = 256): Promise<number[]> {
+export async function scoreSequence(model: SequenceModel, ids: readonly Int32Array[], window: number, stride: number, maxBatch = 256): Promise<Voted<number>[]> {
   const E = model.embedDim; const C = model.classes;
   const w = new Windower<number>(window, stride, C);
   const emb = new Float32Array(ids.length * E); const wide = new Float32Array(ids.length * C);
   ids.forEach((x, i) => model.embed(x, emb, i * E, wide, i * C));
-  const out: number[] = new Array(ids.length).fill(0);
+  const out: Voted<number>[] = new Array(ids.length);
   for (let i = 0; i < ids.length; i++) w.push(i);
   const specs = [...w.takeReady(), ...w.takeFlush()];
   const byLen = new Map<number, typeof specs>();
@@ -141,7 +142,7 @@ export async function scoreSequence(model: SequenceModel, ids: readonly Int32Arr
       chunk.forEach((s, k) => w.vote(s, probs, k * len * C));
     }
   }
-  for (const v of w.release()) out[v.item] = v.cls;
+  for (const v of w.release()) out[v.item] = v;
   return out;
 }
 
@@ -183,7 +184,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   // carries over split boundaries as it would in a live stream); tokens get provisional ids
   const pre = new Preprocessor(rules, opts.maxObjects);
   const prov = new Map<string, number>(); const provTokens: string[] = []; const trainCount: number[] = [];
-  const resIds: Int32Array[] = []; const resLabel: string[] = []; const resPart: number[] = [];
+  const resIds: Int32Array[] = []; const resLabel: string[] = []; const resTarget: string[] = []; const resPart: number[] = [];
+  const resCand: EventFeatures['candidates'][] = [];
   const partEvents = [0, 0, 0];
   let i = 0; let lastPart = 0;
   const bar = new Progress({ label: 'features', total, unit: 'events' });
@@ -202,11 +204,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       ids[k] = id;
     });
     resIds.push(ids); resLabel.push(truth.label); resPart.push(part);
+    resCand.push(p.features.candidates); resTarget.push(targetClass(truth.label, p.features.candidates));
   }
   bar.finish();
   const range = (k: number): [number, number] => { const a = resPart.indexOf(k); if (a < 0) return [resPart.length, resPart.length]; let b = a; while (b < resPart.length && resPart[b] === k) b++; return [a, b]; };
   const [trA, trB] = range(0); const [vaA, vaB] = range(1); const [teA, teB] = range(2);
-  const vocab = Vocab.fromCounts(new Map(provTokens.map((t, k) => [t, trainCount[k]!])), resLabel.slice(trA, trB), opts.minTokenCount);
+  // output classes: a pointer class per candidate source, plus the labels no candidate gave
+  const vocab = Vocab.fromCounts(new Map(provTokens.map((t, k) => [t, trainCount[k]!])), [...POINTERS.map(pointerClass), ...resTarget.slice(trA, trB)], opts.minTokenCount);
   const remap = provTokens.map((t) => vocab.tokenId(t));
   const ids = resIds.map((x) => {
     const out = new Int32Array(x.length); let n = 0;
@@ -214,7 +218,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     return out.subarray(0, n).sort();
   });
   resIds.length = 0;
-  const labelIds = resLabel.map((l) => vocab.labelId(l));
+  const labelIds = resTarget.map((l) => vocab.labelId(l));
   const V = vocab.size; const C = vocab.numLabels; const W = opts.window;
   log(`${total} events (train ${partEvents[0]}, validation ${partEvents[1]}, test ${partEvents[2]}); model input ${ids.length} events (train ${trB - trA}, validation ${vaB - vaA}, test ${teB - teA}); ${V} feature tokens, ${C} labels`);
   if (trB - trA < W) throw new Error(`too few training events for window ${W}: ${trB - trA}`);
@@ -277,7 +281,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
     seq.refresh();
     const pred = await scoreSequence(seq, valIds, W, opts.stride);
-    const rows: Scored[] = pred.map((p, k) => ({ truth: resLabel[vaA + k]!, pred: vocab.label(p), context: '', source: 'model' }));
+    const rows: Scored[] = pred.map((v, k) => ({ truth: resLabel[vaA + k]!, pred: decide(v.votes, v.weight, vocab.labels, resCand[vaA + k]!).label, context: '', source: 'model' }));
     const vm = computeMetrics(rows);
     const secs = (Date.now() - t0) / 1000;
     history.push({ epoch, loss: Math.round((lossSum / batches) * 1e5) / 1e5, valMacroF1: vm.macroF1, valAccuracy: vm.accuracy, seconds: Math.round(secs) });

@@ -30,6 +30,9 @@ export interface Voted<T> {
   cls: number;
   /** weighted vote share of the winning class */
   confidence: number;
+  /** weighted votes per class (sum = weight) */
+  votes?: Float32Array;
+  weight: number;
 }
 
 export class Windower<T> {
@@ -105,7 +108,7 @@ export class Windower<T> {
       let cls = 0; let best = -1;
       if (v) for (let c = 0; c < v.length; c++) if (v[c]! > best) { best = v[c]!; cls = c; }
       const ws = this.weightSum[i]!;
-      out.push({ item: this.items[i]!, cls, confidence: ws > 0 ? best / ws : 0 });
+      out.push({ item: this.items[i]!, cls, confidence: ws > 0 ? best / ws : 0, votes: v, weight: ws });
       this.votes[i] = undefined;
     }
     this.released = Math.max(this.released, upTo);

@@ -63,7 +63,7 @@ function fromText(text: string, depth: number): Candidate[] | undefined {
   return unwrapAt(parsed, depth + 1);
 }
 
-function hasEvent(c: Candidate[] | undefined): c is Candidate[] {
+function hasEvent(c: Candidate[] | undefined): boolean {
   return !!c && c.some((x) => 'event' in x);
 }
 
@@ -77,12 +77,14 @@ function unwrapAt(v: unknown, depth: number): Candidate[] {
     return (v.items as unknown[]).map((it, i) => (isObject(it) ? { event: it } : { reject: `EventList item ${i} is ${describe(it)}` }));
   }
   if (looksLikeEvent(v)) return [{ event: stripShipperKeys(v) }];
+  let why = '';
   for (const k of WRAPPER_KEYS) {
     if (!(k in v)) continue;
     const inner = v[k];
     const t = textOf(inner);
     const c = t !== undefined ? fromText(t, depth) : isObject(inner) || Array.isArray(inner) ? unwrapAt(inner, depth + 1) : undefined;
-    if (hasEvent(c)) return c;
+    if (c && hasEvent(c)) return c;
+    if (!why && c?.[0] && 'reject' in c[0]) why = `; ${k}: ${c[0].reject}`;
   }
   let scanned = 0;
   for (const [k, inner] of Object.entries(v)) {
@@ -92,10 +94,10 @@ function unwrapAt(v: unknown, depth: number): Candidate[] {
     const t = textOf(inner);
     if (t !== undefined && t.includes('"auditID"')) {
       const c = fromText(t, depth);
-      if (hasEvent(c)) return c;
+      if (c && hasEvent(c)) return c;
     }
   }
-  return [{ reject: `not an audit event: ${describe(v)} (no auditID/stage)` }];
+  return [{ reject: `not an audit event: ${describe(v)} (no auditID/stage${why})` }];
 }
 
 /** The audit event candidates in one raw record (validate each with validateEvent). */

@@ -2,7 +2,7 @@
  * The running service: pipeline + forward input + HTTP (webhook, GraphQL, health, metrics).
  * `kontext serve` is this plus signal handling; tests start it in-process.
  */
-import type { Config } from '../config/config.ts';
+import { ConfigError, type Config } from '../config/config.ts';
 import { log } from '../util/log.ts';
 import { connectEs, buildPipeline, type BuiltPipeline, type EsConnection } from './build.ts';
 import { ForwardServer, forwardOptionsFromConfig } from '../sources/forward/index.ts';
@@ -29,6 +29,9 @@ export interface Service {
 
 export async function startService(cfg: Config, opts: ServiceOptions = {}): Promise<Service> {
   const auth = authFromConfig(cfg);
+  if (!auth.noAuth && !auth.tokens?.length) {
+    throw new ConfigError('--auth-tokens (KONTEXT_AUTH_TOKENS) is required: GraphQL and the webhook need bearer tokens; use --no-auth only for local use');
+  }
   const es = await connectEs(cfg);
   const built = await buildPipeline(cfg, es.client);
   const { pipeline } = built;

@@ -144,6 +144,8 @@ export function createGraphqlHandler(opts: GraphqlHandlerOptions): GraphqlHandle
     graphqlEndpoint: ENDPOINT,
     graphiql: graphiql ? { title: 'kontext', defaultQuery: EXAMPLE_QUERY } : false,
     landingPage: false,
+    // no CORS headers: browsers may not read answers from other origins (GraphiQL is same-origin)
+    cors: false,
     logging: yogaLogger(),
     // internal errors become "Unexpected error." without stack traces, even with NODE_ENV=development
     maskedErrors: { isDev: false },

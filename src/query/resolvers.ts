@@ -29,17 +29,18 @@ export const FLAGS: Record<string, SecurityFlag> = {
   RBAC_CHANGE: 'rbac-change', CSR_APPROVAL: 'csr-approval', ANONYMOUS: 'anonymous',
   FORBIDDEN_BURST: 'forbidden-burst', IMPERSONATION: 'impersonation', PRIVILEGED_POD: 'privileged-pod',
 };
+export const OUTCOMES = { SUCCESS: 'success', FAILURE: 'failure', FORBIDDEN: 'forbidden', PARTIAL: 'partial' } as const;
+export const FACET_FIELDS: Record<string, FieldKey> = {
+  TRIGGERED_BY: 'triggeredBy', USER: 'user', GROUP: 'group', LABEL: 'label', NAMESPACE: 'namespace',
+  RESOURCE: 'resource', VERB: 'verb', OUTCOME: 'outcome', FLAG: 'flag', CLIENT: 'client',
+};
+
 /** Flags in the order of the Flag enum (unknown stored values are left out). */
 const FLAG_ORDER: SecurityFlag[] = Object.values(FLAGS);
 
 function sortedSet(xs: readonly string[] | undefined): string[] {
   return [...new Set(xs ?? [])].sort();
 }
-export const OUTCOMES = { SUCCESS: 'success', FAILURE: 'failure', FORBIDDEN: 'forbidden', PARTIAL: 'partial' } as const;
-export const FACET_FIELDS: Record<string, FieldKey> = {
-  TRIGGERED_BY: 'triggeredBy', USER: 'user', GROUP: 'group', LABEL: 'label', NAMESPACE: 'namespace',
-  RESOURCE: 'resource', VERB: 'verb', OUTCOME: 'outcome', FLAG: 'flag', CLIENT: 'client',
-};
 
 const MAX_MEMBERS = 1000;
 const MAX_FACET = 1000;
@@ -143,7 +144,7 @@ export function createResolvers(deps: ResolverDeps) {
       },
       async timeline(_: unknown, args: Args) {
         let filter: Filter = normalizeFilter(args.filter);
-        if (args.user !== undefined && args.user !== null) filter = andFilters(filter, normalizeFilter({ user: [args.user] }, 'user'));
+        if (args.user !== undefined && args.user !== null) filter = andFilters(filter, normalizeFilter({ user: [args.user] }, 'timeline'));
         const from = args.from as number;
         const to = args.to === undefined || args.to === null ? parseTime('now') : (args.to as number);
         if (from >= to) throw userError('timeline: from must be before to');

@@ -10,6 +10,8 @@ import { namespaceBody, caConfigMap, namespaceCreate } from './scenarios/namespa
 import { deploymentCreate } from './scenarios/deployments.ts';
 import { serviceCreate } from './scenarios/services.ts';
 import { podCreate } from './scenarios/pods.ts';
+import { configmapCreate, secretCreate, serviceaccountCreate } from './scenarios/config.ts';
+import { csrCreate } from './scenarios/csr.ts';
 import type { Scenario } from './scenarios/types.ts';
 import type { Sim } from './sim.ts';
 import { MIN, SEC, rfc3339Sec } from './time.ts';
@@ -55,6 +57,7 @@ export function bootstrap(sim: Sim, extra: Scenario[] = []): void {
   for (let i = 0; i < 3; i++) play(serviceCreate);
   for (let i = 0; i < 5; i++) play(deploymentCreate);
   play(podCreate);
+  play(configmapCreate); play(configmapCreate); play(secretCreate); play(serviceaccountCreate); play(csrCreate);
   for (const s of extra) play(s);
   sim.silent = false;
   sim.actionCount = 0;

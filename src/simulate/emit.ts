@@ -185,7 +185,7 @@ export class Emitter {
     if (code < 300 || code === 101) {
       ev.responseStatus = { metadata: {}, code };
       const resp = c.resp as any;
-      if (resp?.kind === 'Status' && resp.status === 'Success') ev.responseStatus = { metadata: {}, status: 'Success', details: resp.details, code };
+      if (resp?.kind === 'Status' && resp.status === 'Success') ev.responseStatus = { metadata: {}, status: 'Success', ...(resp.details ? { details: resp.details } : {}), code };
     } else {
       const f = failureStatus(c, code);
       ev.responseStatus = { metadata: {}, status: 'Failure', message: f.message, reason: f.reason, details: f.details, code };

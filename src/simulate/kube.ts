@@ -55,7 +55,7 @@ export function quotaAdmission(a: Act, t: number, ns: string, delta: Record<stri
 /** The resource-quota controller recalculates usage after a change in the namespace. */
 export function quotaSync(a: Act, t: number, ns: string, delta: Record<string, number>): number {
   const q = a.cluster.list('resourcequotas', ns)[0];
-  if (!q) return t;
+  if (!q || a.cluster.get('namespaces', undefined, ns)?.x.terminating) return t;
   applyQuotaUsed(q, delta);
   bump(a, q, t);
   setManaged(q.body, { manager: 'kube-controller-manager', apiVersion: 'v1', time: t, fields: { status: { hard: q.body.status.hard, used: q.body.status.used } }, subresource: 'status' });
@@ -263,9 +263,11 @@ export function kubeletStartPod(a: Act, tBound: number, pod: Obj, hooks: StartHo
   }
   for (const c of spec.containers as Body[]) {
     const fp = `spec.containers{${c.name}}`;
-    if (!node.images.has(c.image) || c.imagePullPolicy === 'Always') {
+    // image garbage collection and fresh tags make most starts pull (kubelet follow-ups land 10-20 s later)
+    const cached = node.images.has(c.image) && rng.chance(0.4);
+    if (!cached || c.imagePullPolicy === 'Always') {
       te = recordEvent(a, te, kb, pod, 'Pod', 'v1', 'Pulling', `Pulling image "${c.image}"`, { component: 'kubelet', host: node.name, fieldPath: fp });
-      const pull = rng.around(6 * SEC, 0.45, 1.5 * SEC, 25 * SEC);
+      const pull = cached ? rng.around(900 * MS, 0.4, 300 * MS, 3 * SEC) : rng.around(10 * SEC, 0.35, 2.5 * SEC, 30 * SEC);
       te += Math.round(pull);
       const size = rng.int(20_000_000, 300_000_000);
       te = recordEvent(a, te, kb, pod, 'Pod', 'v1', 'Pulled', `Successfully pulled image "${c.image}" in ${(pull / 1e6).toFixed(3)}s (${(pull / 1e6).toFixed(3)}s including waiting). Image size: ${size} bytes.`, { component: 'kubelet', host: node.name, fieldPath: fp });
@@ -380,6 +382,7 @@ export function servicesFor(a: Act, ns: string, pod: Obj): Obj[] {
  */
 export function endpointsSync(a: Act, t: number, ns: string, pod: Obj, change: 'notready' | 'ready' | 'remove'): number {
   let end = t;
+  if (a.cluster.get('namespaces', undefined, ns)?.x.terminating) return end; // the namespace controller removes them
   for (const svc of servicesFor(a, ns, pod)) {
     const rng = a.rng;
     const slice: Obj | undefined = svc.x.slice;
@@ -407,7 +410,7 @@ export function endpointsSync(a: Act, t: number, ns: string, pod: Obj, change: '
       const ready = [...members.values()].filter((m) => m.ready);
       const notReady = [...members.values()].filter((m) => !m.ready);
       const addr = (m: { pod: Obj }) => ({ ip: m.pod.x.ip ?? '10.244.0.1', nodeName: m.pod.node, targetRef: { kind: 'Pod', namespace: ns, name: m.pod.name, uid: m.pod.uid } });
-      const subset: Body = { ...(ready.length ? { addresses: ready.map(addr) } : {}), ...(notReady.length ? { notReadyAddresses: notReady.map(addr) } : {}), ports: (svc.body.spec.ports ?? []).map((p: Body) => ({ name: p.name, port: p.targetPort ?? p.port, protocol: p.protocol ?? 'TCP' })) };
+      const subset: Body = { ...(ready.length ? { addresses: ready.map(addr) } : {}), ...(notReady.length ? { notReadyAddresses: notReady.map(addr) } : {}), ports: (svc.body.spec.ports ?? []).map((p: Body) => ({ name: p.name, port: typeof p.targetPort === 'number' ? p.targetPort : p.port, protocol: p.protocol ?? 'TCP' })) };
       ep.body.subsets = members.size ? [subset] : undefined;
       if (!ep.body.subsets) delete ep.body.subsets;
       ep.body.metadata.annotations = { 'endpoints.kubernetes.io/last-change-trigger-time': rfc3339Sec(t) };

@@ -45,11 +45,12 @@ export function userNamespaces(sim: Sim): Obj[] {
   return sim.cluster.list('namespaces', undefined, (n) => !SYSTEM_NAMESPACES.has(n.name) && !n.x.terminating);
 }
 
-export function pickNamespace(a: Act): string {
-  const all = userNamespaces(a.sim);
+export function pickNamespace(a: Act | Sim): string {
+  const sim = 'sim' in a ? a.sim : a;
+  const all = userNamespaces(sim);
   const named = all.filter((n) => n.name !== 'default');
-  if (!named.length || a.rng.chance(0.08)) return 'default';
-  return a.rng.pick(named).name;
+  if (!named.length || sim.rng.chance(0.08)) return 'default';
+  return sim.rng.pick(named).name;
 }
 
 /** objects idle at t (no cascade touching them), alive, in a namespace not being deleted */

@@ -69,7 +69,18 @@ export const deploymentCreate: Scenario = {
     const uid = sim.rng.uuid();
     const latency = Math.round(sim.rng.around(5 * MS));
     const created = t + latency;
-    const { req, body } = deploymentBodies({ ns, name, app, replicas, image, port, uid, rv: sim.cluster.rv(created), created, manager: kubectlManager(apply ? 'apply' : 'create'), apply });
+    // applied manifests often mount a ConfigMap or Secret of the namespace (the kubelet then watches it)
+    const cms = apply ? sim.cluster.list('configmaps', ns, (c) => c.name !== 'kube-root-ca.crt' && !c.gone) : [];
+    const secrets = apply ? sim.cluster.list('secrets', ns, (c) => !c.gone && c.body.type !== 'helm.sh/release.v1') : [];
+    let extraTemplate: Body | undefined;
+    if (cms.length && sim.rng.chance(0.4)) {
+      const cm = sim.rng.pick(cms);
+      extraTemplate = { volumes: [{ name: 'config', configMap: { name: cm.name, defaultMode: 420 } }], container: { volumeMounts: [{ name: 'config', mountPath: '/etc/app', readOnly: true }] } };
+    } else if (secrets.length && sim.rng.chance(0.3)) {
+      const sec = sim.rng.pick(secrets);
+      extraTemplate = { volumes: [{ name: 'credentials', secret: { secretName: sec.name, defaultMode: 420 } }], container: { volumeMounts: [{ name: 'credentials', mountPath: '/var/run/secrets/app', readOnly: true }] } };
+    }
+    const { req, body } = deploymentBodies({ ns, name, app, replicas, image, port, uid, rv: sim.cluster.rv(created), created, manager: kubectlManager(apply ? 'apply' : 'create'), apply, extraTemplate });
     if (!apply) delete req.metadata.namespace;
     const end = a.call({ trigger: true, at: t, verb: 'create', res: 'apps/deployments', ns, query: kubectlQuery(apply ? 'apply' : 'create'), req, resp: snap(body), latency });
     const dep = sim.cluster.add({ res: 'apps/deployments', ns, name, uid, body, createdAt: end, app });

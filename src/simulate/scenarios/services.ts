@@ -7,13 +7,13 @@ import { garbageCollect } from '../workloads.ts';
 import { APPS, idle, imageFor, kubectlManager, kubectlQuery, lastApplied, pickNamespace, uniqueName } from './common.ts';
 import type { Scenario } from './types.ts';
 
-export function serviceBodies(sim: Sim, o: { ns: string; name: string; app: string; port: number; targetPort: number; uid: string; rv: string; created: number; manager: string; apply?: boolean; labels?: Record<string, string>; selector?: Record<string, string>; type?: string }): { req: Body; body: Body } {
+export function serviceBodies(sim: Sim, o: { ns: string; name: string; app: string; port: number; targetPort: number; uid: string; rv: string; created: number; manager: string; apply?: boolean; labels?: Record<string, string>; selector?: Record<string, string>; type?: string; headless?: boolean }): { req: Body; body: Body } {
   const labels = o.labels ?? { app: o.app };
   const selector = o.selector ?? { app: o.app };
   const ports = [{ name: o.port === 443 || o.port === 8443 ? 'https' : 'http', protocol: 'TCP', port: o.port, targetPort: o.targetPort }];
-  const req: Body = { kind: 'Service', apiVersion: 'v1', metadata: { name: o.name, namespace: o.ns, creationTimestamp: null, labels }, spec: { ports, selector, type: o.type ?? 'ClusterIP' }, status: { loadBalancer: {} } };
+  const req: Body = { kind: 'Service', apiVersion: 'v1', metadata: { name: o.name, namespace: o.ns, creationTimestamp: null, labels }, spec: { ...(o.headless ? { clusterIP: 'None' } : {}), ports, selector, type: o.type ?? 'ClusterIP' }, status: { loadBalancer: {} } };
   if (o.apply) req.metadata.annotations = { 'kubectl.kubernetes.io/last-applied-configuration': lastApplied(req) };
-  const ip = `10.96.${sim.rng.int(0, 255)}.${sim.rng.int(2, 254)}`;
+  const ip = o.headless ? 'None' : `10.96.${sim.rng.int(0, 255)}.${sim.rng.int(2, 254)}`;
   const body: Body = {
     kind: 'Service', apiVersion: 'v1',
     metadata: {
@@ -36,13 +36,14 @@ export function serviceEndpoints(a: Act, t: number, svc: Obj): number {
   const members = new Map<string, { pod: Obj; ready: boolean }>();
   for (const p of pods) members.set(p.uid, { pod: p, ready: p.x.readyAt !== undefined && p.x.readyAt <= t });
   svc.x.members = members;
-  const port = svc.body.spec.ports[0];
+  const p0 = svc.body.spec.ports[0];
+  const port = { ...p0, targetPort: typeof p0.targetPort === 'number' ? p0.targetPort : p0.port };
   const owner = { apiVersion: 'v1', kind: 'Service', name: svc.name, uid: svc.uid, controller: true, blockOwnerDeletion: true };
   let end = t;
   {
     const ts = t + Math.round(rng.around(5 * MS));
     const name = `${svc.name}-${rng.suffix(5)}`;
-    const labels = { ...(svc.body.metadata.labels ?? {}), 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io', 'kubernetes.io/service-name': svc.name };
+    const labels = { ...(svc.body.metadata.labels ?? {}), 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io', 'kubernetes.io/service-name': svc.name, ...(svc.body.spec.clusterIP === 'None' ? { 'service.kubernetes.io/headless': '' } : {}) };
     const endpoints = [...members.values()].map(({ pod, ready }) => ({ addresses: [pod.x.ip], conditions: { ready, serving: ready, terminating: false }, targetRef: { kind: 'Pod', namespace: ns, name: pod.name, uid: pod.uid }, nodeName: pod.node, zone: 'zone-a' }));
     const ports = [{ name: port.name, protocol: 'TCP', port: port.targetPort }];
     const req: Body = { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', metadata: { generateName: `${svc.name}-`, namespace: ns, creationTimestamp: null, labels, annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': rfc3339Sec(t) }, ownerReferences: [owner] }, addressType: 'IPv4', ...(endpoints.length ? { endpoints } : {}), ports };
@@ -71,7 +72,7 @@ export function serviceEndpoints(a: Act, t: number, svc: Obj): number {
   return end;
 }
 
-export function createService(a: Act, t: number, o: { ns: string; name: string; app: string; port: number; targetPort: number; apply: boolean; trigger?: boolean; query?: string; manager?: string; labels?: Record<string, string>; selector?: Record<string, string> }): Obj {
+export function createService(a: Act, t: number, o: { ns: string; name: string; app: string; port: number; targetPort: number; apply: boolean; trigger?: boolean; query?: string; manager?: string; labels?: Record<string, string>; selector?: Record<string, string>; headless?: boolean }): Obj {
   const sim = a.sim;
   const uid = sim.rng.uuid();
   const lat = Math.round(sim.rng.around(5 * MS));

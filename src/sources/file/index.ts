@@ -197,18 +197,21 @@ export async function replayFile(file: string, downstream: Downstream, opts: Rep
   let docBytes = 0;
 
   const isDoc = () => mode === 'json';
-  const onLine = async (buf: Buffer) => {
+  /** one complete line; returns true when it opens a JSON document (not JSON Lines) */
+  const onLine = async (buf: Buffer): Promise<boolean> => {
     res.lines++;
     const lineNo = res.lines;
+    if (buf.length > maxLine) { rp.bad(lineNo, `line longer than ${maxLine} bytes`); return false; }
     const text = buf.toString('utf8').trim();
-    if (text === '') return;
+    if (text === '') return false;
     if (mode === 'unknown') {
-      if (text.startsWith('[') || text === '{') { mode = 'json'; return; }
+      if (text.startsWith('[') || text === '{') { mode = 'json'; return true; }
       mode = 'jsonl';
     }
     let v: unknown;
-    try { v = JSON.parse(text); } catch (e) { rp.bad(lineNo, `invalid JSON: ${(e as Error).message}`); return; }
+    try { v = JSON.parse(text); } catch (e) { rp.bad(lineNo, `invalid JSON: ${(e as Error).message}`); return false; }
     await rp.value(v, lineNo);
+    return false;
   };
 
   try {
@@ -229,9 +232,7 @@ export async function replayFile(file: string, downstream: Downstream, opts: Rep
         if (skipping) { skipping = false; res.lines++; rp.bad(res.lines, `line longer than ${maxLine} bytes`); pieces = []; pieceBytes = 0; continue; }
         const line = pieces.length ? Buffer.concat([...pieces, part]) : part;
         pieces = []; pieceBytes = 0;
-        const wasUnknown = mode === 'unknown';
-        await onLine(line);
-        if (wasUnknown && isDoc()) {
+        if (await onLine(line)) {
           // a JSON document, not JSON Lines: keep everything from its first line on
           doc = [line, Buffer.from('\n'), chunk.subarray(from)];
           docBytes = doc.reduce((n, b) => n + b.length, 0);
@@ -247,7 +248,10 @@ export async function replayFile(file: string, downstream: Downstream, opts: Rep
     }
     if (!isDoc()) {
       if (skipping) { res.lines++; rp.bad(res.lines, `line longer than ${maxLine} bytes`); }
-      else if (pieceBytes > 0 || pieces.length) await onLine(Buffer.concat(pieces));
+      else if (pieceBytes > 0 || pieces.length) {
+        const last = Buffer.concat(pieces);
+        if (await onLine(last)) { doc = [last]; docBytes = last.length; }
+      }
     }
     if (isDoc()) {
       res.format = 'json';

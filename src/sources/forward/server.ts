@@ -60,6 +60,8 @@ export interface ForwardServerOptions {
   idleTimeout?: number;
   /** concurrent connections (default 1024) */
   maxConnections?: number;
+  /** bytes of incomplete messages held across all connections (default max(4 x maxMessageBytes, 256 MiB)) */
+  maxBufferedBytes?: number;
   /** deepest msgpack nesting accepted (default 512) */
   maxDepth?: number;
   logger?: Logger;
@@ -106,7 +108,13 @@ class Connection {
     if (this.state === 'closed') return;
     this.lastActivity = Date.now();
     ingestBytes.inc({ source: 'forward' }, chunk.length);
+    const limit = this.server.limits.maxBufferedBytes;
+    if (this.server.bufferedTotal + chunk.length > limit) {
+      this.reject('buffer-full', `partial messages of all connections exceed ${limit} bytes (max-buffered-bytes)`);
+      return;
+    }
     this.append(chunk);
+    this.server.bufferedTotal += chunk.length;
     this.pump();
   }
 
@@ -134,7 +142,7 @@ class Connection {
     while (this.state !== 'closed' && !this.busy && !this.server.paused) {
       if (this.start === this.end) {
         this.frameStartedAt = null;
-        if (this.buf.length > 1 << 20) { this.buf = Buffer.alloc(0); this.start = this.end = 0; }
+        if (this.buf.length > 1 << 20) this.release();
         this.maybeFinish();
         return;
       }
@@ -151,8 +159,10 @@ class Connection {
         if (this.peerEnded) this.reject('truncated', `connection ended inside a message (${this.buffered} bytes)`);
         return;
       }
-      const frame = this.buf.subarray(this.start, this.start + n);
+      // a copy: decoded bin values are views of it and must outlive the connection buffer
+      const frame = Buffer.from(this.buf.subarray(this.start, this.start + n));
       this.start += n;
+      this.server.bufferedTotal -= n;
       this.frameStartedAt = this.start < this.end ? Date.now() : null;
       this.handleFrame(frame);
     }
@@ -176,8 +186,7 @@ class Connection {
   private inflate(msg: TransportMessage): void {
     this.busy = true;
     this.updateReading();
-    // the frame's bytes live in the connection buffer, which later reads may overwrite
-    const input = Buffer.from(msg.packed!);
+    const input = msg.packed!;
     const limit = this.server.limits.maxDecompressedBytes;
     zlib.gunzip(input, { maxOutputLength: limit }, (err, out) => {
       this.busy = false;
@@ -204,7 +213,7 @@ class Connection {
     const res = this.handshake!.verify(ping);
     if (!res.ok) {
       handshakesTotal.inc({ result: 'failed' });
-      this.server.log.warn('forward handshake failed; closing connection', { remote: this.remote, clientHostname: res.clientHostname, reason: res.reason });
+      this.server.warnLimited('forward handshake failed; closing connection', { remote: this.remote, clientHostname: res.clientHostname, reason: res.reason });
       ingestRejected.inc({ source: 'forward', reason: 'auth-failed' });
       this.closeAfter(res.pong, 'auth-failed');
       return;
@@ -262,7 +271,7 @@ class Connection {
   reject(reason: string, message: string): void {
     if (this.state === 'closed') return;
     ingestRejected.inc({ source: 'forward', reason });
-    this.server.log.warn(`forward input: ${message}; closing connection`, { remote: this.remote, reason });
+    this.server.warnLimited(`forward input: ${message}; closing connection`, { remote: this.remote, reason });
     this.close(reason);
   }
 
@@ -270,14 +279,23 @@ class Connection {
   private closeAfter(last: Buffer, reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.release();
     connectionsClosed.inc({ reason });
     this.socket.end(last);
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
+  /** gives this connection's buffered bytes back to the server-wide budget */
+  release(): void {
+    this.server.bufferedTotal -= this.end - this.start;
+    this.start = this.end = 0;
+    this.buf = Buffer.alloc(0);
+  }
+
   close(reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.release();
     connectionsClosed.inc({ reason });
     if (reason === 'peer-closed' || reason === 'shutdown') this.socket.end();
     else this.socket.destroy();
@@ -292,6 +310,7 @@ function limitsOf(o: ForwardServerOptions) {
     maxDecompressedBytes: o.maxDecompressedBytes ?? maxMessageBytes * 4,
     idleTimeout: o.idleTimeout ?? 60_000,
     maxConnections: o.maxConnections ?? 1024,
+    maxBufferedBytes: o.maxBufferedBytes ?? Math.max(maxMessageBytes * 4, 256 * 1024 * 1024),
     maxDepth: o.maxDepth ?? 512,
   };
 }
@@ -308,8 +327,11 @@ export class ForwardServer {
   private rawConnections = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private waitingDrain = false;
+  private warnWindow = { start: 0, count: 0, suppressed: 0 };
   paused = false;
   closing = false;
+  /** bytes buffered by all connections (incomplete or not yet handled messages) */
+  bufferedTotal = 0;
 
   constructor(private readonly downstream: Downstream, private readonly opts: ForwardServerOptions = {}) {
     this.limits = limitsOf(opts);
@@ -329,7 +351,7 @@ export class ForwardServer {
       s.on('secureConnection', (sock: tls.TLSSocket) => this.onConnection(sock));
       s.on('tlsClientError', (err, sock) => {
         ingestRejected.inc({ source: 'forward', reason: 'tls' });
-        this.log.warn(`forward input: TLS handshake failed: ${err.message}`, { remote: `${sock.remoteAddress}:${sock.remotePort}`, reason: 'tls' });
+        this.warnLimited(`forward input: TLS handshake failed: ${err.message}`, { remote: `${sock.remoteAddress}:${sock.remotePort}`, reason: 'tls' });
       });
       this.server = s;
     } else {
@@ -367,11 +389,26 @@ export class ForwardServer {
 
   get connectionCount(): number { return this.conns.size; }
 
+  /**
+   * Warnings about bad input, at most 20 per 10 s (a flood of garbage connections must not
+   * flood the log); the number suppressed is reported when the next window opens.
+   */
+  warnLimited(msg: string, fields: Record<string, unknown>): void {
+    const now = Date.now();
+    const w = this.warnWindow;
+    if (now - w.start >= 10_000) {
+      if (w.suppressed) this.log.warn(`forward input: ${w.suppressed} more bad-input warnings suppressed in the last 10 s (see kontext_ingest_rejected_total)`);
+      w.start = now; w.count = 0; w.suppressed = 0;
+    }
+    if (++w.count <= 20) this.log.warn(msg, fields);
+    else w.suppressed++;
+  }
+
   /** true if accepted */
   private onRawConnection(socket: net.Socket): boolean {
     if (this.closing || this.rawConnections >= this.limits.maxConnections) {
       ingestRejected.inc({ source: 'forward', reason: 'max-connections' });
-      this.log.warn(this.closing ? 'forward input: refusing connection during shutdown'
+      this.warnLimited(this.closing ? 'forward input: refusing connection during shutdown'
         : `forward input: refusing connection, ${this.limits.maxConnections} already open (max-connections)`,
       { remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: 'max-connections' });
       socket.destroy();
@@ -399,7 +436,7 @@ export class ForwardServer {
       c.close('socket-error');
     });
     socket.on('close', () => {
-      c.state = 'closed';
+      if (c.state !== 'closed') { c.release(); c.state = 'closed'; }
       this.conns.delete(c);
       connectionsOpen.set(this.conns.size);
     });

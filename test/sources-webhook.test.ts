@@ -1,0 +1,149 @@
+/** Audit webhook router: 200 only after settlement, 400/401/405/413/415/503 with clear messages. */
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+import express from 'express';
+import { createWebhookRouter, type WebhookOptions } from '../src/sources/webhook/index.ts';
+import { auditEvent, quietLogs, sleep, TestDownstream } from './sources-helpers.ts';
+
+let logs: Awaited<ReturnType<typeof quietLogs>>;
+before(async () => { logs = await quietLogs(); });
+after(() => logs.restore());
+
+const TOKEN = 'test-token-123';
+
+async function serve(ds: TestDownstream, opts: Partial<WebhookOptions> = {}): Promise<{ url: string; close: () => Promise<void> }> {
+  const app = express();
+  app.use('/webhook/audit', createWebhookRouter({ downstream: ds, auth: { tokens: [TOKEN] }, ...opts }));
+  const server: Server = await new Promise((r) => { const s = app.listen(0, '127.0.0.1', () => r(s)); });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/webhook/audit`,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+const eventList = (n: number) => ({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items: Array.from({ length: n }, () => auditEvent()) });
+const post = (url: string, body: string | Buffer, headers: Record<string, string> = {}) =>
+  fetch(url, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, ...headers } });
+
+describe('audit webhook', () => {
+  test('200 only after every event of the batch was settled', async () => {
+    const ds = new TestDownstream('manual');
+    const s = await serve(ds);
+    try {
+      const list = eventList(3);
+      let done = false;
+      const p = post(s.url, JSON.stringify(list)).then((r) => { done = true; return r; });
+      await ds.waitForRecords(3);
+      await sleep(100);
+      assert.equal(done, false, 'answered before the events were stored');
+      ds.settleAll();
+      const res = await p;
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { accepted: 3 });
+      assert.deepEqual(ds.records, list.items);
+    } finally { await s.close(); }
+  });
+
+  test('gzip and deflate Content-Encoding', async () => {
+    const ds = new TestDownstream('immediate');
+    const s = await serve(ds);
+    try {
+      const a = await post(s.url, zlib.gzipSync(JSON.stringify(eventList(2))), { 'content-encoding': 'gzip' });
+      assert.equal(a.status, 200);
+      const b = await post(s.url, zlib.deflateSync(JSON.stringify(eventList(1))), { 'content-encoding': 'deflate' });
+      assert.equal(b.status, 200);
+      assert.equal(ds.records.length, 3);
+    } finally { await s.close(); }
+  });
+
+  test('400 with a clear message for bad JSON, a non-EventList, broken gzip', async () => {
+    const ds = new TestDownstream('immediate');
+    const s = await serve(ds);
+    try {
+      const a = await post(s.url, '{"kind": "EventList", "items": [');
+      assert.equal(a.status, 400);
+      assert.match((await a.json() as { error: string }).error, /^invalid JSON: /);
+      const b = await post(s.url, JSON.stringify({ kind: 'PodList', items: [] }));
+      assert.equal(b.status, 400);
+      assert.match((await b.json() as { error: string }).error, /expected an audit.k8s.io\/v1 EventList/);
+      const c = await post(s.url, Buffer.from('not gzip'), { 'content-encoding': 'gzip' });
+      assert.equal(c.status, 400);
+      assert.equal(ds.records.length, 0);
+    } finally { await s.close(); }
+  });
+
+  test('401 without or with a wrong bearer token', async () => {
+    const ds = new TestDownstream('immediate');
+    const s = await serve(ds);
+    try {
+      const a = await fetch(s.url, { method: 'POST', body: JSON.stringify(eventList(1)) });
+      assert.equal(a.status, 401);
+      assert.match(a.headers.get('www-authenticate') ?? '', /Bearer/);
+      const b = await post(s.url, JSON.stringify(eventList(1)), { authorization: 'Bearer nope' });
+      assert.equal(b.status, 401);
+      assert.match((await b.json() as { error: string }).error, /invalid bearer token/);
+      assert.equal(ds.records.length, 0);
+    } finally { await s.close(); }
+  });
+
+  test('no auth when explicitly disabled', async () => {
+    const ds = new TestDownstream('immediate');
+    const s = await serve(ds, { auth: { noAuth: true } });
+    try {
+      const a = await fetch(s.url, { method: 'POST', body: JSON.stringify(eventList(1)) });
+      assert.equal(a.status, 200);
+    } finally { await s.close(); }
+  });
+
+  test('503 (Retry-After) when saturated, when the batch fails, when it is not stored in time', async () => {
+    const ds = new TestDownstream('immediate');
+    const s = await serve(ds, { settleTimeout: 150 });
+    try {
+      ds.saturated = true;
+      const a = await post(s.url, JSON.stringify(eventList(1)));
+      assert.equal(a.status, 503);
+      assert.equal(a.headers.get('retry-after'), '1');
+      assert.equal(ds.records.length, 0, 'nothing taken while saturated');
+      ds.saturated = false;
+
+      ds.mode = 'fail';
+      const b = await post(s.url, JSON.stringify(eventList(2)));
+      assert.equal(b.status, 503);
+      assert.match((await b.json() as { error: string }).error, /could not be stored: elasticsearch unavailable/);
+
+      ds.mode = 'manual';
+      const c = await post(s.url, JSON.stringify(eventList(1)));
+      assert.equal(c.status, 503);
+      assert.match((await c.json() as { error: string }).error, /not stored within 150 ms/);
+    } finally { await s.close(); }
+  });
+
+  test('413 over the body limit (declared or streamed, before and after inflating)', async () => {
+    const ds = new TestDownstream('immediate');
+    const s = await serve(ds, { maxBodyBytes: 2000 });
+    try {
+      const a = await post(s.url, JSON.stringify(eventList(5)));
+      assert.equal(a.status, 413);
+      const big = zlib.gzipSync(JSON.stringify({ kind: 'EventList', items: [], pad: 'x'.repeat(100_000) }));
+      assert.ok(big.length < 2000);
+      const b = await post(s.url, big, { 'content-encoding': 'gzip' });
+      assert.equal(b.status, 413);
+      assert.match((await b.json() as { error: string }).error, /decompressed body exceeds/);
+    } finally { await s.close(); }
+  });
+
+  test('415 unsupported encoding, 405 other methods, 200 for an empty batch', async () => {
+    const ds = new TestDownstream('immediate');
+    const s = await serve(ds);
+    try {
+      assert.equal((await post(s.url, 'x', { 'content-encoding': 'br' })).status, 415);
+      assert.equal((await fetch(s.url)).status, 405);
+      const e = await post(s.url, JSON.stringify(eventList(0)));
+      assert.equal(e.status, 200);
+    } finally { await s.close(); }
+  });
+});
