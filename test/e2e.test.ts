@@ -112,7 +112,7 @@ test('forward peer + webhook → contexts in Elasticsearch → GraphQL', { timeo
   const got = new Set<string>();
   let after: string | null = null;
   for (;;) {
-    const r = await gql(svc, `query($u: [String!], $after: String) {
+    const r: { status: number; body: { data?: any; errors?: { message: string }[] } } = await gql(svc, `query($u: [String!], $after: String) {
       contexts(filter: { triggeredBy: $u }, first: 100, after: $after) {
         totalCount pageInfo { hasNextPage endCursor } edges { node { trigger { auditID user } } }
       } }`, { u: [human], after });

@@ -24,7 +24,7 @@
 import type { LabeledEvent, Receipt } from '../types/pipeline.ts';
 import type { AuditEvent } from '../types/audit.ts';
 import type { ClusterStage, ContextWrite, RawEvent } from './types.ts';
-import { eventFlags, isSystemUser, resourceOf, summarize } from './summary.ts';
+import { clientOf, eventFlags, isPerson, resourceOf, summarize } from './summary.ts';
 import { eventKeys, keyWeight } from './keys.ts';
 import { verbClassOf } from '../types/label.ts';
 import { counter, gauge } from '../util/metrics.ts';
@@ -88,14 +88,16 @@ interface Ctx {
   start: number;
   last: number;
   keys: Set<string>;
-  /** user of the first member */
+  /** user and namespace of the first member */
   firstUser: string;
+  firstNs?: string;
   /** last member time per non-system user */
   userLast: Map<string, number>;
   triggerUser?: string;
   lastTrigger: number;
-  /** link key of the object the trigger acted on */
+  /** link key of the object the trigger acted on, and its namespace */
   triggerKey?: string;
+  triggerNs?: string;
   state: 'open' | 'closed';
   reason?: CloseReason;
   /** watermark when closed */
@@ -138,12 +140,12 @@ function slim(e: LabeledEvent): LabeledEvent {
   return { audit, time: e.time, label: e.label, labelKey: e.labelKey, labelSource: e.labelSource, confidence: e.confidence };
 }
 
-/** Whether the event performs its label's operation itself, as a non-system identity. */
+/** Whether the event performs its label's operation itself, as a person (see isPerson). */
 function isTriggerLike(e: LabeledEvent): boolean {
   const l = e.label;
   if (l.kind !== 'trigger') return false;
   const a = e.audit;
-  if (isSystemUser(a.user?.username ?? '')) return false;
+  if (!isPerson(a)) return false;
   if (verbClassOf(a.verb) !== l.verbClass) return false;
   if (resourceOf(a) !== l.resource) return false;
   return (a.objectRef?.subresource ?? undefined) === (l.subresource ?? undefined);
@@ -248,7 +250,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
 
   function newCtx(e: LabeledEvent, background: boolean): Ctx {
     const c: Ctx = {
-      id: e.audit.auditID, label: e.labelKey, background, events: [], start: e.time, last: e.time, firstUser: e.audit.user?.username ?? '', userLast: new Map(),
+      id: e.audit.auditID, label: e.labelKey, background, events: [], start: e.time, last: e.time, firstUser: e.audit.user?.username ?? '', firstNs: e.audit.objectRef?.namespace, userLast: new Map(),
       keys: new Set(), lastTrigger: -Infinity, state: 'open', closedAt: Infinity, lastWrite: -Infinity, dirty: false, newEvents: 0, receipts: new Map(), raw: [],
     };
     open.add(c);
@@ -261,7 +263,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     c.events.push(slim(e));
     memoryEvents++;
     const u = e.audit.user?.username ?? '';
-    if (!isSystemUser(u) && e.time > (c.userLast.get(u) ?? -Infinity)) c.userLast.set(u, e.time);
+    if (isPerson(e.audit) && e.time > (c.userLast.get(u) ?? -Infinity)) c.userLast.set(u, e.time);
     if (e.time < c.start) c.start = e.time;
     if (e.time > c.last) c.last = e.time;
     c.dirty = true;
@@ -320,7 +322,10 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     const { own, probe } = eventKeys(e.audit);
     const trig = triggerRule && isTriggerLike(e);
     const user = e.audit.user?.username ?? '';
-    const person = triggerRule && !trig && !isSystemUser(user);
+    const person = triggerRule && !trig && isPerson(e.audit);
+    // helm sends one release as a burst of creates/updates; kubectl sends one per command
+    const multi = trig && clientOf(e.audit.userAgent).startsWith('helm/');
+    const ns = e.audit.objectRef?.namespace;
     const tk = trig ? triggerKeyOf(e.audit) : undefined;
     const t = e.time;
     const cands = new Set<Ctx>();
@@ -335,12 +340,14 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     let fallback: Ctx | undefined; let fallbackScore = -1;
     for (const c of cands) {
       if (!joinable(c, t)) continue;
-      // a new trigger continues only a burst of the same user: its previous trigger, or the
-      // reads it made just before (kubectl apply GETs the object, rollout undo lists ReplicaSets)
-      // (same object: a retry, or `kubectl apply` reading the object it then creates)
-      if (trig && !(tk !== undefined && c.keys.has(tk) && (c.triggerUser === undefined
-        ? c.firstUser === user && t - c.last <= burstMs
-        : c.triggerUser === user && c.triggerKey === tk && t - c.lastTrigger <= burstMs))) continue;
+      // a new trigger starts a new action, except right after the same user's reads (kubectl
+      // apply GETs the object first, rollout undo lists ReplicaSets), a retry of the same
+      // request, or the next request of one helm release (same namespace)
+      if (trig && !(c.triggerUser === undefined
+        ? c.firstUser === user && t - (c.userLast.get(user) ?? -Infinity) <= burstMs
+        : c.triggerUser === user && (c.triggerKey === tk
+          ? t - c.lastTrigger <= burstMs // the same request again (a retry)
+          : multi && c.triggerNs === ns && t - (c.userLast.get(user) ?? -Infinity) <= burstMs))) continue;
       let s = 0; let objectLink = false;
       for (const k of own) if (c.keys.has(k)) { s += weightOf(k); if (k[0] === 'o' || k[0] === 'u') objectLink = true; }
       for (const k of probe) if (c.keys.has(k)) { s += weightOf(k); if (k[0] === 'n') objectLink = true; }
@@ -349,7 +356,12 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       if (person) {
         const owner = c.triggerUser ?? c.firstUser;
         if (owner !== user) continue;
-        if (!objectLink && t - (c.userLast.get(user) ?? -Infinity) > burstMs) continue;
+        const since = t - (c.userLast.get(user) ?? -Infinity);
+        const home = c.triggerNs ?? c.firstNs;
+        // without a link to the context's objects: only right after their last request there,
+        // in the same namespace (a new command elsewhere is a new action)
+        if (!objectLink && (since > burstMs || (ns !== undefined && home !== undefined && ns !== home))) continue;
+        s += 40 * Math.exp(-Math.abs(since) / 1_000); // their latest action first
       }
       if (c === started) s += weightOf('o');
       const gap = Math.abs(t - c.last);
@@ -365,7 +377,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     else if (fallback) c = fallback;
     else c = newCtx(e, false);
     if (triggerRule && isTriggerLike(e)) {
-      c.triggerUser ??= user;
+      if (c.triggerUser === undefined) { c.triggerUser = user; c.triggerNs = e.audit.objectRef?.namespace; }
       if (c.triggerUser === user) c.lastTrigger = t;
       if (!c.triggerKey && tk) {
         // a new action on the same object supersedes the previous one of this label: the
@@ -400,6 +412,17 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       return st.last.c;
     }
     return undefined;
+  }
+
+  /** forgets pod starts nobody picked up (so they hold no evicted context) */
+  function pruneStarts(wm: number): void {
+    for (const ix of indexes.values()) {
+      for (const [k, st] of ix.starts) {
+        while (st.pending.length && wm - st.pending[0]!.t > START_WAIT) st.pending.shift();
+        if (st.last && wm - st.last.t > START_FOLLOW) st.last = undefined;
+        if (!st.pending.length && !st.last) ix.starts.delete(k);
+      }
+    }
   }
 
   function noteBinding(ix: LabelIndex, c: Ctx, e: LabeledEvent): void {
@@ -473,6 +496,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
         out.push(toWrite(c, w));
       }
       evictRetained(w);
+      pruneStarts(w);
       return out;
     },
 

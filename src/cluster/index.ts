@@ -2,6 +2,8 @@
 export { createClusterer } from './clusterer.ts';
 export type { Clusterer, ClustererOptions } from './clusterer.ts';
 export { summarize, pickTrigger, eventFlags, isSystemUser, describeAction, toMember } from './summary.ts';
+export { replay, oracleLabel, reorder, eventTime } from './replay.ts';
+export type { ReplayOptions } from './replay.ts';
 export type { ClusterStage, ContextSink, ContextWrite, ReceiptShare, RawEvent, WriteResult } from './types.ts';
 
 import type { Config } from '../config/config.ts';

@@ -27,6 +27,20 @@ export function isSystemUser(username: string): boolean {
   return username.startsWith('system:');
 }
 
+const HUMAN_CLIENTS = /^(kubectl|helm|kustomize|oc|k9s|lens|terraform|pulumi|argocd|flux|kubectl-[a-z-]+)(\/|$)/i;
+
+/**
+ * Whether a request comes from a person or their automation (CI) rather than from a
+ * controller: a non-system identity, and for service accounts only when they drive a client
+ * tool (kubectl, helm, ...). Add-on controllers run as service accounts outside kube-system.
+ */
+export function isPerson(a: AuditEvent): boolean {
+  const user = a.user?.username ?? '';
+  if (isSystemUser(user)) return false;
+  if (!user.startsWith('system:serviceaccount:')) return true;
+  return HUMAN_CLIENTS.test(clientOf(a.userAgent));
+}
+
 /** "<apiGroup>/<resource>" for named groups, "<resource>" for the core group ("" when none). */
 export function resourceOf(a: AuditEvent): string {
   const r = a.objectRef;
@@ -97,15 +111,15 @@ function matchesLabel(e: LabeledEvent): boolean {
 }
 
 /**
- * The event that stands for the action: the earliest event of a non-system identity that
+ * The event that stands for the action: the earliest event of a person (see isPerson) that
  * performs the labeled operation; else the earliest one performing it; else the earliest
- * event of a non-system identity; else the earliest event.
+ * event of a person; else the earliest event.
  */
 export function pickTrigger(events: readonly LabeledEvent[]): LabeledEvent {
   if (!events.length) throw new Error('pickTrigger: a context has at least one event');
   let best: LabeledEvent | undefined; let bestRank = 9;
   for (const e of events) {
-    const user = !isSystemUser(e.audit.user?.username ?? '');
+    const user = isPerson(e.audit);
     const match = matchesLabel(e);
     const rank = match && user ? 0 : match ? 1 : user ? 2 : 3;
     if (rank < bestRank || (rank === bestRank && e.time < best!.time)) { best = e; bestRank = rank; }

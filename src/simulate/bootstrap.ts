@@ -37,7 +37,8 @@ export function bootstrap(sim: Sim, extra: Scenario[] = []): void {
     const spec = podSpecFrom(tpl, `kube-api-access-${rng.suffix(5)}`);
     spec.nodeName = node;
     const body: Body = { kind: 'Pod', apiVersion: 'v1', metadata: { name, namespace: 'kube-system', uid, resourceVersion: cluster.rv(longAgo), creationTimestamp: rfc3339Sec(longAgo), labels: tpl.metadata.labels, ...(owner ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: owner, name: name.replace(/-[a-z0-9]{5}$/, ''), uid: rng.uuid(), controller: true, blockOwnerDeletion: true }] } : {}) }, spec, status: { phase: 'Running', qosClass: 'Burstable', podIP: `10.244.0.${rng.int(2, 60)}` } };
-    const p = cluster.add({ res: 'pods', ns: 'kube-system', name, uid, body, createdAt: longAgo, node });
+    const p = cluster.add({ res: 'pods', ns: 'kube-system', name, uid, body, createdAt: longAgo });
+    cluster.bind(p, cluster.node(node));
     p.x.ready = true; p.x.readyAt = longAgo; p.x.system = true; p.x.ip = body.status.podIP;
     return p;
   };

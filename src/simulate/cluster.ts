@@ -35,6 +35,8 @@ export interface SimNode {
   podCidr: string;
   nextPodIp: number;
   images: Set<string>;
+  /** pods bound to this node and not yet removed */
+  pods: number;
   body: Body;
   leaseUid: string;
 }
@@ -48,6 +50,7 @@ export class ClusterState {
   private readonly byRes = new Map<string, Map<string, Obj>>();
   private readonly byOwner = new Map<string, Set<Obj>>();
   private lastRv = 0;
+  private readonly byName = new Map<string, SimNode>();
 
   constructor(private readonly start: number, private readonly baseRv: number) {}
 
@@ -74,7 +77,9 @@ export class ClusterState {
   }
 
   remove(o: Obj): void {
+    if (o.gone) return;
     o.gone = true;
+    if (o.res === 'pods' && o.node) { const n = this.nodes.find((x) => x.name === o.node); if (n) n.pods--; }
     if (this.byKey.get(key(o.res, o.ns, o.name)) === o) this.byKey.delete(key(o.res, o.ns, o.name));
     this.byUid.delete(o.uid);
     this.byRes.get(o.res)?.delete(o.uid);
@@ -119,8 +124,16 @@ export class ClusterState {
     }
   }
 
+  /** binds a pod to a node (counts it for scheduling) */
+  bind(pod: Obj, node: SimNode): void {
+    if (pod.node) return;
+    pod.node = node.name;
+    node.pods++;
+  }
+
   node(name: string): SimNode {
-    const n = this.nodes.find((x) => x.name === name);
+    const n = this.byName.get(name) ?? this.nodes.find((x) => x.name === name);
+    if (n) this.byName.set(name, n);
     if (!n) throw new Error(`simulator: no node ${name}`);
     return n;
   }

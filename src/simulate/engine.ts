@@ -94,8 +94,20 @@ function pickUser(sim: Sim, s: Scenario): Actor {
   return u.tool === 'helm' ? { ...u, userAgent: KUBECTL_DEFAULT_UA, tool: 'kubectl' } : u;
 }
 
+/**
+ * Long runs stay bounded: past ~25 pods per node (or 24 namespaces, 400 objects of a kind),
+ * a creating scenario gives way to its opposite.
+ */
+function full(sim: Sim, s: Scenario): boolean {
+  if (!s.shrink) return false;
+  const c = sim.cluster;
+  if (s.name === 'namespace-create') return c.list('namespaces').length > 24;
+  return c.list('pods').length > 25 * c.nodes.length || c.list('configmaps').length > 400 || c.list('secrets').length > 400;
+}
+
 function runAction(sim: Sim, t0: number, weights: [Scenario, number][]): void {
   let s: Scenario | undefined = sim.rng.weighted(weights);
+  if (full(sim, s)) s = scenarioByName(s.shrink!) ?? s;
   const user = pickUser(sim, s);
   if (s.admin && !user.admin) { forbiddenAttempt(sim, user, t0, s); return; }
   for (let hops = 0; s && hops < 4; hops++) {

@@ -131,7 +131,7 @@ export function createPod(a: Act, t: number, p: PodIn): { pod: Obj; end: number 
 /** Picks a node for a pod: the least loaded, ties broken at random. */
 export function pickNode(a: Act, pod: Obj): SimNode {
   const nodes = a.cluster.nodes.filter((n) => !pod.body.spec.nodeSelector?.['kubernetes.io/hostname'] || n.name === pod.body.spec.nodeSelector['kubernetes.io/hostname']);
-  const load = (n: SimNode) => a.cluster.list('pods', undefined, (p) => p.node === n.name).length + a.rng.next() * 2;
+  const load = (n: SimNode) => n.pods + a.rng.next() * 2;
   return nodes.map((n) => [n, load(n)] as const).sort((x, y) => x[1] - y[1])[0]![0];
 }
 
@@ -144,7 +144,7 @@ export function schedulePod(a: Act, t: number, pod: Obj, node?: SimNode): number
   const req = { kind: 'Binding', apiVersion: 'v1', metadata: { name: pod.name, namespace: pod.ns, uid: pod.uid, creationTimestamp: null }, target: { kind: 'Node', name: n.name } };
   const resp = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
   const bound = a.call({ actor: sched, at: tb, verb: 'create', res: 'pods', ns: pod.ns, name: pod.name, sub: 'binding', req, resp, latency: rng.around(3.5 * MS) });
-  pod.node = n.name;
+  a.cluster.bind(pod, n);
   pod.body.spec.nodeName = n.name;
   pod.body.status.conditions = [condition('PodScheduled', 'True', bound)];
   bump(a, pod, bound);
@@ -172,14 +172,13 @@ function podStatusPatch(a: Act, t: number, pod: Obj, node: SimNode, statusChange
   return a.call({ actor: node.kubelet, at: tp, verb: 'patch', res: 'pods', ns: pod.ns, name: pod.name, sub: 'status', req: patch, resp: snap(pod.body), latency });
 }
 
-function containerStatus(pod: Obj, c: Body, state: Body, ready: boolean, node: SimNode, rngHex: () => string): Body {
+function containerStatus(pod: Obj, c: Body, state: Body, ready: boolean, _node: SimNode, rngHex: () => string): Body {
   const img = c.image.includes('/') ? c.image : `docker.io/library/${c.image}`;
   return {
     name: c.name, state, lastState: {}, ready, restartCount: 0, image: img,
     imageID: state.running || state.terminated ? `${img.split(':')[0]}@sha256:${rngHex()}` : '',
     ...(state.running || state.terminated ? { containerID: `containerd://${pod.x.cid?.[c.name] ?? rngHex()}` } : {}),
     started: !!state.running,
-    ...(node ? {} : {}),
   };
 }
 

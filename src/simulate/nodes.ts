@@ -52,7 +52,7 @@ export function makeNode(rng: Rng, i: number, created: number): SimNode {
     spec: { podCIDR: podCidr, podCIDRs: [podCidr], providerID: `aws:///${zone}/i-0${rng.hex(16)}` },
     status,
   };
-  return { name, ip, uid, kubelet: kubelet(name, ip), podCidr, nextPodIp: rng.int(0, 200), images: new Set(['nginx:1.25.4', 'busybox:1.36']), body, leaseUid: rng.uuid() };
+  return { name, ip, uid, kubelet: kubelet(name, ip), podCidr, nextPodIp: rng.int(0, 200), images: new Set(['nginx:1.25.4', 'busybox:1.36']), pods: 0, body, leaseUid: rng.uuid() };
 }
 
 export function nodeConditions(hb: number, transition: number): Body[] {

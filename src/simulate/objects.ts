@@ -53,7 +53,6 @@ function listKey(item: Body): string | undefined {
   if ('name' in item) return JSON.stringify({ name: item.name });
   if ('ip' in item) return JSON.stringify({ ip: item.ip });
   if ('mountPath' in item) return JSON.stringify({ mountPath: item.mountPath });
-  if ('key' in item && 'operator' in item) return undefined;
   return undefined;
 }
 

@@ -1,6 +1,6 @@
 /** Jobs and CronJobs: pods that run to completion, job tracking finalizers, scheduled runs. */
 import type { Obj } from '../cluster.ts';
-import { createObject, createPod, kubeletStartPod, recordEvent, schedulePod, updateObject, deleteObject, kubeletStopPod, deletePodRequest } from '../kube.ts';
+import { createObject, createPod, kubeletStartPod, recordEvent, schedulePod, updateObject, deleteObject } from '../kube.ts';
 import { podTemplate, snap, type Body } from '../objects.ts';
 import type { Act } from '../sim.ts';
 import { MS, SEC, rfc3339Sec } from '../time.ts';
@@ -104,7 +104,7 @@ function jobRequest(ns: string, name: string, spec: (typeof JOBS)[number], owner
 }
 
 export const jobCreate: Scenario = {
-  name: 'job-create', summary: 'kubectl create job: job controller runs a pod to completion (tracking finalizer, status, Completed event)',
+  name: 'job-create', shrink: 'job-delete', summary: 'kubectl create job: job controller runs a pod to completion (tracking finalizer, status, Completed event)',
   trigger: 'create batch/jobs', weight: 2,
   run(sim, user, t0) {
     const a = sim.action(user, t0, { verb: 'create', res: 'batch/jobs' });
@@ -168,7 +168,7 @@ export function nextMinute(t: number, every: number): number {
  * background `controller` traffic (no user action causes them).
  */
 export const cronjobCreate: Scenario = {
-  name: 'cronjob-create', summary: 'kubectl create cronjob (every minute to every 10 min); first scheduled run in the context, later runs background',
+  name: 'cronjob-create', shrink: 'cronjob-delete', summary: 'kubectl create cronjob (every minute to every 10 min); first scheduled run in the context, later runs background',
   trigger: 'create batch/cronjobs', weight: 1.5,
   run(sim, user, t0) {
     const a = sim.action(user, t0, { verb: 'create', res: 'batch/cronjobs' });
@@ -223,4 +223,3 @@ export const jobDelete: Scenario = {
 };
 
 export const BATCH_SCENARIOS: Scenario[] = [jobCreate, jobDelete, cronjobCreate, cronjobDelete];
-export { kubeletStopPod, deletePodRequest };

@@ -127,7 +127,7 @@ export const deploymentRestart: Scenario = {
     const a = sim.action(user, t0, { verb: 'patch', res: 'apps/deployments' });
     let t = a.discovery(t0);
     t = a.think(a.call({ at: t, verb: 'get', res: 'apps/deployments', ns: dep.ns, name: dep.name }));
-    const at = rfc3339Sec(t).replace('Z', 'Z');
+    const at = rfc3339Sec(t);
     const tpl = dep.body.spec.template;
     tpl.metadata.annotations = { ...(tpl.metadata.annotations ?? {}), 'kubectl.kubernetes.io/restartedAt': at };
     dep.body.metadata.generation++;

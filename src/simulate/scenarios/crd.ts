@@ -86,7 +86,7 @@ export const crdCreate: Scenario = {
 };
 
 export const crCreate: Scenario = {
-  name: 'cr-create', summary: 'kubectl apply of a custom resource; an operator (when the kind has one) reconciles: status, owned ConfigMap, event',
+  name: 'cr-create', shrink: 'cr-delete', summary: 'kubectl apply of a custom resource; an operator (when the kind has one) reconciles: status, owned ConfigMap, event',
   trigger: 'create <group>/<plural> (custom resource)', weight: 1, fallback: 'crd-create',
   run(sim, user, t0) {
     const crds = sim.cluster.list(CRD, undefined, (c) => !!c.x.def && c.busyUntil <= t0);

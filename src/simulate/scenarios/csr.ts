@@ -8,7 +8,7 @@ import type { Scenario } from './types.ts';
 const CSR = 'certificates.k8s.io/certificatesigningrequests';
 
 export const csrCreate: Scenario = {
-  name: 'csr-create', summary: 'kubectl apply of a CertificateSigningRequest (client certificate for a new user)',
+  name: 'csr-create', shrink: 'csr-approve', summary: 'kubectl apply of a CertificateSigningRequest (client certificate for a new user)',
   trigger: `create ${CSR} (cluster)`, weight: 0.8,
   run(sim, user, t0) {
     const a = sim.action(user, t0, { verb: 'create', res: CSR });
@@ -43,7 +43,7 @@ function decide(approve: boolean): Scenario {
       const cond = approve
         ? { type: 'Approved', status: 'True', reason: 'KubectlApprove', message: 'This CSR was approved by kubectl certificate approve.', lastUpdateTime: rfc3339Sec(t), lastTransitionTime: rfc3339Sec(t) }
         : { type: 'Denied', status: 'True', reason: 'KubectlDeny', message: 'This CSR was denied by kubectl certificate deny.', lastUpdateTime: rfc3339Sec(t), lastTransitionTime: rfc3339Sec(t) };
-      const end = updateObject(a, { at: t, obj: csr, sub: 'approval', trigger: true, manager: approve ? 'kubectl' : 'kubectl', mutate: (b) => { b.status = { conditions: [cond] }; } });
+      const end = updateObject(a, { at: t, obj: csr, sub: 'approval', trigger: true, manager: 'kubectl', mutate: (b) => { b.status = { conditions: [cond] }; } });
       if (approve) {
         // the kube-apiserver-client signer (csrsigning controller) issues the certificate
         const signer = sim.sys.ctrl['certificate-controller'];
@@ -58,4 +58,3 @@ function decide(approve: boolean): Scenario {
 }
 
 export const CSR_SCENARIOS: Scenario[] = [csrCreate, decide(true), decide(false)];
-void kubectlManager;

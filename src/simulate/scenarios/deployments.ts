@@ -52,7 +52,7 @@ function pickApp(sim: Sim, ns: string): { app: string; name: string } {
  * A few use an image that does not exist: the pods never get ready (ErrImagePull, BackOff).
  */
 export const deploymentCreate: Scenario = {
-  name: 'deployment-create', summary: 'kubectl create/apply of a Deployment (often with its Service): ReplicaSet, pods, scheduling, kubelet start, endpoints',
+  name: 'deployment-create', shrink: 'deployment-delete', summary: 'kubectl create/apply of a Deployment (often with its Service): ReplicaSet, pods, scheduling, kubelet start, endpoints',
   trigger: 'create apps/deployments', weight: 10,
   run(sim, user, t0) {
     const a = sim.action(user, t0, { verb: 'create', res: 'apps/deployments' });

@@ -4,7 +4,6 @@
  * something that exists (409 AlreadyExists), a get or delete of something gone (404), an
  * invalid manifest (422), a stale update (409 Conflict).
  */
-import { createObject } from '../kube.ts';
 import type { Body } from '../objects.ts';
 import { resourceInfo } from '../resources.ts';
 import type { Act, TriggerSpec } from '../sim.ts';
@@ -128,4 +127,3 @@ export const readRequest: Scenario = {
 };
 
 export const FAILURE_SCENARIOS: Scenario[] = [forbiddenRequest, failedRequest, readRequest];
-export { createObject };

@@ -88,18 +88,19 @@ const CHARTS: Chart[] = [
 
 const releaseQuery = (rel: string) => `labelSelector=name%3D${rel}%2Cowner%3Dhelm`;
 
-function releaseSecret(rel: string, version: number, status: string, chart: Chart, sim: Sim): Body {
-  // the release record: gzipped, base64 JSON of chart, values and rendered manifest (tens of KB)
+function releaseSecret(rel: string, version: number, status: string, chart: Chart, sim: Sim, at: number): Body {
+  // the release record: gzipped, base64 JSON of chart, values and rendered manifest (several KB)
+  void chart;
   const payload = Buffer.from(sim.rng.hex(2400 + sim.rng.int(0, 2000)), 'hex').toString('base64');
   return {
     kind: 'Secret', apiVersion: 'v1',
-    metadata: { name: `sh.helm.release.v1.${rel}.v${version}`, creationTimestamp: null, labels: { modifiedAt: String(Math.floor(Date.UTC(2026, 0, 1) / 1000)), name: rel, owner: 'helm', status, version: String(version) } },
+    metadata: { name: `sh.helm.release.v1.${rel}.v${version}`, creationTimestamp: null, labels: { modifiedAt: String(Math.floor(at / 1e6)), name: rel, owner: 'helm', status, version: String(version) } },
     data: { release: payload }, type: 'helm.sh/release.v1',
   };
 }
 
 export const helmInstall: Scenario = {
-  name: 'helm-install', summary: 'helm install: release history, existence checks, release Secret, chart objects (Service, Deployment/StatefulSet, ...) and their cascades',
+  name: 'helm-install', shrink: 'helm-uninstall', summary: 'helm install: release history, existence checks, release Secret, chart objects (Service, Deployment/StatefulSet, ...) and their cascades',
   trigger: 'create secrets', weight: 1.5,
   run(sim, user, t0) {
     const a = sim.action(user, t0, { verb: 'create', res: 'secrets' });
@@ -113,7 +114,7 @@ export const helmInstall: Scenario = {
     t = a.think(a.call({ at: t, verb: 'list', res: 'secrets', ns, query: releaseQuery(rel) }), 30 * MS);
     for (const m of manifests) t = a.think(a.call({ at: t, verb: 'get', res: m.res, ns, name: m.req.metadata.name, code: 404 }), 2 * MS);
     t = a.think(t, 25 * MS);
-    const secReq = releaseSecret(rel, 1, 'pending-install', chart, sim);
+    const secReq = releaseSecret(rel, 1, 'pending-install', chart, sim, t);
     const relSecret = createObject(a, { at: t, res: 'secrets', ns, req: secReq, manager: 'helm', trigger: true });
     relSecret.x.release = { name: rel, chart: chart.chart, objects: [] as Obj[] };
     let tc = a.think(relSecret.createdAt, 10 * MS);

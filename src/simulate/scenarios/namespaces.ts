@@ -68,7 +68,7 @@ export function namespaceFollowUps(a: Act, t: number, ns: string): number {
 }
 
 export const namespaceCreate: Scenario = {
-  name: 'namespace-create', summary: 'kubectl create/apply namespace (half of them with a ResourceQuota): default ServiceAccount, CA ConfigMap, quota status',
+  name: 'namespace-create', shrink: 'namespace-delete', summary: 'kubectl create/apply namespace (half of them with a ResourceQuota): default ServiceAccount, CA ConfigMap, quota status',
   trigger: 'create namespaces (cluster)', weight: 3, admin: true,
   run(sim, user, t0) {
     const a = sim.action(user, t0, { verb: 'create', res: 'namespaces' });

@@ -1,17 +1,17 @@
 /** Pods: kubectl run, delete (a controller replaces owned pods), exec, logs. */
 import type { Obj } from '../cluster.ts';
-import { createPod, deletePodRequest, endpointsSync, kubeletStartPod, kubeletStopPod, schedulePod } from '../kube.ts';
+import { createPod, deletePodRequest, kubeletStartPod, kubeletStopPod, schedulePod } from '../kube.ts';
 import { podTemplate } from '../objects.ts';
 import type { Sim } from '../sim.ts';
 import { MS, SEC } from '../time.ts';
 import { deploymentStatusUpdate, rsReconcile } from '../workloads.ts';
-import { APPS, idle, kubectlQuery, pickNamespace, uniqueName } from './common.ts';
+import { idle, kubectlQuery, pickNamespace, uniqueName } from './common.ts';
 import type { Scenario } from './types.ts';
 
 const RUN_IMAGES = ['busybox:1.36', 'nginx:1.25.4', 'curlimages/curl:8.7.1', 'alpine:3.19', 'nicolaka/netshoot:v0.12', 'postgres:16.2'];
 
 export const podCreate: Scenario = {
-  name: 'pod-create', summary: 'kubectl run: a bare pod, scheduling, kubelet start',
+  name: 'pod-create', shrink: 'pod-delete', summary: 'kubectl run: a bare pod, scheduling, kubelet start',
   trigger: 'create pods', weight: 4,
   run(sim, user, t0) {
     const a = sim.action(user, t0, { verb: 'create', res: 'pods' });
@@ -104,4 +104,3 @@ export const podLogs: Scenario = {
 };
 
 export const POD_SCENARIOS: Scenario[] = [podCreate, podDelete, podExec, podLogs];
-export { APPS, endpointsSync };

@@ -84,7 +84,7 @@ export function createService(a: Act, t: number, o: { ns: string; name: string; 
 }
 
 export const serviceCreate: Scenario = {
-  name: 'service-create', summary: 'kubectl expose / apply a Service: Endpoints and EndpointSlice created by the endpoint controllers',
+  name: 'service-create', shrink: 'service-delete', summary: 'kubectl expose / apply a Service: Endpoints and EndpointSlice created by the endpoint controllers',
   trigger: 'create services', weight: 3,
   run(sim, user, t0) {
     const a = sim.action(user, t0, { verb: 'create', res: 'services' });

@@ -124,7 +124,7 @@ export function stsScaleUp(a: Act, t: number, sts: Obj, from: number, to: number
  * create (the Service is the manifest's second object; its requests are in the context).
  */
 export const statefulsetCreate: Scenario = {
-  name: 'statefulset-create', summary: 'kubectl apply StatefulSet + headless Service: ControllerRevision, per-ordinal PVC, PV provisioning and binding, ordered pods',
+  name: 'statefulset-create', shrink: 'statefulset-delete', summary: 'kubectl apply StatefulSet + headless Service: ControllerRevision, per-ordinal PVC, PV provisioning and binding, ordered pods',
   trigger: 'create apps/statefulsets', weight: 2,
   run(sim, user, t0) {
     const a = sim.action(user, t0, { verb: 'create', res: 'apps/statefulsets' });
@@ -210,7 +210,7 @@ export const pvcDelete: Scenario = {
 
 /** DaemonSet pods are pinned to each node with a node affinity on metadata.name. */
 export const daemonsetCreate: Scenario = {
-  name: 'daemonset-create', summary: 'kubectl apply DaemonSet: ControllerRevision, one pod per node (node affinity), scheduling, kubelet start',
+  name: 'daemonset-create', shrink: 'daemonset-delete', summary: 'kubectl apply DaemonSet: ControllerRevision, one pod per node (node affinity), scheduling, kubelet start',
   trigger: 'create apps/daemonsets', weight: 1,
   run(sim, user, t0) {
     const a = sim.action(user, t0, { verb: 'create', res: 'apps/daemonsets' });
@@ -284,7 +284,7 @@ export const daemonsetDelete: Scenario = {
 
 /** A bare ReplicaSet (kubectl apply -f rs.yaml): the ReplicaSet controller alone. */
 export const replicasetCreate: Scenario = {
-  name: 'replicaset-create', summary: 'kubectl apply of a bare ReplicaSet: pods created by the ReplicaSet controller',
+  name: 'replicaset-create', shrink: 'replicaset-delete', summary: 'kubectl apply of a bare ReplicaSet: pods created by the ReplicaSet controller',
   trigger: 'create apps/replicasets', weight: 1,
   run(sim, user, t0) {
     const a = sim.action(user, t0, { verb: 'create', res: 'apps/replicasets' });

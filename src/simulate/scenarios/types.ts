@@ -12,6 +12,8 @@ export interface Scenario {
   admin?: boolean;
   /** scenario to run instead when this one has nothing to act on yet */
   fallback?: string;
+  /** the opposite scenario, run instead when the cluster is full (keeps long runs bounded) */
+  shrink?: string;
   /** emits the action (queues its records); undefined when there is nothing to act on */
   run(sim: Sim, user: Actor, t0: number): Act | undefined;
 }
