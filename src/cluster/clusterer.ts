@@ -1,21 +1,33 @@
 /**
  * Streaming clusterer: labeled events in event-time order → contexts.
  *
- * Per label, each event is scored against the open contexts it shares link keys with (same
- * object, owner/involvedObject/claimRef links, name family, namespace object, same user; see
- * keys.ts) plus the most recent contexts of the label, and joins the best one when the score
- * reaches the threshold. An event that performs the labeled operation itself as a non-system
- * identity (a new trigger) starts a new context unless it continues a burst of the same user.
- * An event without any strong link falls back to the most recent compatible context of its
- * label (a cascade event always belongs to some action of its label), else starts one.
+ * Per label, each event is scored against the contexts it shares link keys with (same object,
+ * owner/involvedObject/claimRef links, name family, namespace object, pod-on-node, same user;
+ * see keys.ts) plus the most recent contexts of the label, with a bonus for recent activity,
+ * and joins the best one when the score reaches the threshold (K8NTEXT's greedy scoring, with
+ * richer keys). On top of that:
+ *  - a request of a person (see isPerson) that performs the labeled operation is a new
+ *    trigger and starts a new context, except right after the same person's reads (kubectl
+ *    apply GETs first), a retry of the same request, or the next request of one helm release;
+ *  - a new trigger on the same object supersedes (closes) the previous context of the label
+ *    on it: the controllers now work for the new action;
+ *  - other requests of a person join only that person's own context (linked by object, or
+ *    right after their last request there, in the same namespace);
+ *  - a kubelet's service-account token request takes the oldest pod bound to its node in that
+ *    namespace (kubelets start bound pods in order; the request names only the account), and
+ *    the configmap/secret reflectors it starts right after follow it;
+ *  - a control-plane event without a strong link falls back to the most recent compatible
+ *    context of its label (with oracle or good labels every cascade event belongs to some
+ *    action of its label), else it starts one.
  *
- * Background events (`background <kind>`) are aggregated per kind and identity into windows.
+ * Background events (`background <kind>`) are aggregated per kind and identity into windows
+ * (`backgroundMaxAgeMs`, `backgroundIdleMs`), rewritten at most every `backgroundWriteMs`.
  *
  * Contexts close on event time relative to the watermark: idle (no member for `idleMs`), age
  * (`maxAgeMs` after the first member) or size (`maxEvents`). Closed contexts stay in memory a
  * while (`retainMs`, at most `maxRetained`) so late events still attach; the document is then
  * re-written in place (same `_id`, higher version). A late event whose context has been
- * evicted starts a new context.
+ * evicted starts a new context (documented policy: no read-modify-write against the store).
  *
  * Memory: candidate lookup is O(keys) through a per-label index whose entries keep only the
  * few most recent contexts per key; members are kept without request/response bodies; open

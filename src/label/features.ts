@@ -16,6 +16,8 @@ import { labelKey, verbClassOf } from '../types/label.ts';
 import { isActorClass, parseUserAgent, userClass } from './actors.ts';
 
 const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+/** requests of one person closer than this belong to one action (client think time is ~10-30 ms) */
+export const SESSION_GAP_MS = 500;
 
 export function groupResource(group: string | undefined, resource: string): string {
   return group ? `${group}/${resource}` : resource;
@@ -145,7 +147,7 @@ export function resolveClass(cls: string, candidates: Partial<Record<Pointer, st
 
 export class FeatureExtractor {
   private readonly objects: Lru<ObjRecord>;
-  private readonly users: Lru<{ t: number; op: string; code: number; origin: string }>;
+  private readonly users: Lru<{ t: number; op: string; code: number; origin: string; session?: string }>;
   private readonly bindings: Lru<{ t: number; origin: string; since: number }>;
   private readonly nsLast: Lru<{ t: number; origin: string }>;
   private lastTime: number | undefined;
@@ -260,8 +262,11 @@ export class FeatureExtractor {
       const nr = this.objects.get(`n:namespaces||${ns}`);
       if (nr) t.push(`nsop=${nr.verb}|${nr.user === 'human' || nr.user === 'sa' ? 'actor' : 'system'}`, `nsage=${gapBucket(time - nr.t)}`, `nsorg=${nr.origin}`);
     }
-    const origin = actor || !best ? op : best.origin;
-    t.push(`origin=${origin}`);
+    // a person's requests in quick succession are one action (helm install: the release secret,
+    // then the chart's objects); its first change names the action
+    const session = actor && prevOfUser?.session !== undefined && time - prevOfUser.t <= SESSION_GAP_MS ? prevOfUser.session : undefined;
+    const origin = actor ? (session ?? op) : best ? best.origin : op;
+    t.push(`origin=${origin}`, `sess=${session === undefined ? 'no' : session === op ? 'same' : 'other'}`);
     // relational: what happened last in the same namespace (cascades stay in their namespace)
     if (ns) {
       const last = this.nsLast.get(ns);
@@ -279,7 +284,10 @@ export class FeatureExtractor {
       // (kubectl delete pod → the ReplicaSet creates a replacement)
       if (actor) for (const r of owners) if (r.uid) this.objects.set(`u:${r.uid}`, rec);
     }
-    if (uname) this.users.set(uname, { t: time, op, code: ev.responseStatus?.code ?? 0, origin });
+    if (uname) {
+      const sess = actor ? (session ?? (MUTATING.has(ev.verb) && (ev.responseStatus?.code ?? 200) < 400 ? op : undefined)) : undefined;
+      this.users.set(uname, { t: time, op, code: ev.responseStatus?.code ?? 0, origin, session: sess });
+    }
     const target = (req?.kind === 'Binding' ? req.target : undefined) as { kind?: string; name?: string } | undefined;
     if (target?.kind === 'Node' && target.name) this.bindings.set(target.name, { t: time, origin, since: 0 });
     if (origin !== 'nonresource') candidates.origin = origin;

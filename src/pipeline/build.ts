@@ -12,7 +12,9 @@ import { Normalizer } from '../normalize/index.ts';
 import { createLabeler, type Labeler } from '../label/index.ts';
 import { createClusterer, clustererOptions, type Clusterer } from '../cluster/index.ts';
 import { Pipeline } from './pipeline.ts';
-import { runningLocalEs, startLocalEs, type LocalEs } from '../es-local/local-es.ts';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT, runningLocalEs, startLocalEs, type LocalEs } from '../es-local/local-es.ts';
 import { log } from '../util/log.ts';
 
 export interface EsConnection {
@@ -54,6 +56,13 @@ export async function connectEs(cfg: Config, opts: { stopLocalOnClose?: boolean 
   };
 }
 
+/** A relative model directory is looked up in the working directory, then in kontext's own folder (the shipped model). */
+export function resolveModelDir(dir: string): string {
+  if (path.isAbsolute(dir) || existsSync(dir)) return dir;
+  const shipped = path.join(PROJECT_ROOT, dir);
+  return existsSync(shipped) ? shipped : dir;
+}
+
 export interface BuiltPipeline {
   pipeline: Pipeline;
   normalize: Normalizer;
@@ -64,7 +73,7 @@ export interface BuiltPipeline {
 
 export async function buildPipeline(cfg: Config, client: Client, opts: { refresh?: boolean | 'wait_for' } = {}): Promise<BuiltPipeline> {
   await ensureIndexTemplates(client, cfg.indexPrefix);
-  const labeler = await createLabeler({ modelDir: cfg.model, backend: cfg.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' });
+  const labeler = await createLabeler({ modelDir: resolveModelDir(cfg.model), backend: cfg.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' });
   const normalize = new Normalizer({ lateness: cfg.lateness, maxPending: Math.max(cfg.maxInFlight, 1000) });
   const cluster = createClusterer(clustererOptions(cfg));
   const writer = createContextWriter({ client, prefix: cfg.indexPrefix, rawRetentionMs: cfg.rawRetention, refresh: opts.refresh });
