@@ -206,10 +206,13 @@ export class Pipeline implements Downstream {
   /**
    * Event time for closing contexts. While events flow it is the newest event time; when the
    * input is quiet it follows the wall clock from there, so a context whose cascade ended
-   * closes after `contextIdle` of real time instead of waiting for the next event.
+   * closes after `contextIdle` of real time instead of waiting for the next event. While the
+   * sources are paused (backpressure, Elasticsearch down) it stands still.
    */
   watermark(): number | undefined {
     if (this.eventClock === -Infinity) return undefined;
+    // paused sources are not a quiet input: do not close contexts on the clock meanwhile
+    if (this.saturated) return this.eventClock;
     const quietFor = this.now() - Math.max(this.eventClockWall, this.lastArrival);
     return this.eventClock + Math.max(0, quietFor);
   }
