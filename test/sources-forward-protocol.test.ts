@@ -18,6 +18,7 @@ import { EventTime, extensionCodec } from '../src/sources/forward/protocol.ts';
 import { ingestRejected } from '../src/sources/metrics.ts';
 import { buildFixtures, DIR, fluentBitPing, readAuditLog, TAG, type FixtureSpec } from './fixtures/fluent-bit/make-fixtures.ts';
 import { auditEvent, quietLogs, sleep, TestDownstream, until } from './sources-helpers.ts';
+import { prng } from '../src/util/prng.ts';
 
 let logs: Awaited<ReturnType<typeof quietLogs>>;
 before(async () => { logs = await quietLogs(); });
@@ -570,17 +571,6 @@ describe('backpressure', () => {
 });
 
 describe('fuzz', () => {
-  /** mulberry32: small seeded PRNG, so a failure can be replayed */
-  function prng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
 
   test('random, truncated and corrupted frames never crash the server; a good peer keeps working', async () => {
     const seed = Number(process.env.FUZZ_SEED ?? 20260101);

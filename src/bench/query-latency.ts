@@ -15,6 +15,7 @@ import { indexNames, toEsDoc } from '../store/codec.ts';
 import { ensureIndexTemplates } from '../store/templates.ts';
 import type { ContextDoc, ContextMember, Outcome, SecurityFlag } from '../types/context.ts';
 import { Progress } from '../util/progress.ts';
+import { prng } from '../util/prng.ts';
 
 const DAY = 86_400_000;
 const SPAN_DAYS = 7;
@@ -23,16 +24,7 @@ const IN_FLIGHT = 2;
 
 // ---- generator -------------------------------------------------------------------------------
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
 
 interface Action { verb: string; group: string; resource: string; sub?: string; cascade: [number, number]; namespaced: boolean; weight: number; flags?: SecurityFlag[] }
 
@@ -151,7 +143,7 @@ export function syntheticContext(i: number, pop: Population, now: number, r: () 
 
 async function load(es: Client, index: string, total: number, now: number, log: (m: string) => void): Promise<void> {
   const pop = population();
-  const r = rng(42);
+  const r = prng(42);
   const progress = new Progress({ label: 'indexing contexts', total, unit: 'contexts' });
   const inflight = new Set<Promise<void>>();
   let firstError: Error | undefined;
@@ -218,7 +210,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     const sizeBytes = stats._all.primaries?.store?.size_in_bytes ?? 0;
 
     const pop = population();
-    const pick = rng(7);
+    const pick = prng(7);
     const call = async (user: string): Promise<{ ms: number; hits: number }> => {
       const t = performance.now();
       const res = await handler.fetch('http://bench.local/graphql', {
