@@ -18,6 +18,8 @@ import { isActorClass, parseUserAgent, userClass } from './actors.ts';
 const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 /** requests of one person closer than this belong to one action (client think time is ~10-30 ms) */
 export const SESSION_GAP_MS = 500;
+/** attribution of a component's request with no link to any remembered object */
+export const UNLINKED_ORIGIN = 'background controller';
 
 export function groupResource(group: string | undefined, resource: string): string {
   return group ? `${group}/${resource}` : resource;
@@ -57,6 +59,12 @@ export function gapBucket(ms: number | undefined): string {
   if (ms < 1) return '0';
   const b = Math.min(20, Math.floor(Math.log2(ms)));
   return `2^${b}`;
+}
+
+/** The kind of a candidate label without its resource ("create", "background controller"), so the model learns sources, not label names. */
+function coarse(label: string): string {
+  if (label.startsWith('background ') || label === 'nonresource') return label;
+  return label.slice(0, label.indexOf(' ')) + (label.endsWith('(cluster)') ? '-cluster' : '');
 }
 
 function nsClass(ns: string | undefined): string {
@@ -212,7 +220,7 @@ export class FeatureExtractor {
     const uname = ev.user?.username;
     const prevOfUser = uname ? this.users.get(uname) : undefined;
     t.push(`uprev=${prevOfUser ? prevOfUser.op : 'none'}`, `ugap=${gapBucket(prevOfUser ? time - prevOfUser.t : undefined)}`);
-    if (prevOfUser) t.push(`uprevcode=${prevOfUser.code}`, `uorg=${prevOfUser.origin}`);
+    if (prevOfUser) t.push(`uprevcode=${prevOfUser.code}`, `uorg=${coarse(prevOfUser.origin)}`);
     const candidates: Partial<Record<Pointer, string>> = {};
     if (op !== 'nonresource') candidates.self = op;
     if (prevOfUser && prevOfUser.origin !== 'nonresource') candidates.uorg = prevOfUser.origin;
@@ -221,7 +229,7 @@ export class FeatureExtractor {
     if (node) {
       const b = this.bindings.get(node);
       if (b) {
-        t.push(`nbind=${b.origin}`, `nbgap=${gapBucket(time - b.t)}`, `nbn=${Math.min(b.since, 6)}`);
+        t.push(`nbind=${coarse(b.origin)}`, `nbgap=${gapBucket(time - b.t)}`, `nbn=${Math.min(b.since, 6)}`);
         b.since++;
         candidates.nbind = b.origin;
       }
@@ -256,22 +264,23 @@ export class FeatureExtractor {
     }
     t.push(`link=${bestKind}`);
     if (best) {
-      t.push(`lverb=${best.verb}`, `lres=${best.resource}`, `luser=${best.user}`, `lage=${gapBucket(time - best.t)}`, `org=${best.origin}`);
+      t.push(`lverb=${best.verb}`, `lres=${best.resource}`, `luser=${best.user}`, `lage=${gapBucket(time - best.t)}`, `org=${coarse(best.origin)}`);
     }
     if (ns) {
       const nr = this.objects.get(`n:namespaces||${ns}`);
-      if (nr) t.push(`nsop=${nr.verb}|${nr.user === 'human' || nr.user === 'sa' ? 'actor' : 'system'}`, `nsage=${gapBucket(time - nr.t)}`, `nsorg=${nr.origin}`);
+      if (nr) t.push(`nsop=${nr.verb}|${nr.user === 'human' || nr.user === 'sa' ? 'actor' : 'system'}`, `nsage=${gapBucket(time - nr.t)}`, `nsorg=${coarse(nr.origin)}`);
     }
     // a person's requests in quick succession are one action (helm install: the release secret,
     // then the chart's objects); its first change names the action
     const session = actor && prevOfUser?.session !== undefined && time - prevOfUser.t <= SESSION_GAP_MS ? prevOfUser.session : undefined;
-    const origin = actor ? (session ?? op) : best ? best.origin : op;
+    // a component's request that links to nothing a person did recently is its own routine work
+    const origin = actor ? (session ?? op) : best ? best.origin : UNLINKED_ORIGIN;
     t.push(`origin=${origin}`, `sess=${session === undefined ? 'no' : session === op ? 'same' : 'other'}`);
     // relational: what happened last in the same namespace (cascades stay in their namespace)
     if (ns) {
       const last = this.nsLast.get(ns);
       if (last) {
-        t.push(`nslast=${last.origin}`, `nslgap=${gapBucket(time - last.t)}`);
+        t.push(`nslast=${coarse(last.origin)}`, `nslgap=${gapBucket(time - last.t)}`);
         if (last.origin !== 'nonresource') candidates.nslast = last.origin;
       }
       this.nsLast.set(ns, { t: time, origin });

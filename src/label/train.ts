@@ -223,12 +223,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   log(`${total} events (train ${partEvents[0]}, validation ${partEvents[1]}, test ${partEvents[2]}); model input ${ids.length} events (train ${trB - trA}, validation ${vaB - vaA}, test ${teB - teA}); ${V} feature tokens, ${C} labels`);
   if (trB - trA < W) throw new Error(`too few training events for window ${W}: ${trB - trA}`);
 
-  // class weights: inverse square root of frequency, normalized to mean 1 over events
+  // class weights: frequency^-1/4 (rare labels count more, without being over-predicted), mean 1 over events
   const counts = new Float64Array(C);
   for (let i = trA; i < trB; i++) counts[labelIds[i]!]!++;
   const cw = new Float32Array(C);
   let norm = 0;
-  for (let c = 0; c < C; c++) { cw[c] = counts[c]! ? Math.min(20, 1 / Math.sqrt(counts[c]! / (trB - trA))) : 0; norm += cw[c]! * counts[c]!; }
+  for (let c = 0; c < C; c++) { cw[c] = counts[c]! ? Math.pow(counts[c]! / (trB - trA), -0.25) : 0; norm += cw[c]! * counts[c]!; }
   for (let c = 0; c < C; c++) cw[c] = cw[c]! * (trB - trA) / norm;
 
   const arch: Architecture = { embed: opts.embed, units: opts.units, dropout: opts.dropout };
@@ -286,9 +286,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const secs = (Date.now() - t0) / 1000;
     history.push({ epoch, loss: Math.round((lossSum / batches) * 1e5) / 1e5, valMacroF1: vm.macroF1, valAccuracy: vm.accuracy, seconds: Math.round(secs) });
     bar.finish(`loss ${(lossSum / batches).toFixed(4)} val macro-F1 ${vm.macroF1.toFixed(4)} val acc ${vm.accuracy.toFixed(4)}`);
-    if (vm.macroF1 > best.f1 + 1e-4) {
+    // early stopping on the mean of validation macro-F1 and accuracy (macro-F1 alone swings with a few rare labels)
+    const score = (vm.macroF1 + vm.accuracy) / 2;
+    if (score > best.f1 + 1e-4) {
       best.weights?.forEach((t) => t.dispose());
-      best = { f1: vm.macroF1, epoch, weights: model.getWeights().map((t) => t.clone()) };
+      best = { f1: score, epoch, weights: model.getWeights().map((t) => t.clone()) };
       stale = 0;
     } else if (++stale >= opts.patience) { log(`early stop: no validation improvement for ${opts.patience} epochs (best epoch ${best.epoch})`); break; }
     if (Date.now() + secs * 1000 > deadline) { log(`time budget of ${opts.maxMinutes} min reached (best epoch ${best.epoch})`); break; }
