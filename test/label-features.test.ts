@@ -108,3 +108,22 @@ test('rules: each background kind, and never for people', () => {
   assert.equal(kind(ev({ verb: 'deletecollection', user: 'system:serviceaccount:kube-system:namespace-controller', ref: { resource: 'leases', apiGroup: 'coordination.k8s.io', namespace: 'x' } })), undefined);
   assert.equal(kind(ev({ verb: 'create', user: 'system:serviceaccount:kube-system:replicaset-controller', ref: { resource: 'pods', namespace: 'x' } })), undefined);
 });
+
+test('features: a person\'s change is what the owner\'s controller reacts to; one person\'s quick requests are one action', () => {
+  const fx = new FeatureExtractor();
+  const x = (a: ReturnType<typeof ev>) => fx.extract(a, Date.parse(a.requestReceivedTimestamp));
+  for (const a of deploymentCascade(1000, 'shop', 'web')) x(a);
+  // kubectl delete pod (response carries the pod with its owner) → the ReplicaSet creates a replacement
+  x(ev({ t: 60_000, verb: 'delete', user: 'bob', ref: { resource: 'pods', namespace: 'shop', name: 'web-abc-x1' }, req: { kind: 'DeleteOptions' }, resp: { kind: 'Pod', metadata: { name: 'web-abc-x1', uid: 'uid-p-web', ownerReferences: [{ kind: 'ReplicaSet', uid: 'uid-rs-web' }] } } }));
+  const replacement = x(ev({ t: 60_006, verb: 'create', user: 'system:serviceaccount:kube-system:replicaset-controller', ua: kcm('replicaset-controller'), ref: { resource: 'pods', namespace: 'shop', name: 'web-abc-x2' }, req: { kind: 'Pod', metadata: { ownerReferences: [{ kind: 'ReplicaSet', uid: 'uid-rs-web' }] } } }));
+  assert.equal(replacement.origin, 'delete pods');
+  // helm install: release secret first, then the chart's objects, all within a few ms
+  const helm = { user: 'system:serviceaccount:ci:deployer', ua: 'helm/v3.14.0 (linux/amd64) kubernetes/$Format' };
+  x(ev({ t: 90_000, verb: 'create', ...helm, ref: { resource: 'secrets', namespace: 'shop', name: 'sh.helm.release.v1.db.v1' } }));
+  const svc = x(ev({ t: 90_020, verb: 'create', ...helm, ref: { resource: 'services', namespace: 'shop', name: 'db' } }));
+  assert.equal(svc.origin, 'create secrets');
+  assert.equal(svc.candidates.self, 'create services');
+  // long after, the same account acts anew
+  const later = x(ev({ t: 200_000, verb: 'delete', ...helm, ref: { resource: 'services', namespace: 'shop', name: 'db' } }));
+  assert.equal(later.origin, 'delete services');
+});
