@@ -20,6 +20,12 @@ const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollecti
 export const SESSION_GAP_MS = 500;
 /** attribution of a component's request with no link to any remembered object */
 export const UNLINKED_ORIGIN = 'background controller';
+/** children an owner's controller creates within this long of the first belong to one action */
+export const SPAWN_BURST_MS = 10_000;
+/** a component creating a child of an object nobody changed for this long is doing routine work */
+export const STALE_OWNER_MS = 60_000;
+/** attributions older than this are not inherited (user actions' cascades end well within it) */
+export const ORIGIN_HORIZON_MS = 120_000;
 
 export function groupResource(group: string | undefined, resource: string): string {
   return group ? `${group}/${resource}` : resource;
@@ -95,6 +101,10 @@ interface ObjRecord {
   user: string;
   /** operation the cascade this request belongs to is attributed to */
   origin: string;
+  /** when the action `origin` names happened */
+  originT: number;
+  /** when a component first created an object owned by this one under this attribution */
+  firstSpawn?: number;
 }
 
 /** Map with least-recently-used eviction. */
@@ -155,9 +165,10 @@ export function resolveClass(cls: string, candidates: Partial<Record<Pointer, st
 
 export class FeatureExtractor {
   private readonly objects: Lru<ObjRecord>;
-  private readonly users: Lru<{ t: number; op: string; code: number; origin: string; session?: string }>;
-  private readonly bindings: Lru<{ t: number; origin: string; since: number }>;
-  private readonly nsLast: Lru<{ t: number; origin: string }>;
+  private readonly uids: Lru<string>;
+  private readonly users: Lru<{ t: number; op: string; code: number; origin: string; originT: number; session?: string }>;
+  private readonly bindings: Lru<{ t: number; origin: string; originT: number; since: number }>;
+  private readonly nsLast: Lru<{ t: number; origin: string; originT: number }>;
   private lastTime: number | undefined;
   private lastActorTime: number | undefined;
   /** kinds seen in named requests without a namespace: cluster-scoped (bounded by the API's kinds) */
@@ -166,6 +177,7 @@ export class FeatureExtractor {
 
   constructor(opts: FeatureOptions = {}) {
     this.objects = new Lru(opts.maxObjects ?? 50_000);
+    this.uids = new Lru(opts.maxObjects ?? 50_000);
     this.users = new Lru(10_000);
     this.bindings = new Lru(10_000);
     this.nsLast = new Lru(10_000);
@@ -223,7 +235,8 @@ export class FeatureExtractor {
     if (prevOfUser) t.push(`uprevcode=${prevOfUser.code}`, `uorg=${coarse(prevOfUser.origin)}`);
     const candidates: Partial<Record<Pointer, string>> = {};
     if (op !== 'nonresource') candidates.self = op;
-    if (prevOfUser && prevOfUser.origin !== 'nonresource') candidates.uorg = prevOfUser.origin;
+    const fresh = (originT: number) => time - originT <= ORIGIN_HORIZON_MS;
+    if (prevOfUser && prevOfUser.origin !== 'nonresource' && fresh(prevOfUser.originT)) candidates.uorg = prevOfUser.origin;
     // relational: a kubelet works on the pods last bound to its node
     const node = ucls === 'node' ? uname!.slice('system:node:'.length) : undefined;
     if (node) {
@@ -231,17 +244,24 @@ export class FeatureExtractor {
       if (b) {
         t.push(`nbind=${coarse(b.origin)}`, `nbgap=${gapBucket(time - b.t)}`, `nbn=${Math.min(b.since, 6)}`);
         b.since++;
-        candidates.nbind = b.origin;
+        if (fresh(b.originT)) candidates.nbind = b.origin;
       }
     }
 
     // relational: keys of this object and of the objects it links to
     const ns = o?.namespace ?? '';
     const selfKeys: string[] = [];
-    const uid = o?.uid || pm?.uid || rm?.uid;
-    if (uid) selfKeys.push(`u:${uid}`);
+    const details = (resp as { details?: { uid?: string } } | undefined)?.details;
     const name = o?.name || pm?.name || rm?.name;
-    if (o?.resource && name) selfKeys.push(`n:${o.resource}|${ns}|${name}`);
+    const nameKey = o?.resource && name ? `n:${o.resource}|${ns}|${name}` : undefined;
+    // a request without the object's uid (a delete answered by a Status, a Metadata-level
+    // event) still reaches the uid-keyed record owners link to, through the name → uid alias
+    const uid = o?.uid || pm?.uid || rm?.uid || details?.uid || (nameKey ? this.uids.get(nameKey) : undefined);
+    if (uid) selfKeys.push(`u:${uid}`);
+    if (nameKey) {
+      selfKeys.push(nameKey);
+      if (uid && ev.verb !== 'delete') this.uids.set(nameKey, uid);
+    }
     const links: [string, string][] = []; // [link kind, key]
     for (const r of owners) if (r.uid) links.push(['owner', `u:${r.uid}`]);
     if (inv) {
@@ -274,20 +294,40 @@ export class FeatureExtractor {
     // then the chart's objects); its first change names the action
     const session = actor && prevOfUser?.session !== undefined && time - prevOfUser.t <= SESSION_GAP_MS ? prevOfUser.session : undefined;
     // a component's request that links to nothing a person did recently is its own routine work
-    const origin = actor ? (session ?? op) : best ? best.origin : UNLINKED_ORIGIN;
+    // an owner's children created in one burst belong to the owner's action; a child created
+    // long after the first, or long after the owner last changed (a CronJob's scheduled runs),
+    // is routine work of its controller
+    let spawned = 'no';
+    if (!actor && best && bestKind === 'owner' && ev.verb === 'create') {
+      if (time - best.t > STALE_OWNER_MS) spawned = 'stale';
+      else if (best.firstSpawn === undefined) { best.firstSpawn = time; spawned = 'first'; }
+      else spawned = time - best.firstSpawn <= SPAWN_BURST_MS ? 'burst' : 'later';
+    }
+    t.push(`spawn=${spawned}`);
+    let origin = actor ? (session ?? op) : !best || spawned === 'later' || spawned === 'stale' ? UNLINKED_ORIGIN : best.origin;
+    let originT = actor || origin === UNLINKED_ORIGIN || !best ? time : best.originT;
+    // no cascade lasts this long: an old attribution is not this event's cause
+    if (!fresh(originT)) { origin = UNLINKED_ORIGIN; originT = time; t.push('stale=yes'); }
+    // Endpoints follow the readiness of the Service's pods: without a fresh link, the namespace's
+    // latest action is the cause
+    if (!actor && origin === UNLINKED_ORIGIN && (o?.resource === 'endpoints' || o?.resource === 'endpointslices') && ns) {
+      const last = this.nsLast.get(ns);
+      if (last && fresh(last.originT)) { origin = last.origin; originT = last.originT; t.push('via=namespace'); }
+    }
     t.push(`origin=${origin}`, `sess=${session === undefined ? 'no' : session === op ? 'same' : 'other'}`);
     // relational: what happened last in the same namespace (cascades stay in their namespace)
     if (ns) {
       const last = this.nsLast.get(ns);
       if (last) {
         t.push(`nslast=${coarse(last.origin)}`, `nslgap=${gapBucket(time - last.t)}`);
-        if (last.origin !== 'nonresource') candidates.nslast = last.origin;
+        if (last.origin !== 'nonresource' && fresh(last.originT)) candidates.nslast = last.origin;
       }
-      this.nsLast.set(ns, { t: time, origin });
+      this.nsLast.set(ns, { t: time, origin, originT });
     }
 
     if (MUTATING.has(ev.verb)) {
-      const rec: ObjRecord = { t: time, verb: ev.verb, resource: res, user: ucls, origin };
+      // a component updating its own object keeps that object's spawn history
+      const rec: ObjRecord = { t: time, verb: ev.verb, resource: res, user: ucls, origin, originT, firstSpawn: !actor && bestKind === 'self' ? best?.firstSpawn : undefined };
       for (const k of selfKeys) this.objects.set(k, rec);
       // a person's change to an object is what its owners' controllers react to next
       // (kubectl delete pod → the ReplicaSet creates a replacement)
@@ -295,10 +335,10 @@ export class FeatureExtractor {
     }
     if (uname) {
       const sess = actor ? (session ?? (MUTATING.has(ev.verb) && (ev.responseStatus?.code ?? 200) < 400 ? op : undefined)) : undefined;
-      this.users.set(uname, { t: time, op, code: ev.responseStatus?.code ?? 0, origin, session: sess });
+      this.users.set(uname, { t: time, op, code: ev.responseStatus?.code ?? 0, origin, originT, session: sess });
     }
     const target = (req?.kind === 'Binding' ? req.target : undefined) as { kind?: string; name?: string } | undefined;
-    if (target?.kind === 'Node' && target.name) this.bindings.set(target.name, { t: time, origin, since: 0 });
+    if (target?.kind === 'Node' && target.name) this.bindings.set(target.name, { t: time, origin, originT, since: 0 });
     if (origin !== 'nonresource') candidates.origin = origin;
     // which candidates agree: lets the model pick a source without knowing the label itself
     for (let i = 0; i < POINTERS.length; i++) {

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from '../command.ts';
 import { UsageError, flagString } from '../args.ts';
@@ -82,6 +82,18 @@ export const command: Command = {
     };
     mkdirSync(outDir, { recursive: true });
     const suffix = quick ? '-quick' : '';
+    // a partial run (--only) updates its benchmarks and keeps the others' last results
+    const jsonPath = path.join(outDir, `results${suffix}.json`);
+    if (only && existsSync(jsonPath)) {
+      try {
+        const prev = JSON.parse(readFileSync(jsonPath, 'utf8')) as { results: BenchResult[] };
+        const fresh = new Set(results.map((r) => r.name));
+        const kept = prev.results.filter((r) => !fresh.has(r.name));
+        const order = Object.keys(BENCHES);
+        results.push(...kept);
+        results.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+      } catch { /* unreadable: overwrite */ }
+    }
     writeFileSync(path.join(outDir, `results${suffix}.json`), JSON.stringify({ meta, results }, null, 2) + '\n');
     writeFileSync(path.join(outDir, `results${suffix}.md`), resultsMarkdown(results, meta));
     log(`wrote ${path.join(outDir, `results${suffix}.md`)}`);
