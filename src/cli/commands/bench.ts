@@ -9,6 +9,7 @@ import { PROJECT_ROOT, startLocalEs, type LocalEs } from '../../es-local/local-e
 /** Benchmarks by name; each module exports `run(opts): Promise<BenchResult>`. */
 const BENCHES: Record<string, { needsEs: boolean; load: () => Promise<{ run: (o: BenchOptions) => Promise<BenchResult> }> }> = {
   'label-throughput': { needsEs: false, load: () => import('../../bench/label-throughput.ts') },
+  contexts: { needsEs: false, load: () => import('../../bench/contexts.ts') },
   storage: { needsEs: true, load: () => import('../../bench/storage.ts') },
   'query-latency': { needsEs: true, load: () => import('../../bench/query-latency.ts') },
 };
