@@ -20,6 +20,7 @@ import { decide, StreamingLabeler } from './stage.ts';
 import { Vocab } from './vocab.ts';
 import { Windower, type Voted } from './windows.ts';
 import { POINTERS, pointerClass, targetClass, type EventFeatures } from './features.ts';
+import { prng } from '../util/prng.ts';
 
 export interface TrainOptions {
   out: string;
@@ -80,17 +81,6 @@ export interface TrainMetrics {
   baselineRulesOnly: Pick<LabelMetrics, 'accuracy' | 'macroF1' | 'macroF1Trigger'>;
 }
 
-/** Small deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function truthAt(e: KEvent, i: number): Truth {
   const t = truthOf(e.audit);
