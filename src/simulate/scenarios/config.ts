@@ -2,11 +2,10 @@
 import { createObject, updateObject } from '../kube.ts';
 import { snap, type Body } from '../objects.ts';
 import type { Act, Sim } from '../sim.ts';
-import { MS, rfc3339Sec, SEC } from '../time.ts';
+import { rfc3339Sec, SEC } from '../time.ts';
 import { idle, kubectlManager, kubectlQuery, lastApplied, pickNamespace, uniqueName } from './common.ts';
 import type { Scenario } from './types.ts';
-import { deploymentRollout } from '../workloads.ts';
-import { bump, setManaged } from '../kube.ts';
+import { patchPodTemplate } from './deployments.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -121,23 +120,16 @@ export const deploymentRestart: Scenario = {
   name: 'deployment-restart', summary: 'kubectl rollout restart deployment (e.g. after a ConfigMap change): new ReplicaSet, rolling update',
   trigger: 'patch-update apps/deployments', weight: 1.5, fallback: 'deployment-create',
   run(sim, user, t0) {
-    const deps = idle(sim, 'apps/deployments', t0, (d) => !!d.x.current && (d.body.spec.replicas ?? 0) > 0);
-    if (!deps.length) return undefined;
-    const dep = sim.rng.pick(deps);
-    const a = sim.action(user, t0, { verb: 'patch', res: 'apps/deployments' });
-    let t = a.discovery(t0);
-    t = a.think(a.call({ at: t, verb: 'get', res: 'apps/deployments', ns: dep.ns, name: dep.name }));
-    const at = rfc3339Sec(t);
-    const tpl = dep.body.spec.template;
-    tpl.metadata.annotations = { ...(tpl.metadata.annotations ?? {}), 'kubectl.kubernetes.io/restartedAt': at };
-    dep.body.metadata.generation++;
-    const latency = Math.round(sim.rng.around(5 * MS));
-    bump(a, dep, t + latency);
-    setManaged(dep.body, { manager: 'kubectl-rollout', apiVersion: 'apps/v1', time: t, fields: { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': 1 } } } } } });
-    const end = a.call({ trigger: true, at: t, verb: 'patch', res: 'apps/deployments', ns: dep.ns, name: dep.name, query: kubectlQuery('rollout'), req: { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': at } } } } }, resp: snap(dep.body), latency });
-    deploymentRollout(a, end, dep);
-    sim.cluster.busy(a.end, dep);
-    return a;
+    return patchPodTemplate(sim, user, t0, (dep, t) => {
+      const at = rfc3339Sec(t);
+      const tpl = dep.body.spec.template;
+      tpl.metadata.annotations = { ...(tpl.metadata.annotations ?? {}), 'kubectl.kubernetes.io/restartedAt': at };
+      return {
+        manager: 'kubectl-rollout', query: 'rollout',
+        fields: { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': 1 } } } } },
+        patch: { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': at } } } } },
+      };
+    });
   },
 };
 

@@ -2,7 +2,7 @@
 import type { Obj } from '../cluster.ts';
 import type { Actor } from '../identity.ts';
 import { managed, snap, podTemplate, deleteOptions, statusSuccess, type Body } from '../objects.ts';
-import type { Sim } from '../sim.ts';
+import type { Act, Sim } from '../sim.ts';
 import { MS, rfc3339Sec } from '../time.ts';
 import { bump, setManaged } from '../kube.ts';
 import { deploymentRollout, garbageCollect, scaleReplicaSet, deploymentStatusUpdate, activePods } from '../workloads.ts';
@@ -150,30 +150,56 @@ export const deploymentDelete: Scenario = {
   },
 };
 
+/** What a kubectl command changes in a deployment's pod template, and how it says so. */
+export interface TemplateEdit {
+  /** field manager and `fieldManager` query of the kubectl subcommand (e.g. `kubectl-set`, `set`) */
+  manager: string;
+  query: Parameters<typeof kubectlQuery>[0];
+  /** managedFields entry of the change */
+  fields: Body;
+  /** the PATCH body */
+  patch: Body;
+}
+
+/**
+ * A kubectl command that patches the pod template of a running deployment (set image, rollout
+ * restart): pick one, GET it, apply `edit` to the template, PATCH (the trigger), then the rolling
+ * update. `edit` mutates `dep.body.spec.template` at time `t` and describes the change.
+ */
+export function patchPodTemplate(sim: Sim, user: Actor, t0: number, edit: (dep: Obj, t: number, a: Act) => TemplateEdit): Act | undefined {
+  const deps = idle(sim, 'apps/deployments', t0, (d) => !!d.x.current && (d.body.spec.replicas ?? 0) > 0);
+  if (!deps.length) return undefined;
+  const dep = sim.rng.pick(deps);
+  const a = sim.action(user, t0, { verb: 'patch', res: 'apps/deployments' });
+  let t = a.discovery(t0);
+  // kubectl reads the object first
+  t = a.think(a.call({ at: t, verb: 'get', res: 'apps/deployments', ns: dep.ns, name: dep.name }));
+  const change = edit(dep, t, a);
+  dep.body.metadata.generation++;
+  const latency = Math.round(sim.rng.around(5 * MS));
+  bump(a, dep, t + latency);
+  setManaged(dep.body, { manager: change.manager, apiVersion: 'apps/v1', time: t, fields: change.fields });
+  const end = a.call({ trigger: true, at: t, verb: 'patch', res: 'apps/deployments', ns: dep.ns, name: dep.name, query: kubectlQuery(change.query), req: change.patch, resp: snap(dep.body), latency });
+  deploymentRollout(a, end, dep);
+  sim.cluster.busy(a.end, dep);
+  return a;
+}
+
 /** kubectl set image: a new pod template → new ReplicaSet, rolling update, old ReplicaSet scaled to 0. */
 export const deploymentImage: Scenario = {
   name: 'deployment-image', summary: 'kubectl set image: new ReplicaSet, rolling update, old ReplicaSet scaled down',
   trigger: 'patch-update apps/deployments', weight: 4, fallback: 'deployment-create',
   run(sim, user, t0) {
-    const deps = idle(sim, 'apps/deployments', t0, (d) => !!d.x.current && (d.body.spec.replicas ?? 0) > 0);
-    if (!deps.length) return undefined;
-    const dep = sim.rng.pick(deps);
-    const a = sim.action(user, t0, { verb: 'patch', res: 'apps/deployments' });
-    let t = a.discovery(t0);
-    // kubectl set image reads the object first
-    t = a.think(a.call({ at: t, verb: 'get', res: 'apps/deployments', ns: dep.ns, name: dep.name }));
-    const c = dep.body.spec.template.spec.containers[0];
-    const image = newImageTag(c.image, a);
-    c.image = image;
-    dep.body.metadata.generation++;
-    const latency = Math.round(sim.rng.around(5 * MS));
-    bump(a, dep, t + latency);
-    setManaged(dep.body, { manager: 'kubectl-set', apiVersion: 'apps/v1', time: t, fields: { spec: { template: { spec: { containers: [{ name: c.name, image }] } } } } });
-    const patch = { spec: { template: { spec: { '$setElementOrder/containers': [{ name: c.name }], containers: [{ image, name: c.name }] } } } };
-    const end = a.call({ trigger: true, at: t, verb: 'patch', res: 'apps/deployments', ns: dep.ns, name: dep.name, query: kubectlQuery('set'), req: patch, resp: snap(dep.body), latency });
-    deploymentRollout(a, end, dep);
-    sim.cluster.busy(a.end, dep);
-    return a;
+    return patchPodTemplate(sim, user, t0, (dep, _t, a) => {
+      const c = dep.body.spec.template.spec.containers[0];
+      const image = newImageTag(c.image, a);
+      c.image = image;
+      return {
+        manager: 'kubectl-set', query: 'set',
+        fields: { spec: { template: { spec: { containers: [{ name: c.name, image }] } } } },
+        patch: { spec: { template: { spec: { '$setElementOrder/containers': [{ name: c.name }], containers: [{ image, name: c.name }] } } } },
+      };
+    });
   },
 };
 
