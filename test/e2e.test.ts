@@ -68,10 +68,7 @@ test('forward peer + webhook → contexts in Elasticsearch → GraphQL', { timeo
   const owner = new Map<string, string>();
   for (let i = 0; i < ids.length; i += 5000) {
     const slice = ids.slice(i, i + 5000);
-    const r = await es.search<{ memberIds?: string[] }>({
-      index: `${prefix}-contexts`, size: 10_000, query: { terms: { memberIds: slice } }, _source: false, fields: ['id'],
-      docvalue_fields: [], stored_fields: [],
-    });
+    const r = await es.search({ index: `${prefix}-contexts`, size: 10_000, query: { terms: { memberIds: slice } }, _source: false });
     // memberIds is not in _source: fetch members from the docs we found
     const docIds = r.hits.hits.map((h) => h._id!);
     if (!docIds.length) continue;
