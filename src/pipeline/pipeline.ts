@@ -62,6 +62,7 @@ export class Pipeline implements Downstream {
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private lastArrival = 0;
+  private lastFlush = 0;
   /** newest event time released to the labeler, and the wall time it was seen */
   private eventClock = -Infinity;
   private eventClockWall = 0;
@@ -156,7 +157,6 @@ export class Pipeline implements Downstream {
     });
   }
 
-  private lastFlush = 0;
   private tick(): void {
     const now = this.now();
     const quiet = now - this.lastArrival >= this.opts.idleRelease;
