@@ -127,3 +127,68 @@ test('features: a person\'s change is what the owner\'s controller reacts to; on
   const later = x(ev({ t: 200_000, verb: 'delete', ...helm, ref: { resource: 'services', namespace: 'shop', name: 'db' } }));
   assert.equal(later.origin, 'delete services');
 });
+
+const KUBELET = { groups: ['system:nodes', 'system:authenticated'], ua: 'kubelet/v1.30.2 (linux/amd64) kubernetes/39683505' };
+
+test('features: a kubelet\'s first requests for a pod bound to its node belong to the pod\'s action, a later token is a refresh', () => {
+  const fx = new FeatureExtractor();
+  const x = (a: ReturnType<typeof ev>) => fx.extract(a, Date.parse(a.requestReceivedTimestamp));
+  for (const a of deploymentCascade(1000, 'shop', 'web')) x(a);
+  x(ev({ t: 1012, verb: 'create', user: 'system:kube-scheduler', ref: { resource: 'pods', namespace: 'shop', name: 'web-abc-x1', subresource: 'binding' }, req: { kind: 'Binding', target: { kind: 'Node', name: 'worker-2' } } }));
+  // Metadata-level token request: no body to link by
+  const token = x(ev({ t: 2400, verb: 'create', user: 'system:node:worker-2', ...KUBELET, ref: { resource: 'serviceaccounts', namespace: 'shop', name: 'default', subresource: 'token' } }));
+  assert.equal(token.origin, 'create apps/deployments');
+  const ca = x(ev({ t: 2405, verb: 'list', user: 'system:node:worker-2', ...KUBELET, ref: { resource: 'configmaps', namespace: 'shop' } }));
+  assert.equal(ca.origin, 'create apps/deployments', 'the CA configmap read right after the token');
+  const refresh = x(ev({ t: 3_000_000, verb: 'create', user: 'system:node:worker-2', ...KUBELET, ref: { resource: 'serviceaccounts', namespace: 'shop', name: 'default', subresource: 'token' } }));
+  assert.equal(refresh.origin, 'background token');
+});
+
+test('features: a garbage collector\'s body-less delete reaches the deleted owner; kubectl\'s next change is the next command', () => {
+  const fx = new FeatureExtractor();
+  const x = (a: ReturnType<typeof ev>) => fx.extract(a, Date.parse(a.requestReceivedTimestamp));
+  for (const a of deploymentCascade(1000, 'shop', 'web')) x(a);
+  x(ev({ t: 50_000, verb: 'delete', user: 'alice', ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'shop', name: 'web' }, req: { kind: 'DeleteOptions' }, resp: { kind: 'Status', details: { uid: 'uid-d-web' } } }));
+  const gc = x(ev({ t: 50_040, verb: 'delete', user: 'system:serviceaccount:kube-system:generic-garbage-collector', ua: kcm('generic-garbage-collector'), ref: { resource: 'replicasets', apiGroup: 'apps', namespace: 'shop', name: 'web-abc' }, req: { kind: 'DeleteOptions' }, resp: { kind: 'Status', details: { uid: 'uid-rs-web' } } }));
+  assert.equal(gc.origin, 'delete apps/deployments');
+  // alice runs another kubectl command 30 ms later: its own action
+  const next = x(ev({ t: 50_030 + 30, verb: 'create', user: 'alice', ref: { resource: 'configmaps', namespace: 'shop', name: 'cfg' } }));
+  assert.equal(next.origin, 'create configmaps');
+});
+
+test('features: a person\'s read takes the change it leads to (`unext`), once that change arrives', () => {
+  const fx = new FeatureExtractor();
+  const x = (a: ReturnType<typeof ev>) => fx.extract(a, Date.parse(a.requestReceivedTimestamp));
+  const get = x(ev({ t: 10_000, verb: 'get', user: 'bob', ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'shop', name: 'web' }, code: 404 }));
+  assert.equal(get.candidates.unext, undefined);
+  const create = x(ev({ t: 10_012, verb: 'create', user: 'bob', ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'shop', name: 'web' } }));
+  assert.equal(create.origin, 'create apps/deployments');
+  assert.equal(get.candidates.unext, 'create apps/deployments');
+  // a read long before the next change leads to nothing
+  const lone = x(ev({ t: 20_000, verb: 'get', user: 'bob', ref: { resource: 'pods', namespace: 'shop', name: 'p' } }));
+  x(ev({ t: 25_000, verb: 'delete', user: 'bob', ref: { resource: 'pods', namespace: 'shop', name: 'p' } }));
+  assert.equal(lone.candidates.unext, undefined);
+});
+
+test('features: a CronJob\'s first scheduled run belongs to its create, later runs are routine', () => {
+  const fx = new FeatureExtractor();
+  const x = (a: ReturnType<typeof ev>) => fx.extract(a, Date.parse(a.requestReceivedTimestamp));
+  const cj = { kind: 'CronJob', uid: 'uid-cj' };
+  x(ev({ t: 1_000, verb: 'create', user: 'carol', ref: { resource: 'cronjobs', apiGroup: 'batch', namespace: 'data', name: 'backup' }, resp: { kind: 'CronJob', metadata: { name: 'backup', uid: 'uid-cj' } } }));
+  const job = (t: number, n: number) => x(ev({ t, verb: 'create', user: 'system:serviceaccount:kube-system:cronjob-controller', ua: kcm('cronjob-controller'), ref: { resource: 'jobs', apiGroup: 'batch', namespace: 'data', name: `backup-${n}` }, req: { kind: 'Job', metadata: { name: `backup-${n}`, ownerReferences: [cj] } }, resp: { kind: 'Job', metadata: { name: `backup-${n}`, uid: `uid-job-${n}`, ownerReferences: [cj] } } }));
+  assert.equal(job(50_000, 1).origin, 'create batch/cronjobs');
+  assert.equal(job(110_000, 2).origin, 'background controller');
+  const status = x(ev({ t: 110_010, verb: 'update', user: 'system:serviceaccount:kube-system:cronjob-controller', ua: kcm('cronjob-controller'), ref: { resource: 'cronjobs', apiGroup: 'batch', namespace: 'data', name: 'backup', subresource: 'status', uid: 'uid-cj' } }));
+  assert.equal(status.origin, 'background controller');
+});
+
+test('features: the namespace controller\'s sweep follows the namespace delete; a failed request changes nothing', () => {
+  const fx = new FeatureExtractor();
+  const x = (a: ReturnType<typeof ev>) => fx.extract(a, Date.parse(a.requestReceivedTimestamp));
+  x(ev({ t: 1_000, verb: 'delete', user: 'bob', ref: { resource: 'namespaces', name: 'staging' }, code: 403 }));
+  const nsc = { user: 'system:serviceaccount:kube-system:namespace-controller', ua: kcm('namespace-controller') };
+  assert.equal(x(ev({ t: 1_050, verb: 'deletecollection', ...nsc, ref: { resource: 'configmaps', namespace: 'staging' } })).origin, 'background controller', 'a refused delete starts no sweep');
+  x(ev({ t: 5_000, verb: 'delete', user: 'alice', ref: { resource: 'namespaces', name: 'staging' } }));
+  assert.equal(x(ev({ t: 5_040, verb: 'deletecollection', ...nsc, ref: { resource: 'configmaps', namespace: 'staging' } })).origin, 'delete namespaces (cluster)');
+  assert.equal(x(ev({ t: 35_000, verb: 'deletecollection', ...nsc, ref: { resource: 'pods', namespace: 'staging' } })).origin, 'delete namespaces (cluster)', 'the second pass too');
+});

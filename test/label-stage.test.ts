@@ -55,20 +55,25 @@ test('stage: rules only without a model, events in order with receipts kept', as
   } finally { setLogSink((l) => process.stderr.write(l + '\n')); }
 });
 
+/** Saves an untrained model (random weights) whose vocabulary covers the events' tokens. */
+async function saveRandomModel(dir: string, evs: KEvent[], labels: string[], spec: { window: number; stride: number; embed: number; units: number }) {
+  const { tf } = await loadTf('wasm');
+  const fx = new FeatureExtractor();
+  const vocab = Vocab.build(evs.map((e) => fx.extract(e.audit, e.time).tokens), labels, 1);
+  const architecture = { embed: spec.embed, units: [spec.units], dropout: 0 };
+  const model = new SequenceModel(tf, buildTrainingModel(tf, architecture, vocab.size, vocab.numLabels, 1));
+  await saveBundle(tf, dir, {
+    vocab, model,
+    config: { version: 1, featureVersion: FEATURE_VERSION, window: spec.window, stride: spec.stride, architecture, rules: RULES.map((r) => r.name), maxObjects: 1000 },
+  });
+  return { tf, vocab, model };
+}
+
 test('stage: a saved model loads and labels every event exactly once, in order, across flushes', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kontext-model-'));
   try {
-    const { tf } = await loadTf('wasm');
-    const fx = new FeatureExtractor();
     const evs = stream(300);
-    const toks = evs.map((e) => fx.extract(e.audit, e.time).tokens);
-    const vocab = Vocab.build(toks, ['create apps/deployments', 'background lease', 'delete pods'], 1);
-    const layers = buildTrainingModel(tf, { embed: 8, units: [6], dropout: 0 }, vocab.size, vocab.numLabels, 1);
-    const model = new SequenceModel(tf, layers);
-    await saveBundle(tf, dir, {
-      vocab, model,
-      config: { version: 1, featureVersion: FEATURE_VERSION, window: 8, stride: 4, architecture: { embed: 8, units: [6], dropout: 0 }, rules: RULES.map((r) => r.name), maxObjects: 1000 },
-    });
+    const { tf, vocab, model } = await saveRandomModel(dir, evs, ['create apps/deployments', 'background lease', 'delete pods'], { window: 8, stride: 4, embed: 8, units: 6 });
     const loaded = await loadBundle(tf, dir);
     assert.equal(loaded.vocab.size, vocab.size);
     assert.equal(loaded.model.parameters, model.parameters);
@@ -89,5 +94,25 @@ test('stage: a saved model loads and labels every event exactly once, in order, 
     }
     assert.ok(out.some((e) => e.labelSource === 'model'));
     assert.ok(out.filter((e) => e.audit.objectRef?.resource === 'leases').every((e) => e.labelSource === 'rule'));
+  } finally { await rm(dir, { recursive: true, force: true }); }
+});
+
+test('stage: a person\'s read waits for the change it may lead to (or for the session gap to pass)', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'kontext-model-'));
+  try {
+    await saveRandomModel(dir, stream(40), ['create apps/deployments', 'background lease', '<unext>'], { window: 1, stride: 1, embed: 4, units: 3 });
+    const stage = await createLabeler({ modelDir: dir, backend: 'wasm' });
+    const read = kev(ev({ t: 10_000, verb: 'get', user: 'bob', ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'shop', name: 'web' }, code: 404 }));
+    assert.deepEqual(await stage.push([read]), [], 'held: the change may still come');
+    const change = kev(ev({ t: 10_012, verb: 'create', user: 'bob', ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'shop', name: 'web' } }));
+    const out = await stage.push([change]);
+    assert.deepEqual(out.map((e) => e.audit.auditID), [read.audit.auditID, change.audit.auditID]);
+    const lone = kev(ev({ t: 20_000, verb: 'get', user: 'bob', ref: { resource: 'pods', namespace: 'shop', name: 'p' } }));
+    assert.deepEqual(await stage.push([lone]), []);
+    const other = kev(ev({ t: 20_500, verb: 'patch', user: 'system:node:w1', ref: { resource: 'pods', namespace: 'shop', name: 'q', subresource: 'status' } }));
+    assert.deepEqual((await stage.push([other])).map((e) => e.audit.auditID), [lone.audit.auditID, other.audit.auditID], 'released once the session gap passed');
+    const last = kev(ev({ t: 30_000, verb: 'get', user: 'bob', ref: { resource: 'pods', namespace: 'shop', name: 'p' } }));
+    assert.deepEqual(await stage.push([last]), []);
+    assert.deepEqual((await stage.flush()).map((e) => e.audit.auditID), [last.audit.auditID], 'flush decides');
   } finally { await rm(dir, { recursive: true, force: true }); }
 });

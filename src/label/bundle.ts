@@ -9,7 +9,7 @@ import type { Tf } from './backend.ts';
 import { SequenceModel, type Architecture } from './model.ts';
 import { Vocab } from './vocab.ts';
 
-export const FEATURE_VERSION = 1;
+export const FEATURE_VERSION = 2;
 
 export interface LabelerConfig {
   version: 1;

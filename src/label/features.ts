@@ -4,12 +4,14 @@
  * Structural fields only (objectRef resource/subresource/group, namespaced or not, verb, user
  * class, groups, parsed user agent, request/response kinds, ownerReference kinds, involved
  * object kind, event reason, authorization decision, response code). Names and UIDs are never
- * tokens. They are used, through a bounded LRU of recently touched objects, to derive
- * name-free *relational* tokens: what kind of request last touched the object this event
- * links to (itself, an owner, the object an Event is about, the Service of an Endpoints), how
- * long ago, and the operation that cascade is attributed to; the previous request of the
- * same user; the last event in the same namespace; for kubelets, the last pod bound to their node. The extractor is stateful and
- * must see events in stream order; the same code runs in training and in the live stage.
+ * tokens. They are used, through bounded LRUs of recently touched objects, users, namespaces
+ * and node bindings, by an attribution tracer: it follows each event to the action it belongs
+ * to (links to the object itself, its owners, the object an Event is about, the Service of an
+ * Endpoints, a volume's claim, a token's pod, a namespace being created or deleted; timing
+ * where no link exists) and emits name-free *relational* tokens (which link, how long ago, what
+ * kind of request made it) plus the attributed operation (`origin`) and the other candidate
+ * labels the model can point to. The extractor is stateful and must see events in stream
+ * order; the same code runs in training and in the live stage.
  */
 import type { AuditEvent } from '../types/audit.ts';
 import { labelKey, verbClassOf } from '../types/label.ts';
@@ -17,7 +19,9 @@ import { isActorClass, parseUserAgent, userClass } from './actors.ts';
 
 const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 /** requests of one person closer than this belong to one action (client think time is ~10-30 ms) */
-export const SESSION_GAP_MS = 500;
+export const SESSION_GAP_MS = 100;
+/** kubectl's next request within one command (apply reads the next object of its manifest) comes this soon */
+export const KUBECTL_STEP_MS = 30;
 /** attribution of a component's request with no link to any remembered object */
 export const UNLINKED_ORIGIN = 'background controller';
 /** children an owner's controller creates within this long of the first belong to one action */
@@ -26,6 +30,18 @@ export const SPAWN_BURST_MS = 10_000;
 export const STALE_OWNER_MS = 60_000;
 /** attributions older than this are not inherited (user actions' cascades end well within it) */
 export const ORIGIN_HORIZON_MS = 120_000;
+/** a component's unlinked request this soon after its previous one continues the same work item */
+export const FOLLOW_UP_MS = 50;
+/** endpoints and quota follow a pod change in their namespace within this long */
+export const FOLLOW_NS_MS = 1_000;
+/** workload kinds whose status follows their pods */
+const WORKLOADS = new Set(['apps/deployments', 'apps/replicasets', 'apps/statefulsets', 'apps/daemonsets', 'batch/jobs']);
+/** a kubelet starts a pod this soon after the scheduler binds it */
+export const BIND_FOLLOW_MS = 5_000;
+/** an operator updates a custom resource a person just created within this long */
+export const REACT_SELF_MS = 2_000;
+/** a workload service account acting on what another party changed this recently is reacting, not acting */
+export const REACTION_MS = 30_000;
 
 export function groupResource(group: string | undefined, resource: string): string {
   return group ? `${group}/${resource}` : resource;
@@ -99,6 +115,14 @@ interface ObjRecord {
   verb: string;
   resource: string;
   user: string;
+  /** username of the requester (only compared, never a token) */
+  uname: string;
+  /** owner uid keys of the object, remembered so requests that carry no body (a garbage collector's delete) still reach them */
+  owners?: string[];
+  /** the request was a workload's reaction to someone else's change (an operator's work on a custom resource) */
+  reacted?: boolean;
+  /** the object is being deleted (a delete was accepted; finalizers may still hold it) */
+  deleting?: boolean;
   /** operation the cascade this request belongs to is attributed to */
   origin: string;
   /** when the action `origin` names happened */
@@ -131,7 +155,9 @@ export interface FeatureOptions {
  * label actions it saw rarely or never (a custom resource, a new kind) by choosing where the
  * label comes from rather than naming it.
  */
-export const POINTERS = ['self', 'origin', 'uorg', 'nslast', 'nbind'] as const;
+export const POINTERS = ['self', 'origin', 'uorg', 'nslast', 'nbind', 'unext'] as const;
+/** pointers known when the event is extracted (`unext` is filled in later, when the person's next request comes) */
+const CAUSAL_POINTERS = POINTERS.filter((p) => p !== 'unext');
 export type Pointer = (typeof POINTERS)[number];
 export const pointerClass = (p: Pointer): string => `<${p}>`;
 export function pointerOf(cls: string): Pointer | undefined {
@@ -147,8 +173,15 @@ export interface EventFeatures {
   op: string;
   /** heuristic attribution along object/owner links */
   origin: string;
-  /** candidate labels by pointer (only label keys; absent when unknown) */
+  /**
+   * candidate labels by pointer (only label keys; absent when unknown). `unext` is set on a
+   * person's read when their next request, within the session gap, is the change the read was
+   * for (kubectl apply's GET before its PATCH, helm's existence checks before the install, the
+   * GET of a pod before `exec`): the object stays shared, so whoever holds it sees the update.
+   */
   candidates: Partial<Record<Pointer, string>>;
+  /** a person's read: its `unext` may still come, from a request up to SESSION_GAP_MS later */
+  awaitsNext?: boolean;
 }
 
 /** The training target for an event: the first pointer whose candidate is the true label, else the label. */
@@ -166,10 +199,16 @@ export function resolveClass(cls: string, candidates: Partial<Record<Pointer, st
 export class FeatureExtractor {
   private readonly objects: Lru<ObjRecord>;
   private readonly uids: Lru<string>;
-  private readonly users: Lru<{ t: number; op: string; code: number; origin: string; originT: number; session?: string }>;
-  private readonly bindings: Lru<{ t: number; origin: string; originT: number; since: number }>;
+  private readonly users: Lru<{ t: number; op: string; code: number; origin: string; originT: number; session?: string; read?: string }>;
+  private readonly bindings: Lru<{ t: number; origin: string; originT: number; since: number; ns: string }>;
+  /** pods bound to each node recently whose start the kubelet has not begun yet (oldest first) */
+  private readonly starting: Lru<{ t: number; origin: string; originT: number; ns: string }[]>;
   private readonly nsLast: Lru<{ t: number; origin: string; originT: number }>;
+  /** a person's reads waiting for the request they lead to */
+  private readonly reads: Lru<{ t: number; candidates: Partial<Record<Pointer, string>>[] }>;
   private lastTime: number | undefined;
+  /** the latest change a person made to a cluster-scoped object (a CRD, a ClusterRole) */
+  private clusterLast: { t: number; origin: string; originT: number } | undefined;
   private lastActorTime: number | undefined;
   /** kinds seen in named requests without a namespace: cluster-scoped (bounded by the API's kinds) */
   private readonly clusterKinds = new Set<string>();
@@ -180,7 +219,9 @@ export class FeatureExtractor {
     this.uids = new Lru(opts.maxObjects ?? 50_000);
     this.users = new Lru(10_000);
     this.bindings = new Lru(10_000);
+    this.starting = new Lru(10_000);
     this.nsLast = new Lru(10_000);
+    this.reads = new Lru(10_000);
   }
 
   get rememberedObjects(): number { return this.objects.size; }
@@ -225,8 +266,8 @@ export class FeatureExtractor {
     t.push(`gap=${gapBucket(this.lastTime === undefined ? undefined : time - this.lastTime)}`);
     t.push(`agap=${gapBucket(this.lastActorTime === undefined ? undefined : time - this.lastActorTime)}`);
     this.lastTime = time;
-    const actor = isActorClass(ucls);
-    if (actor) this.lastActorTime = time;
+    const actorClass = isActorClass(ucls);
+    if (actorClass) this.lastActorTime = time;
 
     // relational: the previous request of the same user (by name, but only its shape is a token)
     const uname = ev.user?.username;
@@ -234,6 +275,7 @@ export class FeatureExtractor {
     t.push(`uprev=${prevOfUser ? prevOfUser.op : 'none'}`, `ugap=${gapBucket(prevOfUser ? time - prevOfUser.t : undefined)}`);
     if (prevOfUser) t.push(`uprevcode=${prevOfUser.code}`, `uorg=${coarse(prevOfUser.origin)}`);
     const candidates: Partial<Record<Pointer, string>> = {};
+    let actor = actorClass;
     if (op !== 'nonresource') candidates.self = op;
     const fresh = (originT: number) => time - originT <= ORIGIN_HORIZON_MS;
     if (prevOfUser && prevOfUser.origin !== 'nonresource' && fresh(prevOfUser.originT)) candidates.uorg = prevOfUser.origin;
@@ -253,7 +295,8 @@ export class FeatureExtractor {
     const selfKeys: string[] = [];
     const details = (resp as { details?: { uid?: string } } | undefined)?.details;
     const name = o?.name || pm?.name || rm?.name;
-    const nameKey = o?.resource && name ? `n:${o.resource}|${ns}|${name}` : undefined;
+    // a token is minted for whoever it is bound to, not a change of the ServiceAccount
+    const nameKey = o?.resource && name && o.subresource !== 'token' ? `n:${o.resource}|${ns}|${name}` : undefined;
     // a request without the object's uid (a delete answered by a Status, a Metadata-level
     // event) still reaches the uid-keyed record owners link to, through the name → uid alias
     const uid = o?.uid || pm?.uid || rm?.uid || details?.uid || (nameKey ? this.uids.get(nameKey) : undefined);
@@ -269,20 +312,51 @@ export class FeatureExtractor {
       if (inv.kind && inv.name) links.push(['involved', `n:${kindToResource(inv.kind)}|${inv.namespace ?? ''}|${inv.name}`]);
     }
     if (o?.resource === 'endpoints' && name) links.push(['service', `n:services|${ns}|${name}`]);
+    // a kubelet's token for a pod is bound to that pod
+    const bound = req?.kind === 'TokenRequest' ? (req.spec as { boundObjectRef?: { kind?: string; name?: string; uid?: string } } | undefined)?.boundObjectRef : undefined;
+    if (bound?.uid) links.push(['bound', `u:${bound.uid}`]);
+    if (bound?.kind && bound.name) links.push(['bound', `n:${kindToResource(bound.kind)}|${ns}|${bound.name}`]);
+    // a PersistentVolume is provisioned and bound for its claim
+    const claim = ((req?.spec ?? resp?.spec) as { claimRef?: { uid?: string; name?: string; namespace?: string } } | undefined)?.claimRef;
+    if (claim?.uid) links.push(['claim', `u:${claim.uid}`]);
+    if (claim?.name) links.push(['claim', `n:persistentvolumeclaims|${claim.namespace ?? ''}|${claim.name}`]);
     const svc = pm?.labels?.['kubernetes.io/service-name'] ?? rm?.labels?.['kubernetes.io/service-name'];
     if (o?.resource === 'endpointslices' && svc) links.push(['service', `n:services|${ns}|${svc}`]);
 
     let best: ObjRecord | undefined; let bestKind = 'none';
+    let selfRec: ObjRecord | undefined;
     for (const k of selfKeys) {
       const r = this.objects.get(k);
-      if (r && (!best || r.t > best.t)) { best = r; bestKind = 'self'; }
+      if (r && (!best || r.t > best.t)) { best = r; bestKind = 'self'; selfRec = r; }
     }
     t.push(`seen=${best ? 'yes' : 'no'}`);
+    // the owners an object had: when one of them is being deleted, this request is the cascade
+    const ownerKeys = owners.length ? owners.filter((r) => r.uid).map((r) => `u:${r.uid}`) : selfRec?.owners;
+    if (!owners.length && selfRec?.owners) {
+      for (const k of selfRec.owners) {
+        const r = this.objects.get(k);
+        if (r?.deleting) links.push(['owner', k]);
+      }
+    }
+    // a namespace just created or being deleted: its controllers' work in it follows from that
+    if (ns && !actorClass) {
+      const nr = this.objects.get(`n:namespaces||${ns}`);
+      if (nr && ((nr.deleting && fresh(nr.originT)) || (nr.verb === 'create' && time - nr.t <= SPAWN_BURST_MS))) links.push(['namespace', `n:namespaces||${ns}`]);
+    }
     for (const [kind, k] of links) {
       const r = this.objects.get(k);
       if (r && (!best || r.t > best.t)) { best = r; bestKind = kind; }
     }
     t.push(`link=${bestKind}`);
+    // a workload service account (a provisioner, an operator) reacting to what someone else just changed
+    // (on the object itself: right after a person created it, or a provisioner reclaiming the volume a claim's delete released)
+    const reacting = best !== undefined && (best.uname !== uname || best.reacted === true) && !best.origin.startsWith('background ') && (bestKind === 'self'
+      ? (isActorClass(best.user) && time - best.t <= REACT_SELF_MS) || (o?.resource === 'persistentvolumes' && ev.verb === 'delete' && time - best.t <= REACTION_MS)
+      : bestKind !== 'none' && time - best.t <= REACTION_MS);
+    if (actorClass && ucls === 'sa' && reacting) {
+      actor = false;
+      t.push('react=yes');
+    }
     if (best) {
       t.push(`lverb=${best.verb}`, `lres=${best.resource}`, `luser=${best.user}`, `lage=${gapBucket(time - best.t)}`, `org=${coarse(best.origin)}`);
     }
@@ -292,28 +366,71 @@ export class FeatureExtractor {
     }
     // a person's requests in quick succession are one action (helm install: the release secret,
     // then the chart's objects); its first change names the action
-    const session = actor && prevOfUser?.session !== undefined && time - prevOfUser.t <= SESSION_GAP_MS ? prevOfUser.session : undefined;
-    // a component's request that links to nothing a person did recently is its own routine work
-    // an owner's children created in one burst belong to the owner's action; a child created
-    // long after the first, or long after the owner last changed (a CronJob's scheduled runs),
-    // is routine work of its controller
+    // (kubectl sends one change per command: its change right after another one is the next command,
+    // unless it is the next object of one `apply`, which reads each object before changing it)
+    const chains = !(MUTATING.has(ev.verb) && ua.product === 'kubectl') || (nameKey !== undefined && prevOfUser?.read === nameKey);
+    const gapLimit = ua.product === 'kubectl' ? KUBECTL_STEP_MS : SESSION_GAP_MS;
+    const session = actor && chains && prevOfUser?.session !== undefined && time - prevOfUser.t <= gapLimit ? prevOfUser.session : undefined;
+    // a component's request that links to nothing a person did recently is its own routine work;
+    // an owner's children belong to the owner's action, unless the owner has not changed for
+    // long (a controller's routine resync) or the owner is a CronJob past its first run
     let spawned = 'no';
     if (!actor && best && bestKind === 'owner' && ev.verb === 'create') {
-      if (time - best.t > STALE_OWNER_MS) spawned = 'stale';
+      if (owners.some((r) => r.kind === 'CronJob')) {
+        // a CronJob's first scheduled run (the next minute boundary) belongs to the action that created
+        // (or changed) it; later runs are its controller's routine, and so is what follows them
+        if (best.firstSpawn === undefined && time - best.t <= STALE_OWNER_MS + 2_000) { best.firstSpawn = time; best.originT = time; spawned = 'first'; }
+        else { best.origin = UNLINKED_ORIGIN; best.originT = time; spawned = 'later'; }
+      } else if (time - best.t > STALE_OWNER_MS) spawned = 'stale';
       else if (best.firstSpawn === undefined) { best.firstSpawn = time; spawned = 'first'; }
-      else spawned = time - best.firstSpawn <= SPAWN_BURST_MS ? 'burst' : 'later';
+      else spawned = 'burst';
     }
     t.push(`spawn=${spawned}`);
     let origin = actor ? (session ?? op) : !best || spawned === 'later' || spawned === 'stale' ? UNLINKED_ORIGIN : best.origin;
     let originT = actor || origin === UNLINKED_ORIGIN || !best ? time : best.originT;
+    // a component's request right after its previous one, with no link of its own, is the same work item
+    // (a kubelet reads the CA configmap right after the pod's token)
+    if (!actor && !best && prevOfUser && time - prevOfUser.t <= FOLLOW_UP_MS && prevOfUser.origin !== UNLINKED_ORIGIN && !prevOfUser.origin.startsWith('background ') && prevOfUser.origin !== 'nonresource') {
+      origin = prevOfUser.origin; originT = prevOfUser.originT; t.push('via=previous');
+    } else if (!actor && !best && node) {
+      // a kubelet's first requests for a pod just bound to its node (the token of a Metadata-level audit has no
+      // body to link by): the oldest pod bound there in this namespace that it has not started yet
+      const pend = this.starting.get(node);
+      const k = pend ? pend.findIndex((b) => b.ns === ns && time - b.t <= BIND_FOLLOW_MS) : -1;
+      if (pend && k >= 0 && fresh(pend[k]!.originT)) {
+        const b = pend[k]!;
+        origin = b.origin; originT = b.originT; t.push('via=binding');
+        if (o?.subresource === 'token') pend.splice(k, 1);
+      }
+    }
     // no cascade lasts this long: an old attribution is not this event's cause
     if (!fresh(originT)) { origin = UNLINKED_ORIGIN; originT = time; t.push('stale=yes'); }
     // Endpoints follow the readiness of the Service's pods: without a fresh link, the namespace's
     // latest action is the cause
-    if (!actor && origin === UNLINKED_ORIGIN && (o?.resource === 'endpoints' || o?.resource === 'endpointslices') && ns) {
+    // (and so does a resource quota's usage); the pod change they follow was the namespace's last event
+    const follower = o?.resource === 'endpoints' || o?.resource === 'endpointslices' || o?.resource === 'resourcequotas' || (o?.subresource === 'status' && WORKLOADS.has(res));
+    if (!actor && ns && bestKind !== 'namespace') {
       const last = this.nsLast.get(ns);
-      if (last && fresh(last.originT)) { origin = last.origin; originT = last.originT; t.push('via=namespace'); }
+      if (last && fresh(last.originT) && last.origin !== UNLINKED_ORIGIN) {
+        if (follower && (origin === UNLINKED_ORIGIN || (time - last.t <= FOLLOW_NS_MS && last.t > (best?.t ?? -Infinity)))) { origin = last.origin; originT = last.originT; t.push('via=namespace'); }
+        // a component's unlinked request right after something happened in the namespace (a StatefulSet's first claim)
+        else if (!best && origin === UNLINKED_ORIGIN && time - last.t <= FOLLOW_UP_MS) { origin = last.origin; originT = last.originT; t.push('via=nsfollow'); }
+      }
     }
+    // cluster-scoped follow-ups of a person's cluster-scoped change: the aggregation controller
+    // updating edit/admin/view after a ClusterRole, controllers discovering a new CRD's API group
+    const cl = this.clusterLast;
+    if (!actor && !ns && !best && origin === UNLINKED_ORIGIN && cl && time - cl.t <= FOLLOW_NS_MS && fresh(cl.originT)) {
+      origin = cl.origin; originT = cl.originT; t.push('via=cluster');
+    }
+    if (actor && !ns && o?.resource && MUTATING.has(ev.verb) && (ev.responseStatus?.code ?? 200) < 400) this.clusterLast = { t: time, origin, originT };
+    // routine work nobody's action explains, by kind: a token refresh, an event about a long-running object
+    if (origin === UNLINKED_ORIGIN && !actor && ev.verb === 'create') {
+      if (o?.subresource === 'token') origin = 'background token';
+      else if (o?.resource === 'events' && ucls === 'node') origin = 'background events';
+    }
+    // a workload's service account watching the cluster (a monitoring agent's lists, a provisioner's lease) is routine
+    if (actor && ucls === 'sa' && ((ev.verb === 'list' && !o?.namespace) || o?.resource === 'leases')) origin = UNLINKED_ORIGIN;
     t.push(`origin=${origin}`, `sess=${session === undefined ? 'no' : session === op ? 'same' : 'other'}`);
     // relational: what happened last in the same namespace (cascades stay in their namespace)
     if (ns) {
@@ -325,28 +442,52 @@ export class FeatureExtractor {
       this.nsLast.set(ns, { t: time, origin, originT });
     }
 
-    if (MUTATING.has(ev.verb)) {
+    if (MUTATING.has(ev.verb) && (ev.responseStatus?.code ?? 200) < 400) {
       // a component updating its own object keeps that object's spawn history
-      const rec: ObjRecord = { t: time, verb: ev.verb, resource: res, user: ucls, origin, originT, firstSpawn: !actor && bestKind === 'self' ? best?.firstSpawn : undefined };
+      const rec: ObjRecord = { t: time, verb: ev.verb, resource: res, user: ucls, uname: uname ?? '', owners: ownerKeys,
+        reacted: actorClass && !actor ? true : undefined,
+        deleting: ev.verb === 'delete' || ev.verb === 'deletecollection' || Boolean(rm?.deletionTimestamp || pm?.deletionTimestamp) || (bestKind === 'self' && best?.deleting && ev.verb !== 'create') || undefined,
+        origin, originT, firstSpawn: !actor && bestKind === 'self' ? best?.firstSpawn : undefined };
       for (const k of selfKeys) this.objects.set(k, rec);
       // a person's change to an object is what its owners' controllers react to next
       // (kubectl delete pod → the ReplicaSet creates a replacement)
-      if (actor) for (const r of owners) if (r.uid) this.objects.set(`u:${r.uid}`, rec);
+      // (owners remembered from earlier requests only for a delete, which carries no body)
+      const reach = owners.length ? ownerKeys : ev.verb === 'delete' && !o?.subresource ? ownerKeys : undefined;
+      if (actor) for (const k of reach ?? []) this.objects.set(k, rec);
     }
     if (uname) {
       const sess = actor ? (session ?? (MUTATING.has(ev.verb) && (ev.responseStatus?.code ?? 200) < 400 ? op : undefined)) : undefined;
-      this.users.set(uname, { t: time, op, code: ev.responseStatus?.code ?? 0, origin, originT, session: sess });
+      this.users.set(uname, { t: time, op, code: ev.responseStatus?.code ?? 0, origin, originT, session: sess, read: ev.verb === 'get' ? nameKey : undefined });
     }
     const target = (req?.kind === 'Binding' ? req.target : undefined) as { kind?: string; name?: string } | undefined;
-    if (target?.kind === 'Node' && target.name) this.bindings.set(target.name, { t: time, origin, originT, since: 0 });
+    if (target?.kind === 'Node' && target.name && (ev.responseStatus?.code ?? 201) < 400) {
+      this.bindings.set(target.name, { t: time, origin, originT, since: 0, ns });
+      const pend = (this.starting.get(target.name) ?? []).filter((b) => time - b.t <= BIND_FOLLOW_MS);
+      pend.push({ t: time, origin, originT, ns });
+      this.starting.set(target.name, pend.slice(-16));
+    }
     if (origin !== 'nonresource') candidates.origin = origin;
     // which candidates agree: lets the model pick a source without knowing the label itself
-    for (let i = 0; i < POINTERS.length; i++) {
-      const a = candidates[POINTERS[i]!];
-      if (a === undefined) { t.push(`no=${POINTERS[i]}`); continue; }
-      for (let j = i + 1; j < POINTERS.length; j++) if (a === candidates[POINTERS[j]!]) t.push(`eq=${POINTERS[i]}~${POINTERS[j]}`);
+    for (let i = 0; i < CAUSAL_POINTERS.length; i++) {
+      const a = candidates[CAUSAL_POINTERS[i]!];
+      if (a === undefined) { t.push(`no=${CAUSAL_POINTERS[i]}`); continue; }
+      for (let j = i + 1; j < CAUSAL_POINTERS.length; j++) if (a === candidates[CAUSAL_POINTERS[j]!]) t.push(`eq=${CAUSAL_POINTERS[i]}~${CAUSAL_POINTERS[j]}`);
     }
-    return { tokens: t, op, origin, candidates };
+    if (actorClass && uname) {
+      // a person's reads lead to their next change (or subresource request) within the session gap
+      const pending = this.reads.get(uname);
+      const live = pending && time - pending.t <= SESSION_GAP_MS ? pending : undefined;
+      if (MUTATING.has(ev.verb) || o?.subresource) {
+        if (live && origin !== 'nonresource') for (const c of live.candidates) c.unext = origin;
+        if (pending) this.reads.set(uname, { t: time, candidates: [] });
+      } else if (ev.verb === 'get' || ev.verb === 'list') {
+        const list = live ? live.candidates : [];
+        if (list.length < 64) list.push(candidates);
+        this.reads.set(uname, { t: time, candidates: list });
+      }
+    }
+    const awaitsNext = actorClass && Boolean(uname) && (ev.verb === 'get' || ev.verb === 'list') && !o?.subresource;
+    return awaitsNext ? { tokens: t, op, origin, candidates, awaitsNext } : { tokens: t, op, origin, candidates };
   }
 }
 

@@ -5,13 +5,13 @@
 import type { KEvent, LabeledEvent, LabelStage } from '../types/pipeline.ts';
 import { parseLabelKey, type Label } from '../types/label.ts';
 import type { ModelBundle } from './bundle.ts';
-import { resolveClass, type EventFeatures } from './features.ts';
+import { resolveClass, SESSION_GAP_MS, type EventFeatures } from './features.ts';
 import { Preprocessor } from './prepare.ts';
 import { RuleSet } from './rules.ts';
-import { Windower, type WindowSpec } from './windows.ts';
+import { Windower, type Voted, type WindowSpec } from './windows.ts';
 
 interface Entry { ev: KEvent; out?: LabeledEvent }
-interface Residual { entry: Entry; emb: Float32Array; wide: Float32Array; candidates: EventFeatures['candidates'] }
+interface Residual { entry: Entry; emb: Float32Array; wide: Float32Array; candidates: EventFeatures['candidates']; awaitsNext: boolean }
 
 /**
  * The label of a voted event: the class with most votes that resolves (a pointer class needs
@@ -62,6 +62,11 @@ export class StreamingLabeler implements LabelStage {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly maxBatch: number;
   private embBuf = new Float32Array(0);
+  /** scored events waiting for their decision, in order (a person's read waits for the change it leads to) */
+  private scored: Voted<Residual>[] = [];
+  private scoredHead = 0;
+  /** newest event time pushed */
+  private newest = -Infinity;
   private wideBuf = new Float32Array(0);
 
   constructor(private readonly opts: StageOptions) {
@@ -87,6 +92,7 @@ export class StreamingLabeler implements LabelStage {
   private async doPush(events: KEvent[], flush: boolean): Promise<LabeledEvent[]> {
     const b = this.opts.bundle;
     for (const ev of events) {
+      if (ev.time > this.newest) this.newest = ev.time;
       const entry: Entry = { ev };
       this.queue.push(entry);
       const p = this.pre.prepare(ev.audit, ev.time);
@@ -99,18 +105,24 @@ export class StreamingLabeler implements LabelStage {
       const emb = new Float32Array(b.model.embedDim);
       const wide = new Float32Array(b.model.classes);
       b.model.embed(b.vocab.encode(p.features.tokens), emb, 0, wide, 0);
-      this.windower.push({ entry, emb, wide, candidates: p.features.candidates });
+      this.windower.push({ entry, emb, wide, candidates: p.features.candidates, awaitsNext: p.features.awaitsNext === true });
     }
     if (b && this.windower) {
       const specs = this.windower.takeReady();
       if (flush) specs.push(...this.windower.takeFlush());
       await this.score(specs);
-      for (const v of this.windower.release()) {
+      for (const v of this.windower.release()) this.scored.push(v);
+      // decide in order; a person's read waits until its `unext` is known or can no longer come
+      while (this.scoredHead < this.scored.length) {
+        const v = this.scored[this.scoredHead]!;
+        if (!flush && v.item.awaitsNext && v.item.candidates.unext === undefined && this.newest - v.item.entry.ev.time <= SESSION_GAP_MS) break;
         const first = b.vocab.label(v.cls);
         const direct = resolveClass(first, v.item.candidates);
         const d = direct ? { label: direct, confidence: v.confidence } : decide(v.votes, v.weight, b.vocab.labels, v.item.candidates);
         v.item.entry.out = labeled(v.item.entry.ev, d.label, 'model', d.confidence);
+        this.scoredHead++;
       }
+      if (this.scoredHead > 1024 && this.scoredHead * 2 > this.scored.length) { this.scored = this.scored.slice(this.scoredHead); this.scoredHead = 0; }
     }
     return this.drain();
   }

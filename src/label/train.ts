@@ -194,9 +194,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       ids[k] = id;
     });
     resIds.push(ids); resLabel.push(truth.label); resPart.push(part);
-    resCand.push(p.features.candidates); resTarget.push(targetClass(truth.label, p.features.candidates));
+    resCand.push(p.features.candidates);
   }
   bar.finish();
+  // targets once every candidate is known (a read's `unext` is filled in by the request after it)
+  for (let k = 0; k < resCand.length; k++) resTarget.push(targetClass(resLabel[k]!, resCand[k]!));
   const range = (k: number): [number, number] => { const a = resPart.indexOf(k); if (a < 0) return [resPart.length, resPart.length]; let b = a; while (b < resPart.length && resPart[b] === k) b++; return [a, b]; };
   const [trA, trB] = range(0); const [vaA, vaB] = range(1); const [teA, teB] = range(2);
   // output classes: a pointer class per candidate source, plus the labels no candidate gave
@@ -225,7 +227,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const model = buildTrainingModel(tf, arch, V, C, opts.seed);
   const lossFn = (yTrue: import('@tensorflow/tfjs').Tensor, yPred: import('@tensorflow/tfjs').Tensor) =>
     tf.tidy(() => tf.mean(tf.neg(tf.sum(tf.mul(yTrue, tf.log(tf.clipByValue(yPred, 1e-7, 1))), -1))));
-  model.compile({ optimizer: tf.train.adam(opts.learningRate), loss: lossFn });
+  const optimizer = tf.train.adam(opts.learningRate);
+  model.compile({ optimizer, loss: lossFn });
   const seq = new SequenceModel(tf, model);
   log(`BiLSTM ${arch.units.join('/')} units, embedding ${arch.embed}, ${seq.parameters} parameters; window ${W}, stride ${opts.stride}; backend ${backend}`);
 
@@ -283,6 +286,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       best = { f1: score, epoch, weights: model.getWeights().map((t) => t.clone()) };
       stale = 0;
     } else if (++stale >= opts.patience) { log(`early stop: no validation improvement for ${opts.patience} epochs (best epoch ${best.epoch})`); break; }
+    else {
+      // plateau: halve the learning rate (Adam reads it on every step)
+      const o = optimizer as unknown as { learningRate: number };
+      o.learningRate /= 2;
+      log(`no validation improvement: learning rate ${o.learningRate}`);
+    }
     if (Date.now() + secs * 1000 > deadline) { log(`time budget of ${opts.maxMinutes} min reached (best epoch ${best.epoch})`); break; }
   }
   if (best.weights) { model.setWeights(best.weights); best.weights.forEach((t) => t.dispose()); }

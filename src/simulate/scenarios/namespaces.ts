@@ -67,12 +67,22 @@ export function namespaceFollowUps(a: Act, t: number, ns: string): number {
   return end;
 }
 
+const terminating = new WeakMap<Sim, Map<string, number>>();
+/** namespace name → when its deletion finishes (the cluster model forgets it as soon as the delete action is generated) */
+function terminatingUntil(sim: Sim): Map<string, number> {
+  let m = terminating.get(sim);
+  if (!m) terminating.set(sim, m = new Map());
+  return m;
+}
+
 export const namespaceCreate: Scenario = {
   name: 'namespace-create', shrink: 'namespace-delete', summary: 'kubectl create/apply namespace (half of them with a ResourceQuota): default ServiceAccount, CA ConfigMap, quota status',
   trigger: 'create namespaces (cluster)', weight: 3, admin: true,
   run(sim, user, t0) {
     const a = sim.action(user, t0, { verb: 'create', res: 'namespaces' });
-    const existing = new Set(sim.cluster.list('namespaces').map((n) => n.name));
+    // a namespace still terminating (its deletion runs on past this action's start) cannot be created again yet
+    const gone = terminatingUntil(sim);
+    const existing = new Set([...sim.cluster.list('namespaces').map((n) => n.name), ...[...gone].filter(([, until]) => until > t0).map(([n]) => n)]);
     const free = NAMESPACE_NAMES.filter((n) => !existing.has(n));
     const name = free.length ? sim.rng.pick(free) : uniqueName(sim, 'namespaces', undefined, `preview-${sim.rng.suffix(5)}`);
     const withQuota = sim.rng.chance(0.5);
@@ -218,6 +228,7 @@ export const namespaceDelete: Scenario = {
     tl = a.call({ actor: ctl, at: tl + Math.round(rng.around(3 * MS)), verb: 'delete', res: 'namespaces', name: ns, req: deleteOptions({ preconditions: { uid: nsObj.uid } }), resp: snap(nsObj.body) });
     for (const o of sim.cluster.inNamespace(ns)) sim.cluster.remove(o);
     sim.cluster.remove(nsObj);
+    terminatingUntil(sim).set(ns, Math.max(tl, a.end));
     return a;
   },
 };
