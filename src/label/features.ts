@@ -267,6 +267,8 @@ export class FeatureExtractor {
     t.push(`agap=${gapBucket(this.lastActorTime === undefined ? undefined : time - this.lastActorTime)}`);
     this.lastTime = time;
     const actorClass = isActorClass(ucls);
+    /** a change that took effect (a refused or failed request changes nothing) */
+    const changed = MUTATING.has(ev.verb) && (ev.responseStatus?.code ?? 200) < 400;
     if (actorClass) this.lastActorTime = time;
 
     // relational: the previous request of the same user (by name, but only its shape is a token)
@@ -423,7 +425,7 @@ export class FeatureExtractor {
     if (!actor && !ns && !best && origin === UNLINKED_ORIGIN && cl && time - cl.t <= FOLLOW_NS_MS && fresh(cl.originT)) {
       origin = cl.origin; originT = cl.originT; t.push('via=cluster');
     }
-    if (actor && !ns && o?.resource && MUTATING.has(ev.verb) && (ev.responseStatus?.code ?? 200) < 400) this.clusterLast = { t: time, origin, originT };
+    if (actor && !ns && o?.resource && changed) this.clusterLast = { t: time, origin, originT };
     // routine work nobody's action explains, by kind: a token refresh, an event about a long-running object
     if (origin === UNLINKED_ORIGIN && !actor && ev.verb === 'create') {
       if (o?.subresource === 'token') origin = 'background token';
@@ -442,7 +444,7 @@ export class FeatureExtractor {
       this.nsLast.set(ns, { t: time, origin, originT });
     }
 
-    if (MUTATING.has(ev.verb) && (ev.responseStatus?.code ?? 200) < 400) {
+    if (changed) {
       // a component updating its own object keeps that object's spawn history
       const rec: ObjRecord = { t: time, verb: ev.verb, resource: res, user: ucls, uname: uname ?? '', owners: ownerKeys,
         reacted: actorClass && !actor ? true : undefined,
@@ -456,11 +458,11 @@ export class FeatureExtractor {
       if (actor) for (const k of reach ?? []) this.objects.set(k, rec);
     }
     if (uname) {
-      const sess = actor ? (session ?? (MUTATING.has(ev.verb) && (ev.responseStatus?.code ?? 200) < 400 ? op : undefined)) : undefined;
+      const sess = actor ? (session ?? (changed ? op : undefined)) : undefined;
       this.users.set(uname, { t: time, op, code: ev.responseStatus?.code ?? 0, origin, originT, session: sess, read: ev.verb === 'get' ? nameKey : undefined });
     }
     const target = (req?.kind === 'Binding' ? req.target : undefined) as { kind?: string; name?: string } | undefined;
-    if (target?.kind === 'Node' && target.name && (ev.responseStatus?.code ?? 201) < 400) {
+    if (target?.kind === 'Node' && target.name && changed) {
       this.bindings.set(target.name, { t: time, origin, originT, since: 0, ns });
       const pend = (this.starting.get(target.name) ?? []).filter((b) => time - b.t <= BIND_FOLLOW_MS);
       pend.push({ t: time, origin, originT, ns });
