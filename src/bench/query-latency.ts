@@ -9,11 +9,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
 import type { BenchOptions, BenchResult } from './types.ts';
+import { memberAggregates } from '../cluster/summary.ts';
 import { createGraphqlHandler } from '../query/handler.ts';
 import { createEsClient } from '../store/es-client.ts';
 import { indexNames, toEsDoc } from '../store/codec.ts';
 import { ensureIndexTemplates } from '../store/templates.ts';
 import type { ContextDoc, ContextMember, Outcome, SecurityFlag } from '../types/context.ts';
+import { labelKey, verbClassOf } from '../types/label.ts';
 import { Progress } from '../util/progress.ts';
 import { prng } from '../util/prng.ts';
 
@@ -104,16 +106,10 @@ export function syntheticContext(i: number, pop: Population, now: number, r: () 
     members.push({ auditID: auditID(k), time: t, user: CONTROLLERS[k % CONTROLLERS.length]!, verb: k % 3 === 0 ? 'update' : 'create', resource: CHILD_RESOURCES[k % CHILD_RESOURCES.length]!, ...(ns ? { namespace: ns } : {}), name: `${name ?? 'x'}-${k}`, code: childCode });
   }
   const outcome: Outcome = code === 403 ? 'forbidden' : code >= 400 ? 'failure' : failures ? 'partial' : 'success';
-  const distinct = <T>(xs: (T | undefined)[]) => [...new Set(xs.filter((x): x is T => x !== undefined && x !== ''))];
-  const countBy = (xs: string[]) => { const m = new Map<string, number>(); for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1); return [...m].map(([key, count]) => ({ key, count })); };
-  const users = distinct(members.map((m) => m.user));
-  const resKey = (m: ContextMember) => (m.subresource ? `${m.resource}/${m.subresource}` : m.resource);
   const client = CLIENTS[Math.floor(r() * CLIENTS.length)]!;
-  const labelRes = a.sub ? `${resource}/${a.sub}` : resource;
-  const verbClass = a.verb === 'get' || a.verb === 'list' ? 'get-list' : a.verb === 'update' || a.verb === 'patch' ? 'patch-update' : a.verb;
   return {
     id,
-    label: `${verbClass}${a.verb === 'list' ? '-collection' : ''} ${labelRes}${a.namespaced ? '' : ' (cluster)'}`,
+    label: labelKey({ kind: 'trigger', resource, subresource: a.sub, namespaced: a.namespaced, scope: a.verb === 'list' ? 'list' : 'single', verbClass: verbClassOf(a.verb) }),
     action: `${user} ${PAST[a.verb] ?? a.verb} ${a.resource.replace(/s$/, '')}${a.sub ? ` ${a.sub}` : ''} ${ns ? `${ns}/` : ''}${name ?? ''}`.trim(),
     state: 'closed',
     trigger: {
@@ -121,15 +117,7 @@ export function syntheticContext(i: number, pop: Population, now: number, r: () 
       userAgent: `${client} (linux/amd64) kubernetes/abc1234`, client, sourceIPs: [`10.0.${i % 250}.${(i >> 8) % 250}`],
       verb: a.verb, apiGroup: a.group, resource: a.resource, ...(a.sub ? { subresource: a.sub } : {}), ...(ns ? { namespace: ns } : {}), ...(name ? { name } : {}), code,
     },
-    start,
-    end: members[members.length - 1]!.time,
-    eventCount: members.length,
-    users,
-    namespaces: distinct(members.map((m) => m.namespace)),
-    resources: distinct(members.map(resKey)),
-    names: distinct(members.map((m) => m.name)),
-    verbs: distinct(members.map((m) => m.verb)),
-    counts: { verbs: countBy(members.map((m) => m.verb)), resources: countBy(members.map(resKey)), users: countBy(members.map((m) => m.user)), codes: countBy(members.map((m) => String(m.code))) },
+    ...memberAggregates(members),
     outcome,
     failures,
     forbidden: code === 403 ? 1 : 0,

@@ -262,6 +262,27 @@ export function eventFlags(a: AuditEvent): SecurityFlag[] {
   return out;
 }
 
+/** What a context document derives from its members (sorted by time): span, distinct values and counts. */
+export function memberAggregates(members: ContextMember[]): Pick<ContextDoc, 'start' | 'end' | 'eventCount' | 'users' | 'namespaces' | 'resources' | 'names' | 'verbs' | 'counts'> {
+  const resKey = (m: ContextMember) => (m.subresource ? `${m.resource}/${m.subresource}` : m.resource);
+  return {
+    start: members[0]!.time,
+    end: members[members.length - 1]!.time,
+    eventCount: members.length,
+    users: distinct(members.map((m) => m.user)),
+    namespaces: distinct(members.map((m) => m.namespace)),
+    resources: distinct(members.map(resKey)),
+    names: distinct(members.map((m) => m.name)),
+    verbs: distinct(members.map((m) => m.verb)),
+    counts: {
+      verbs: countBy(members.map((m) => m.verb)),
+      resources: countBy(members.map((m) => resKey(m) || '(none)')),
+      users: countBy(members.map((m) => m.user)),
+      codes: countBy(members.map((m) => String(m.code))),
+    },
+  };
+}
+
 const FLAG_ORDER: SecurityFlag[] = ['secret-read', 'exec', 'attach', 'portforward', 'rbac-change', 'csr-approval', 'anonymous', 'forbidden-burst', 'impersonation', 'privileged-pod'];
 
 /**
@@ -299,8 +320,7 @@ export function summarize(id: string, events: LabeledEvent[], state: 'open' | 'c
     outcome = forbidden === n ? 'forbidden' : failures + forbidden === n ? 'failure' : forbidden + failures > 0 ? 'partial' : 'success';
   }
 
-  const users = distinct(members.map((m) => m.user));
-  const resKey = (m: ContextMember) => (m.subresource ? `${m.resource}/${m.subresource}` : m.resource);
+  const aggregates = memberAggregates(members);
   let confidence = 0;
   for (const e of sorted) confidence += e.confidence ?? 1;
   confidence = Math.round((confidence / sorted.length) * 1000) / 1000;
@@ -308,23 +328,10 @@ export function summarize(id: string, events: LabeledEvent[], state: 'open' | 'c
   return {
     id,
     label,
-    action: describeAction(trigger, { background, eventCount: members.length, users }),
+    action: describeAction(trigger, { background, eventCount: members.length, users: aggregates.users }),
     state,
     trigger,
-    start: members[0]!.time,
-    end: members[members.length - 1]!.time,
-    eventCount: members.length,
-    users,
-    namespaces: distinct(members.map((m) => m.namespace)),
-    resources: distinct(members.map(resKey)),
-    names: distinct(members.map((m) => m.name)),
-    verbs: distinct(members.map((m) => m.verb)),
-    counts: {
-      verbs: countBy(members.map((m) => m.verb)),
-      resources: countBy(members.map((m) => resKey(m) || '(none)')),
-      users: countBy(members.map((m) => m.user)),
-      codes: countBy(members.map((m) => String(m.code))),
-    },
+    ...aggregates,
     outcome,
     failures,
     forbidden,
