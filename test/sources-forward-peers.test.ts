@@ -172,82 +172,58 @@ function emitP(s: Sender, data: unknown, time?: number): Promise<void> {
   });
 }
 
+/** A kontext forward server and a fluent-logger sender connected to it, both closed afterwards. */
+async function withFluentLogger(mode: ConstructorParameters<typeof TestDownstream>[0], serverOpts: ForwardServerOptions, senderOpts: Record<string, unknown>, body: (ds: TestDownstream, s: Sender) => Promise<void>): Promise<void> {
+  const ds = new TestDownstream(mode);
+  const { server, port } = await startServer(ds, serverOpts);
+  const s = flSender(port, senderOpts);
+  try {
+    await body(ds, s);
+  } finally {
+    s.end(null as unknown as string, null, () => {});
+    await server.close({ graceMs: 100 });
+  }
+}
+
 describe('forward input with fluent-logger', () => {
   for (const eventMode of ['Message', 'PackedForward', 'CompressedPackedForward']) {
-    test(`${eventMode} mode with requireAckResponse`, async () => {
-      const ds = new TestDownstream('immediate');
-      const { server, port } = await startServer(ds);
-      const s = flSender(port, { eventMode, flushInterval: 5 });
-      try {
-        const evs = [auditEvent(), auditEvent()];
-        await withTimeout(emitP(s, evs[0]), 5000, 'ack 1');
-        await withTimeout(emitP(s, evs[1], 1767261600), 5000, 'ack 2');
-        assert.deepEqual(ds.records, evs);
-      } finally {
-        s.end(null as unknown as string, null, () => {});
-        await server.close({ graceMs: 100 });
-      }
-    });
+    test(`${eventMode} mode with requireAckResponse`, () => withFluentLogger('immediate', {}, { eventMode, flushInterval: 5 }, async (ds, s) => {
+      const evs = [auditEvent(), auditEvent()];
+      await withTimeout(emitP(s, evs[0]), 5000, 'ack 1');
+      await withTimeout(emitP(s, evs[1], 1767261600), 5000, 'ack 2');
+      assert.deepEqual(ds.records, evs);
+    }));
   }
 
-  test('shared key with username/password (Message, ack)', async () => {
-    const ds = new TestDownstream('immediate');
-    const { server, port } = await startServer(ds, { sharedKey: SHARED_KEY, users: { fluent: 'pw' } });
-    const s = flSender(port, { security: { clientHostname: 'peer.test', sharedKey: SHARED_KEY, username: 'fluent', password: 'pw' } });
-    try {
+  test('shared key with username/password (Message, ack)', () => withFluentLogger('immediate', { sharedKey: SHARED_KEY, users: { fluent: 'pw' } },
+    { security: { clientHostname: 'peer.test', sharedKey: SHARED_KEY, username: 'fluent', password: 'pw' } }, async (ds, s) => {
       const ev = auditEvent();
       await withTimeout(emitP(s, ev), 5000, 'ack');
       assert.deepEqual(ds.records, [ev]);
-    } finally {
-      s.end(null as unknown as string, null, () => {});
-      await server.close({ graceMs: 100 });
-    }
-  });
+    }));
 
-  test('wrong password: handshake refused, nothing delivered', async () => {
-    const ds = new TestDownstream('immediate');
-    const { server, port } = await startServer(ds, { sharedKey: SHARED_KEY, users: { fluent: 'pw' } });
-    const s = flSender(port, { enableReconnect: false, security: { clientHostname: 'peer.test', sharedKey: SHARED_KEY, username: 'fluent', password: 'nope' } });
-    const errors: Error[] = [];
-    (s as unknown as NodeJS.EventEmitter).on('error', (e: Error) => errors.push(e));
-    try {
+  test('wrong password: handshake refused, nothing delivered', () => withFluentLogger('immediate', { sharedKey: SHARED_KEY, users: { fluent: 'pw' } },
+    { enableReconnect: false, security: { clientHostname: 'peer.test', sharedKey: SHARED_KEY, username: 'fluent', password: 'nope' } }, async (ds, s) => {
+      const errors: Error[] = [];
+      (s as unknown as NodeJS.EventEmitter).on('error', (e: Error) => errors.push(e));
       s.emit('audit', auditEvent(), () => {});
       await until(() => errors.length > 0, 3000, 'handshake error');
       assert.match(errors[0]!.message, /username\/password mismatch/);
       assert.equal(ds.records.length, 0);
-    } finally {
-      s.end(null as unknown as string, null, () => {});
-      await server.close({ graceMs: 100 });
-    }
-  });
+    }));
 
-  test('TLS (PackedForward, ack)', { skip: tlsCert ? false : 'openssl not available' }, async () => {
-    const ds = new TestDownstream('immediate');
-    const { server, port } = await startServer(ds, { tls: tlsCert! });
-    const s = flSender(port, { eventMode: 'PackedForward', flushInterval: 5, tls: true, tlsOptions: { ca: tlsCert!.cert, servername: 'localhost' } });
-    try {
+  test('TLS (PackedForward, ack)', { skip: tlsCert ? false : 'openssl not available' }, () => withFluentLogger('immediate', { tls: tlsCert! },
+    { eventMode: 'PackedForward', flushInterval: 5, tls: true, tlsOptions: { ca: tlsCert!.cert, servername: 'localhost' } }, async (ds, s) => {
       const ev = auditEvent();
       await withTimeout(emitP(s, ev), 5000, 'ack');
       assert.deepEqual(ds.records, [ev]);
-    } finally {
-      s.end(null as unknown as string, null, () => {});
-      await server.close({ graceMs: 100 });
-    }
-  });
+    }));
 
-  test('a failed chunk gets no ack', async () => {
-    const ds = new TestDownstream('fail');
-    const { server, port } = await startServer(ds);
-    const s = flSender(port, { ackResponseTimeout: 400, enableReconnect: false });
+  test('a failed chunk gets no ack', () => withFluentLogger('fail', {}, { ackResponseTimeout: 400, enableReconnect: false }, async (ds, s) => {
     (s as unknown as NodeJS.EventEmitter).on('error', () => {});
-    try {
-      await assert.rejects(emitP(s, auditEvent()), /ack response timeout|socket|ECONNRESET|closed/i);
-      assert.equal(ds.units.length, 1);
-    } finally {
-      s.end(null as unknown as string, null, () => {});
-      await server.close({ graceMs: 100 });
-    }
-  });
+    await assert.rejects(emitP(s, auditEvent()), /ack response timeout|socket|ECONNRESET|closed/i);
+    assert.equal(ds.units.length, 1);
+  }));
 });
 
 describe('forward input over TLS: bad clients', () => {
