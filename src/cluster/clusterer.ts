@@ -39,7 +39,7 @@ import type { ClusterStage, ContextWrite, RawEvent } from './types.ts';
 import { eventFlags, resourceOf, summarize } from './summary.ts';
 import { eventKeys, keyWeight } from './keys.ts';
 import { parseLabelKey, verbClassOf, type Label } from '../types/label.ts';
-import { clientFamily, isPerson } from '../k8s/identity.ts';
+import { clientFamily, isPerson, isSystemUser } from '../k8s/identity.ts';
 import { ATTRIBUTION, type AttributionParams } from '../k8s/params.ts';
 import { ReleaseTracker } from '../k8s/sessions.ts';
 import { counter, gauge } from '../util/metrics.ts';
@@ -370,6 +370,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     const m = releases.component(e.audit, e.time);
     const rc = m ? releaseCtx.get(m.session.id) : undefined;
     if (live(rc)) return rc;
+    // a workload's own service account (an operator) reconciles on its own schedule: not part of the namespace's latest action
+    if (!isSystemUser(e.audit.user?.username ?? '')) return undefined;
     const ns = e.audit.objectRef?.namespace;
     const h = ns ? nsHome.get(ns) : undefined;
     if (h && e.time - h.t <= attribution.originHorizonMs && e.time >= h.c.start && live(h.c)) return h.c;

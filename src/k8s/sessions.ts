@@ -31,12 +31,21 @@ export interface ReleaseMatch { session: ReleaseSession; via: ReleaseVia }
 const MAX_SESSIONS_PER_USER = 16;
 const MAX_USERS = 10_000;
 
-/** The release a name is named after among `releases` (helm charts prefix their objects with the release name). */
-function byPrefix<T extends { release: string }>(name: string | undefined, sessions: Iterable<T>): T | undefined {
+/**
+ * The release a name is named after among `sessions` (helm charts prefix their objects with
+ * the release name): the longest such release name, then one in namespace `ns`, then the latest.
+ */
+function byPrefix(name: string | undefined, ns: string | undefined, sessions: Iterable<ReleaseSession>): ReleaseSession | undefined {
   if (!name) return undefined;
   const prefixes = new Set(namePrefixes(name));
-  let best: T | undefined;
-  for (const s of sessions) if (prefixes.has(s.release) && (!best || s.release.length > best.release.length)) best = s;
+  let best: ReleaseSession | undefined;
+  const rank = (s: ReleaseSession) => [s.release.length, s.ns === ns ? 1 : 0, s.start];
+  for (const s of sessions) {
+    if (!prefixes.has(s.release)) continue;
+    if (!best) { best = s; continue; }
+    const a = rank(s); const b = rank(best);
+    if (a[0]! > b[0]! || (a[0] === b[0] && (a[1]! > b[1]! || (a[1] === b[1] && a[2]! > b[2]!)))) best = s;
+  }
   return best;
 }
 
@@ -78,10 +87,13 @@ export class ReleaseTracker {
     const o = a.objectRef;
     const name = o?.name;
     let s: ReleaseSession | undefined; let via: ReleaseVia | undefined;
-    const named = byPrefix(name, list);
-    if (named) { s = named; via = 'release-name'; }
-    if (!s && o?.namespace) {
+    // the release in the request's namespace first (two releases may share a name in different namespaces)
+    if (o?.namespace) {
       for (let i = list.length - 1; i >= 0; i--) if (list[i]!.ns === o.namespace) { s = list[i]; via = 'release-namespace'; break; }
+    }
+    if (!s) {
+      const named = byPrefix(name, o?.namespace, list);
+      if (named) { s = named; via = 'release-name'; }
     }
     if (!s && o?.resource === 'namespaces' && name) {
       for (let i = list.length - 1; i >= 0; i--) if (list[i]!.ns === name) { s = list[i]; via = 'release-namespace'; break; }
@@ -104,7 +116,7 @@ export class ReleaseTracker {
     this.prune(t);
     const name = a.objectRef?.name;
     if (!name || !this.live.length) return undefined;
-    const s = byPrefix(name, this.live.filter((x) => x.start <= t));
+    const s = byPrefix(name, a.objectRef?.namespace, this.live.filter((x) => x.start <= t));
     return s ? { session: s, via: 'release-name' } : undefined;
   }
 
