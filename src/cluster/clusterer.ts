@@ -143,6 +143,7 @@ interface LabelIndex {
 }
 
 const ROUTINE_KEY = 'background controller';
+const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 const ROUTINE_LABEL: Label = parseLabelKey(ROUTINE_KEY);
 
 const START_WAIT = 60_000;
@@ -457,7 +458,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       const total = s + recency;
       if (total > bestScore || (total === bestScore && best && c.last > best.last)) { best = c; bestScore = total; }
       // an unlinked cascade event may fall back on a recent context of its label, in its own namespace only
-      const sameNs = ns === undefined || (c.triggerNs ?? c.firstNs) === ns;
+      // (a cluster-scoped change only right after the context's last event: the aggregation controller after a ClusterRole)
+      const sameNs = ns === undefined ? MUTATING.has(e.audit.verb) && gap <= attribution.followNsMs : (c.triggerNs ?? c.firstNs) === ns;
       if (!trig && !person && sameNs && gap <= fallbackMs && (total > fallbackScore || (total === fallbackScore && fallback && c.last > fallback.last))) {
         fallback = c; fallbackScore = total;
       }
