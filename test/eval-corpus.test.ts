@@ -150,3 +150,11 @@ test('cli: kontext evaluate --corpus skips a missing directory with a message', 
   assert.equal(r.code, 0);
   assert.match(r.stderr, /not found: skipping/);
 });
+
+test('labelledHelmInstall: helm, an install and the whole release name', () => {
+  const d = (action: string) => doc('Q', ['a'], { label: 'create secrets', action });
+  assert.equal(labelledHelmInstall(d('kubernetes-admin installed helm release prometheus/my-prometheus'), 'my-prometheus'), true);
+  assert.equal(labelledHelmInstall(d('kubernetes-admin installed helm release prometheus/my-prometheus-2'), 'my-prometheus'), false);
+  assert.equal(labelledHelmInstall(d('kubernetes-admin uninstalled helm release prometheus/my-prometheus'), 'my-prometheus'), false);
+  assert.equal(labelledHelmInstall(d('kubernetes-admin installed helm release my-prometheus (revision 2)'), 'my-prometheus'), true);
+});

@@ -59,11 +59,12 @@ const isBackgroundContext = (d: ContextDoc) => d.label.startsWith('background ')
 
 /**
  * Whether a context is labelled as a helm install of `release`: its label or description
- * names helm, an install and the release.
+ * names helm, an install and the release (as a whole name: "web" is not "web-2").
  */
 export function labelledHelmInstall(d: ContextDoc, release: string): boolean {
   const text = `${d.label} ${d.action}`;
-  return /helm/i.test(text) && /install/i.test(text) && text.includes(release);
+  const name = new RegExp(`(^|[\\s/])${release.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[\\s(),])`);
+  return /helm/i.test(text) && /\binstall/i.test(text) && !/\buninstall/i.test(text) && name.test(text);
 }
 
 export function scoreContexts(truth: TruthSet, docs: readonly ContextDoc[], labels?: ReadonlyMap<string, string>): RunScores {
