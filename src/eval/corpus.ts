@@ -88,11 +88,13 @@ async function loadRun(runDir: string): Promise<RecordedRun | undefined> {
   for (const f of files) for (const r of await readAll(path.join(runDir, f))) {
     if (r?.kind === 'EventList' && Array.isArray(r.items)) records.push(...r.items); else records.push(r);
   }
-  // helm installs among the steps: {steps: [{name|step|id, release}]}
+  // helm installs among the steps: {steps: [{id, command, release}]} (a step without a command counts as an install)
   const releases = new Map<string, string>();
   for (const s of Array.isArray(manifest.steps) ? manifest.steps : []) {
-    const step = s?.name ?? s?.step ?? s?.id;
-    if (step !== undefined && typeof s.release === 'string') releases.set(`${name}/${step}`, s.release);
+    const step = s?.id ?? s?.name ?? s?.step;
+    const cmd = typeof s?.command === 'string' ? s.command : 'helm install';
+    const install = /\bhelm\b.*\b(install|upgrade\b.*(--install|-i\b))/.test(cmd) && !/\buninstall\b/.test(cmd);
+    if (step !== undefined && typeof s.release === 'string' && install) releases.set(`${name}/${step}`, s.release);
   }
   const truth = recordedTruth((await readAll(path.join(runDir, 'truth.jsonl.gz'))) as RecordedTruthLine[], releases);
   let level: AuditLevel = 'Metadata';

@@ -59,6 +59,8 @@ function mode(values: string[]): string | undefined {
   return best;
 }
 
+export interface HkermaTruthLine { auditID: string; user: string; release: string; tier: string }
+
 function finish(events: Map<string, TruthEvent>, triggerUsers: Map<string, string[]>, release: (id: string) => string | undefined): TruthSet {
   const actions = new Map<string, ActionInfo>();
   for (const t of events.values()) {
@@ -70,19 +72,22 @@ function finish(events: Map<string, TruthEvent>, triggerUsers: Map<string, strin
   return { events, actions };
 }
 
-export interface HkermaTruthLine { auditID: string; user: string; release: string; tier: string }
-
-/** hkerma truth: release "-" is background; tiers helm + cascade are core; helm-tier users trigger. */
-export function hkermaTruth(lines: Iterable<HkermaTruthLine>): TruthSet {
+/** Truth from per-event tiers: which tiers are core, which tier's users trigger the action. */
+function fromTiers<L extends { auditID: string; user: string; tier: string }>(lines: Iterable<L>, actionOf: (l: L) => string | null, core: readonly string[], triggerTier: string, release: (id: string) => string | undefined): TruthSet {
   const events = new Map<string, TruthEvent>();
   const trig = new Map<string, string[]>();
   for (const l of lines) {
-    const action = l.release && l.release !== '-' ? l.release : null;
-    events.set(l.auditID, { action, core: !!action && (l.tier === 'helm' || l.tier === 'cascade'), user: l.user });
-    if (action && l.tier === 'helm') (trig.get(action) ?? trig.set(action, []).get(action)!).push(l.user);
+    const action = actionOf(l);
+    events.set(l.auditID, { action, core: !!action && core.includes(l.tier), user: l.user });
+    if (action && l.tier === triggerTier) (trig.get(action) ?? trig.set(action, []).get(action)!).push(l.user);
   }
+  return finish(events, trig, release);
+}
+
+/** hkerma truth: release "-" is background; tiers helm + cascade are core; helm-tier users trigger. */
+export function hkermaTruth(lines: Iterable<HkermaTruthLine>): TruthSet {
   // pseudo-releases ("nsdelete:loki", "admin:other") are actions, not helm installs
-  return finish(events, trig, (id) => (id.includes(':') ? undefined : id));
+  return fromTiers(lines, (l) => (l.release && l.release !== '-' ? l.release : null), ['helm', 'cascade'], 'helm', (id) => (id.includes(':') ? undefined : id));
 }
 
 export interface RecordedTruthLine { auditID: string; action: string | null; tier: 'own' | 'cascade' | 'background'; user: string }
@@ -92,14 +97,7 @@ export interface RecordedTruthLine { auditID: string; action: string | null; tie
  * installs (from the run's manifest).
  */
 export function recordedTruth(lines: Iterable<RecordedTruthLine>, releases: ReadonlyMap<string, string> = new Map()): TruthSet {
-  const events = new Map<string, TruthEvent>();
-  const trig = new Map<string, string[]>();
-  for (const l of lines) {
-    const action = l.action && l.tier !== 'background' ? l.action : null;
-    events.set(l.auditID, { action, core: !!action && (l.tier === 'own' || l.tier === 'cascade'), user: l.user });
-    if (action && l.tier === 'own') (trig.get(action) ?? trig.set(action, []).get(action)!).push(l.user);
-  }
-  return finish(events, trig, (id) => releases.get(id));
+  return fromTiers(lines, (l) => (l.action && l.tier !== 'background' ? l.action : null), ['own', 'cascade'], 'own', (id) => releases.get(id));
 }
 
 const HELM_RELEASE_SECRET = /^sh\.helm\.release\.v1\.(.+)\.v1$/;
