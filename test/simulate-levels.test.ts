@@ -34,3 +34,12 @@ test('simulate under a mixed policy drops what the policy drops and keeps the re
   for (const e of gke) if (e.objectRef?.resource === 'secrets' && e.verb !== 'deletecollection') assert.equal(e.level, 'Metadata', e.verb);
   assert.throws(() => run('verbose'), /unknown audit policy/);
 });
+
+test('simulateLevels: one stream per policy, same traffic', async () => {
+  const { simulateLevels, TRAINING_POLICIES } = await import('../src/simulate/index.ts');
+  const streams = simulateLevels({ seed: 5, durationMs: 30_000 });
+  assert.deepEqual(streams.map((s) => s.policy), [...TRAINING_POLICIES]);
+  const [md, , rr] = streams.map((s) => [...s.events]);
+  assert.deepEqual(md!.map((e) => e.auditID), rr!.map((e) => e.auditID));
+  assert.ok(md!.every((e) => e.level === 'Metadata'));
+});

@@ -43,3 +43,19 @@ export const SCENARIO_INFO: readonly { name: string; weight: number; trigger: st
   ALL_SCENARIOS.map((s) => ({ name: s.name, weight: s.weight, trigger: s.trigger, summary: s.summary }));
 
 export { resolveOptions, DEFAULTS } from './engine.ts';
+
+/** The policies training and evaluation cover: the three levels and the two common mixed policies. */
+export const TRAINING_POLICIES: readonly string[] = ['metadata', 'request', 'request-response', 'kubeadm-gke-default', 'k8s-docs-example'];
+
+/**
+ * The same traffic logged under each policy, one stream per policy (lazy, like `simulate`):
+ * training or evaluation data at every audit level in one call.
+ *
+ *   for (const { policy, events } of simulateLevels({ seed: 1, durationMs: 3_600_000 })) ...
+ */
+export function simulateLevels(opts: Omit<SimulateOptions, 'policy'> = {}, policies: readonly (string | Policy)[] = TRAINING_POLICIES): { policy: string; events: Iterable<AuditEvent> }[] {
+  return policies.map((policy) => ({
+    policy: typeof policy === 'string' ? policy : policy.metadata?.name ?? 'custom',
+    events: simulate({ ...opts, policy }),
+  }));
+}
