@@ -368,11 +368,11 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
 
   /** the action an unlinked component event follows from: a release named in it, else the latest person action in its namespace */
   function homeOf(e: LabeledEvent): Ctx | undefined {
+    // a workload's own service account (an operator) reconciles on its own schedule: not part of the namespace's latest action
+    if (!isSystemUser(e.audit.user?.username ?? '')) return undefined;
     const m = releases.component(e.audit, e.time);
     const rc = m ? releaseCtx.get(m.session.id) : undefined;
     if (live(rc)) return rc;
-    // a workload's own service account (an operator) reconciles on its own schedule: not part of the namespace's latest action
-    if (!isSystemUser(e.audit.user?.username ?? '')) return undefined;
     const ns = e.audit.objectRef?.namespace;
     const h = ns ? nsHome.get(ns) : undefined;
     if (h && e.time - h.t <= attribution.originHorizonMs && e.time >= h.c.start && live(h.c)) return h.c;

@@ -344,7 +344,11 @@ export class FeatureExtractor {
     const reacting = best !== undefined && (best.uname !== uname || best.reacted === true) && !best.origin.startsWith('background ') && (bestKind === 'self'
       ? (isActorClass(best.user) && time - best.t <= P.reactSelfMs) || (o?.resource === 'persistentvolumes' && ev.verb === 'delete' && time - best.t <= P.reactionMs)
       : bestKind !== 'none' && time - best.t <= P.reactionMs);
-    if (actorClass && ucls === 'sa' && reacting) {
+    // a workload whose own service account the action just created (an operator a chart installs)
+    // is the action's product running: its work is its own, not a reaction on the action's behalf
+    const ownAccount = ucls === 'sa' && uname ? this.objects.get(`n:serviceaccounts|${saNamespace(uname)}|${saName(uname)}`) : undefined;
+    const created = ownAccount !== undefined && ownAccount.verb === 'create' && time - ownAccount.t <= P.originHorizonMs;
+    if (actorClass && ucls === 'sa' && reacting && !created) {
       actor = false;
       t.push('react=yes');
     }
@@ -446,7 +450,7 @@ export class FeatureExtractor {
     // a control-plane component's unlinked work in a namespace: the latest action of a person there
     // (not a kubelet's: its work is per pod, and pods are tied by name and binding; an unlinked
     // token is a refresh, at 80% of the token's lifetime)
-    if (!actorClass && !best && origin === UNLINKED_ORIGIN && ns && ucls !== 'node' && o?.subresource !== 'token') {
+    if (!actorClass && !best && origin === UNLINKED_ORIGIN && ns && ucls !== 'node' && o?.subresource !== 'token' && !(name && isHubObject(res, name))) {
       const np = this.nsPerson.get(ns);
       if (np && time - np.t <= P.originHorizonMs && fresh(np.originT)) { origin = np.origin; originT = np.originT; t.push('via=nsperson'); }
     }
@@ -528,6 +532,10 @@ export class FeatureExtractor {
     return out;
   }
 }
+
+/** "system:serviceaccount:<ns>:<name>" → ns / name */
+function saNamespace(u: string): string { return u.split(':')[2] ?? ''; }
+function saName(u: string): string { return u.split(':')[3] ?? ''; }
 
 function nonResourcePath(uri: string | undefined): string {
   if (!uri) return 'none';
