@@ -24,7 +24,8 @@ export const command: Command = {
   summary: 'Train the labeling model on simulated (or given) audit logs.',
   usage: '[options]',
   description: [
-    'Simulates labeled audit logs (or reads --input), prunes inference rules by their measured precision,',
+    'Simulates labeled audit logs (or reads --input) logged under every audit level and the common mixed',
+    'policies in turns (--policies), prunes inference rules by their measured precision,',
     'trains the BiLSTM on the first 70% of the log by time, early-stops on the next 10%, and evaluates the',
     'streaming label stage on the last 20%. Writes model.json, weights.bin, vocab.json, config.json and',
     'metrics.json to --out.',
@@ -34,6 +35,8 @@ export const command: Command = {
     { flag: 'seed', help: 'Simulator and training seed.', default: String(d.seed) },
     { flag: 'duration', help: 'Simulated time span of the data (e.g. 90m, 3h).', default: '3h' },
     { flag: 'input', help: 'Train on this JSONL(.gz) of annotated audit events instead of simulating.' },
+    { flag: 'policies', help: 'Audit policies or levels the simulated traffic is logged under, in turns (comma-separated; "none": the simulator\'s own levels).', default: d.policies.join(',') },
+    { flag: 'policy-block', help: 'Simulated time each policy logs before the next one takes over.', default: '5m' },
     { flag: 'epochs', help: 'Maximum epochs.', default: String(d.epochs) },
     { flag: 'patience', help: 'Stop after this many epochs without validation improvement.', default: String(d.patience) },
     { flag: 'window', help: 'Events per window.', default: String(d.window) },
@@ -58,9 +61,12 @@ export const command: Command = {
     const events = input ? toKEvents(await readAuditFile(input)) : undefined;
     const seed = flagNumber(f, 'seed', d.seed, { int: true });
     const durationMs = parseDurationFlag(flagString(f, 'duration'), d.durationMs);
+    const pol = flagString(f, 'policies') ?? d.policies.join(',');
+    const policies = pol === 'none' ? [] : pol.split(',').map((p) => p.trim()).filter(Boolean);
+    const policyBlockMs = parseDurationFlag(flagString(f, 'policy-block'), d.policyBlockMs, 'policy-block');
     const started = Date.now();
     const result = await train({
-      ...d, out: flagString(f, 'out') ?? 'models/default', seed, durationMs, events,
+      ...d, out: flagString(f, 'out') ?? 'models/default', seed, durationMs, events, policies, policyBlockMs,
       epochs: flagNumber(f, 'epochs', d.epochs, { int: true, min: 1 }),
       patience: flagNumber(f, 'patience', d.patience, { int: true, min: 1 }),
       window, stride, units, embed: flagNumber(f, 'embed', d.embed, { int: true, min: 1 }),
