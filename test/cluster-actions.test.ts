@@ -13,7 +13,7 @@ const HELM = 'Helm/3.11.0 (linux/amd64) kubernetes/$Format';
 const DC = 'system:serviceaccount:kube-system:deployment-controller';
 
 function withUri(e: LabeledEvent, uri: string): LabeledEvent { e.audit.requestURI = uri; return e; }
-const helm = (s: EvSpec) => ev({ user: 'admin', userAgent: HELM, ...s });
+const helm = (s: EvSpec & { label: string }) => ev({ user: 'admin', userAgent: HELM, ...s });
 
 function contextOf(docs: Map<string, ContextDoc>, id: string): ContextDoc | undefined {
   for (const d of docs.values()) if (d.members.some((m) => m.auditID === id)) return d;

@@ -496,7 +496,10 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     const user = a.user?.username ?? '';
     const ns = a.objectRef?.namespace;
     if (!ns || !user.startsWith('system:node:')) return undefined;
-    const st = ix.starts.get(`${user.slice('system:node:'.length)}:${ns}`);
+    // without the binding's node (Metadata level), the pods bound in the namespace
+    const node = user.slice('system:node:'.length);
+    const own = ix.starts.get(`${node}:${ns}`);
+    const st = own && (own.pending.length || own.last) ? own : ix.starts.get(`*:${ns}`);
     if (!st) return undefined;
     if (a.objectRef?.resource === 'serviceaccounts' && a.objectRef.subresource === 'token' && a.verb === 'create') {
       while (st.pending.length && e.time - st.pending[0]!.t > START_WAIT) st.pending.shift();
@@ -525,9 +528,9 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   function noteBinding(ix: LabelIndex, c: Ctx, e: LabeledEvent): void {
     const a = e.audit;
     const target = a.requestObject?.target?.name;
-    if (a.objectRef?.subresource !== 'binding' || typeof target !== 'string' || !a.objectRef.namespace) return;
+    if (a.objectRef?.subresource !== 'binding' || a.objectRef.resource !== 'pods' || !a.objectRef.namespace) return;
     if ((a.responseStatus?.code ?? 0) >= 400) return;
-    const k = `${target}:${a.objectRef.namespace}`;
+    const k = `${typeof target === 'string' ? target : '*'}:${a.objectRef.namespace}`;
     let st = ix.starts.get(k);
     if (!st) { st = { pending: [] }; ix.starts.set(k, st); }
     st.pending.push({ c, t: e.time });
