@@ -51,7 +51,7 @@ export const ATTRIBUTION = {
   familyMs: 30_000,
 } as const;
 
-export type AttributionParams = typeof ATTRIBUTION;
+export type AttributionParams = { readonly [K in keyof typeof ATTRIBUTION]: number };
 
 /** Short hash of the parameters (part of the labeler's feature version). */
 export function paramsHash(p: AttributionParams = ATTRIBUTION): string {
