@@ -117,6 +117,8 @@ interface Ctx {
   triggerNs?: string;
   /** the helm release session this context is (see k8s/sessions.ts) */
   release?: string;
+  /** when a person's cluster-scoped change in it last took effect */
+  clusterChange?: number;
   state: 'open' | 'closed';
   reason?: CloseReason;
   /** watermark when closed */
@@ -216,6 +218,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   const releaseCtx = new Map<string, Ctx>();
   /** per namespace: the latest context a person acted in there, and when */
   const nsHome = new Map<string, { c: Ctx; t: number }>();
+  /** the latest context in which a person changed a cluster-scoped object */
+  let clusterHome: Ctx | undefined;
   const indexes = new Map<string, LabelIndex>();
   const bgOpen = new Map<string, Ctx>();
   /** open contexts, in creation order */
@@ -354,6 +358,11 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   /** joins `c` (of any label: one action, one context) and indexes the event's keys under the context's label */
   function join(c: Ctx, e: LabeledEvent, own: string[]): void {
     add(c, e);
+    const a = e.audit;
+    if (!a.objectRef?.namespace && a.objectRef?.resource && MUTATING.has(a.verb) && (a.responseStatus?.code ?? 0) < 400 && isPerson(a)) {
+      c.clusterChange = Math.max(c.clusterChange ?? -Infinity, e.time);
+      clusterHome = c;
+    }
     if (c.state === 'open' || retained.has(c.id)) register(indexOf(c.label), c, own);
     noteBinding(indexOf(c.label), c, e);
   }
@@ -374,6 +383,9 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     const rc = m ? releaseCtx.get(m.session.id) : undefined;
     if (live(rc)) return rc;
     const ns = e.audit.objectRef?.namespace;
+    // a cluster-scoped change right after a person's cluster-scoped change (the aggregation controller after a ClusterRole)
+    if (!ns && e.audit.objectRef?.resource && MUTATING.has(e.audit.verb) && live(clusterHome)
+      && e.time - (clusterHome.clusterChange ?? -Infinity) <= attribution.followNsMs && e.time >= clusterHome.start) return clusterHome;
     const h = ns ? nsHome.get(ns) : undefined;
     if (h && e.time - h.t <= attribution.originHorizonMs && e.time >= h.c.start && live(h.c)) return h.c;
     return undefined;
@@ -459,7 +471,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       if (total > bestScore || (total === bestScore && best && c.last > best.last)) { best = c; bestScore = total; }
       // an unlinked cascade event may fall back on a recent context of its label, in its own namespace only
       // (a cluster-scoped change only right after the context's last event: the aggregation controller after a ClusterRole)
-      const sameNs = ns === undefined ? MUTATING.has(e.audit.verb) && gap <= attribution.followNsMs : (c.triggerNs ?? c.firstNs) === ns;
+      const sameNs = ns === undefined ? MUTATING.has(e.audit.verb) && (gap <= attribution.followNsMs || t - (c.clusterChange ?? -Infinity) <= attribution.followNsMs) : (c.triggerNs ?? c.firstNs) === ns;
       if (!trig && !person && sameNs && gap <= fallbackMs && (total > fallbackScore || (total === fallbackScore && fallback && c.last > fallback.last))) {
         fallback = c; fallbackScore = total;
       }
