@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { KEvent, LabeledEvent, LabelStage } from '../types/pipeline.ts';
 import { Progress } from '../util/progress.ts';
 import { loadTf, type BackendChoice, type Tf } from './backend.ts';
-import { FEATURE_VERSION, saveBundle, type LabelerConfig, type ModelBundle } from './bundle.ts';
+import { FEATURE_VERSION, loadBundle, saveBundle, type LabelerConfig, type ModelBundle } from './bundle.ts';
 import { arraySource, simulatedSource, timeBoundaries, truthOf, type Truth } from './data.ts';
 import { computeMetrics, type LabelMetrics, type Scored } from './metrics.ts';
 import { buildTrainingModel, SequenceModel, type Architecture } from './model.ts';
@@ -52,6 +52,8 @@ export interface TrainOptions {
   rulePrecision: number;
   minTokenCount: number;
   maxObjects: number;
+  /** start from this model's weights (same data, so the same vocabulary) instead of a fresh initialization */
+  initFrom?: string;
   /** stop an epoch after this many batches (tests) */
   maxBatchesPerEpoch?: number;
   log: (msg: string) => void;
@@ -230,6 +232,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const arch: Architecture = { embed: opts.embed, units: opts.units, dropout: opts.dropout };
   const model = buildTrainingModel(tf, arch, V, C, opts.seed);
+  if (opts.initFrom) {
+    const init = await loadBundle(tf, opts.initFrom);
+    if (JSON.stringify(init.vocab.toJSON()) !== JSON.stringify(vocab.toJSON())) throw new Error(`--init ${opts.initFrom}: its vocabulary differs from this data's; train from scratch`);
+    model.setWeights(init.model.model.getWeights());
+    log(`starting from the weights of ${opts.initFrom}`);
+  }
   const lossFn = (yTrue: import('@tensorflow/tfjs').Tensor, yPred: import('@tensorflow/tfjs').Tensor) =>
     tf.tidy(() => tf.mean(tf.neg(tf.sum(tf.mul(yTrue, tf.log(tf.clipByValue(yPred, 1e-7, 1))), -1))));
   const optimizer = tf.train.adam(opts.learningRate);

@@ -47,6 +47,7 @@ export const command: Command = {
     { flag: 'learning-rate', help: 'Adam learning rate.', default: String(d.learningRate) },
     { flag: 'max-minutes', help: 'Stop training after this many minutes (keeps the best epoch).', default: String(d.maxMinutes) },
     { flag: 'backend', help: 'TensorFlow.js backend: auto, tensorflow, wasm, cpu.', default: 'auto' },
+    { flag: 'init', help: 'Continue from the weights of this model directory (trained on the same data).' },
   ],
   usesConfig: false,
   async run(args) {
@@ -74,6 +75,7 @@ export const command: Command = {
       learningRate: flagNumber(f, 'learning-rate', d.learningRate, { min: 0 }),
       maxMinutes: flagNumber(f, 'max-minutes', d.maxMinutes, { min: 0 }),
       backend: parseBackend(flagString(f, 'backend')),
+      initFrom: flagString(f, 'init'),
       log: (m) => process.stderr.write(m + '\n'),
       command: ['kontext', 'train', ...process.argv.slice(3)].join(' '),
     });
