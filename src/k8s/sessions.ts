@@ -8,7 +8,6 @@
 import type { AuditEvent } from '../types/audit.ts';
 import { helmRefOf } from './helm.ts';
 import { clientFamily } from './identity.ts';
-import { namePrefixes } from './names.ts';
 import { ATTRIBUTION, type AttributionParams } from './params.ts';
 
 export interface ReleaseSession {
@@ -35,18 +34,25 @@ const MAX_USERS = 10_000;
  * The release a name is named after among `sessions` (helm charts prefix their objects with
  * the release name): the longest such release name, then one in namespace `ns`, then the latest.
  */
-function byPrefix(name: string | undefined, ns: string | undefined, sessions: Iterable<ReleaseSession>): ReleaseSession | undefined {
+function byPrefix(name: string | undefined, ns: string | undefined, sessions: Iterable<ReleaseSession>, notAfter = Infinity): ReleaseSession | undefined {
   if (!name) return undefined;
-  const prefixes = new Set(namePrefixes(name));
   let best: ReleaseSession | undefined;
-  const rank = (s: ReleaseSession) => [s.release.length, s.ns === ns ? 1 : 0, s.start];
   for (const s of sessions) {
-    if (!prefixes.has(s.release)) continue;
+    if (s.start > notAfter || !namedAfter(name, s.release)) continue;
     if (!best) { best = s; continue; }
-    const a = rank(s); const b = rank(best);
-    if (a[0]! > b[0]! || (a[0] === b[0] && (a[1]! > b[1]! || (a[1] === b[1] && a[2]! > b[2]!)))) best = s;
+    const longer = s.release.length - best.release.length;
+    const here = (s.ns === ns ? 1 : 0) - (best.ns === ns ? 1 : 0);
+    if (longer > 0 || (longer === 0 && (here > 0 || (here === 0 && s.start > best.start)))) best = s;
   }
   return best;
+}
+
+/** Whether `name` is `release` or starts with it at a '-', '.' or ':' boundary (see namePrefixes). */
+function namedAfter(name: string, release: string): boolean {
+  if (!name.startsWith(release)) return false;
+  if (name.length === release.length) return true;
+  const ch = name[release.length];
+  return ch === '-' || ch === '.' || ch === ':';
 }
 
 export class ReleaseTracker {
@@ -116,7 +122,7 @@ export class ReleaseTracker {
     this.prune(t);
     const name = a.objectRef?.name;
     if (!name || !this.live.length) return undefined;
-    const s = byPrefix(name, a.objectRef?.namespace, this.live.filter((x) => x.start <= t));
+    const s = byPrefix(name, a.objectRef?.namespace, this.live, t);
     return s ? { session: s, via: 'release-name' } : undefined;
   }
 
