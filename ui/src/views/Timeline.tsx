@@ -1,0 +1,124 @@
+/**
+ * Timeline: contexts as swimlanes over time, one lane per triggering user or per namespace,
+ * coloured by outcome (flagged contexts in the flag colour). Wheel or drag to zoom and pan
+ * (d3-zoom); a click opens the context.
+ */
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { scaleUtc } from 'd3-scale';
+import { select } from 'd3-selection';
+import { zoom, zoomIdentity, type ZoomTransform } from 'd3-zoom';
+import { gql } from '../api.ts';
+import { TIMELINE } from '../lib/queries.ts';
+import { buildLanes, extentOf, type LaneBy, type LaneContext } from '../lib/lanes.ts';
+import { parseSearch, toGraphqlFilter, toSearch, type UiFilter } from '../lib/filters.ts';
+import { FLAGGED_COLOR, OUTCOME_COLOR, outcomeLabel, tickLabel } from '../lib/format.ts';
+import { contextHref, navigate } from '../router.ts';
+import { SearchForm } from './Contexts.tsx';
+import { ErrorBox } from './common.tsx';
+
+const MAX_CONTEXTS = 500;
+const LANE_H = 24;
+const LABEL_W = 200;
+const AXIS_H = 26;
+
+export function Timeline({ search, onAuth }: { search: string; onAuth: (e: unknown) => boolean }) {
+  const params = new URLSearchParams(search);
+  const by: LaneBy = params.get('by') === 'namespace' ? 'namespace' : 'user';
+  const filter = useMemo(() => { const f = parseSearch(search); if (!f.from) f.from = 'now-1h'; return f; }, [search]);
+  const [contexts, setContexts] = useState<LaneContext[]>([]);
+  const [total, setTotal] = useState<number | null>(null);
+  const [error, setError] = useState<Error | null>(null);
+  const [width, setWidth] = useState(1000);
+  const [t, setT] = useState<ZoomTransform>(zoomIdentity);
+  const box = useRef<HTMLDivElement>(null);
+  const svg = useRef<SVGSVGElement>(null);
+
+  const go = (f: UiFilter, b: LaneBy) => {
+    const q = toSearch(f);
+    navigate(`/timeline?${q}${q ? '&' : ''}by=${b}`);
+  };
+
+  useEffect(() => {
+    const ac = new AbortController();
+    setError(null);
+    gql(TIMELINE, { filter: toGraphqlFilter(filter), first: MAX_CONTEXTS }, ac.signal)
+      .then((d) => { setContexts(d.contexts.nodes); setTotal(d.contexts.totalCount); setT(zoomIdentity); })
+      .catch((e) => { if (!ac.signal.aborted && !onAuth(e)) setError(e); });
+    return () => ac.abort();
+  }, [search]);
+
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => setWidth(Math.max(400, el.clientWidth)));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
+  const { lanes, hidden } = useMemo(() => buildLanes(contexts, by), [contexts, by]);
+  const extent = extentOf(lanes);
+  const plotW = width - LABEL_W - 10;
+  const height = AXIS_H + lanes.length * LANE_H + 4;
+
+  useEffect(() => {
+    if (!svg.current) return;
+    const z = zoom<SVGSVGElement, unknown>().scaleExtent([1, 10_000])
+      .translateExtent([[0, 0], [plotW, height]]).extent([[0, 0], [plotW, height]])
+      .on('zoom', (ev) => setT(ev.transform));
+    select(svg.current).call(z);
+    return () => { if (svg.current) select(svg.current).on('.zoom', null); };
+  }, [plotW, height, lanes.length]);
+
+  const pad = extent ? Math.max(1000, (extent[1] - extent[0]) * 0.02) : 0;
+  const base = scaleUtc().domain(extent ? [extent[0] - pad, extent[1] + pad] : [Date.now() - 3_600_000, Date.now()]).range([0, plotW]);
+  const x = t.rescaleX(base);
+  const ticks = x.ticks(Math.max(2, Math.floor(plotW / 120)));
+  const [d0, d1] = x.domain();
+  const tickFormat = (d: Date) => tickLabel(d, +d1! - +d0!);
+
+  return (
+    <section>
+      <SearchForm initial={filter} compact onSearch={(f) => go(f, by)} />
+      <div class="toolbar">
+        <label>Lanes <select name="by" value={by} onChange={(e) => go(filter, (e.currentTarget as HTMLSelectElement).value as LaneBy)}>
+          <option value="user">per user</option><option value="namespace">per namespace</option></select></label>
+        <span class="count">{total === null ? '' : `${Math.min(total, MAX_CONTEXTS)} of ${total} contexts`}{hidden ? `, ${hidden} more lanes not shown` : ''}</span>
+        <button type="button" onClick={() => { if (svg.current) { setT(zoomIdentity); select(svg.current).property('__zoom', zoomIdentity); } }}>Reset zoom</button>
+        <span class="legend">
+          {Object.entries(OUTCOME_COLOR).map(([o, c]) => <span key={o}><i style={{ background: c }} />{outcomeLabel(o)}</span>)}
+          <span><i style={{ background: FLAGGED_COLOR }} />flagged</span>
+        </span>
+      </div>
+      <ErrorBox error={error} />
+      <div class="timeline" ref={box}>
+        {lanes.length === 0 ? <p class="empty">No contexts in this range.</p> : (
+          <div class="timeline-grid">
+            <svg class="lane-labels" width={LABEL_W} height={height}>
+              {lanes.map((l, i) => <text key={l.key} x={LABEL_W - 8} y={AXIS_H + i * LANE_H + LANE_H / 2 + 4} text-anchor="end"><title>{l.key}</title>{l.key.length > 28 ? `${l.key.slice(0, 27)}…` : l.key}</text>)}
+            </svg>
+            <svg ref={svg} class="lanes" width={plotW} height={height} data-testid="timeline">
+              {ticks.map((d) => <g key={+d} transform={`translate(${x(d)},0)`}><line y1={AXIS_H - 4} y2={height} class="grid" /><text y={AXIS_H - 8} text-anchor="middle">{tickFormat(d)}</text></g>)}
+              {lanes.map((l, i) => (
+                <g key={l.key} transform={`translate(0,${AXIS_H + i * LANE_H})`}>
+                  <rect class="lane-bg" x={0} y={0} width={plotW} height={LANE_H} />
+                  {l.items.map((it) => {
+                    const x0 = x(it.start);
+                    const w = Math.max(4, x(it.end) - x0);
+                    if (x0 + w < 0 || x0 > plotW) return null;
+                    return (
+                      <a key={it.ctx.id} href={contextHref(it.ctx.id)} onClick={(e) => { e.preventDefault(); navigate(contextHref(it.ctx.id)); }}>
+                        <rect class="ctx" x={x0} y={4} width={w} height={LANE_H - 8} rx={2} fill={it.color} data-id={it.ctx.id}>
+                          <title>{`${it.ctx.action}\n${it.ctx.start} · ${outcomeLabel(it.ctx.outcome)}${it.ctx.flags.length ? ' · ' + it.ctx.flags.join(', ').toLowerCase() : ''}`}</title>
+                        </rect>
+                      </a>
+                    );
+                  })}
+                </g>
+              ))}
+            </svg>
+          </div>
+        )}
+      </div>
+    </section>
+  );
+}
