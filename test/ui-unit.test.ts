@@ -90,6 +90,26 @@ test('lanes: per user or per namespace, biggest lanes first, flagged colour wins
   const many = Array.from({ length: 45 }, (_, i) => lc(`x${i}`, `u${i}`, [], t0));
   assert.equal(buildLanes(many, 'user').lanes.length, 40);
   assert.equal(buildLanes(many, 'user').hidden, 5);
+  // Kubernetes components' lanes only on request
+  const sys = [...cs, lc('k1', 'system:node:n1', [], t0), lc('k2', 'system:serviceaccount:kube-system:job-controller', [], t0), lc('k3', 'system:serviceaccount:ci:deployer', [], t0)];
+  assert.deepEqual(buildLanes(sys, 'user').lanes.map((l) => l.key).sort(), ['alice', 'bob', 'system:serviceaccount:ci:deployer']);
+  assert.equal(buildLanes(sys, 'user').hidden, 2);
+  assert.equal(buildLanes(sys, 'user', { system: true }).lanes.length, 5);
+});
+
+test('lanes: overlapping contexts get their own sub-rows, the narrowest bar counts as busy', () => {
+  const t0 = Date.UTC(2026, 0, 1);
+  // c1 [0,1000], c2 [500,1500] overlaps c1, c3 [1200,2200] fits after c1
+  const cs = [lc('c1', 'u', [], t0), lc('c2', 'u', [], t0 + 500), lc('c3', 'u', [], t0 + 1200)];
+  const [lane] = buildLanes(cs, 'user').lanes;
+  assert.equal(lane!.rows, 2);
+  assert.deepEqual(lane!.items.map((i) => [i.ctx.id, i.row]), [['c1', 0], ['c2', 1], ['c3', 0]]);
+  // with a wide minimum bar, c3 no longer fits after c1
+  const [wide] = buildLanes(cs, 'user', { minGap: 5000 }).lanes;
+  assert.deepEqual(wide!.items.map((i) => i.row), [0, 1, 2]);
+  // never more than MAX_SUBROWS rows
+  const pile = Array.from({ length: 10 }, (_, i) => lc(`p${i}`, 'u', [], t0 + i));
+  assert.equal(buildLanes(pile, 'user').lanes[0]!.rows, 4);
 });
 
 test('format and routes', () => {

@@ -139,8 +139,8 @@ export function ContextView({ id, onAuth }: { id: string; onAuth: (e: unknown) =
         <div>
           <h3>Touched</h3>
           <dl class="touched">
-            <dt>Namespaces</dt><dd>{ctx.namespaces.map((n) => <Link key={n} href={`/contexts?${searchFor('namespace', n)}`}>{n}</Link>)}</dd>
-            <dt>Resources</dt><dd class="mono">{ctx.resources.join(', ')}</dd>
+            <dt>Namespaces</dt><dd>{ctx.namespaces.length ? ctx.namespaces.map((n) => <Link key={n} href={`/contexts?${searchFor('namespace', n)}`}>{n}</Link>) : '—'}</dd>
+            <dt>Resources</dt><dd class="mono">{ctx.resources.filter(Boolean).join(', ') || '—'}</dd>
             <dt>Verbs</dt><dd>{ctx.verbs.join(', ')}</dd>
             <dt>Users</dt><dd>{ctx.users.length}</dd>
           </dl>
@@ -168,7 +168,7 @@ export function ContextView({ id, onAuth }: { id: string; onAuth: (e: unknown) =
         <tbody>{ctx.members.map((m) => (
           <tr key={m.auditID} id={`m-${m.auditID}`} data-audit-id={m.auditID} class={m.auditID === ctx.trigger.auditID ? 'trigger' : undefined}>
             <td class="num">{formatOffset(Date.parse(m.time) - start)}</td><td>{m.component}</td><td class="dim">{m.actor}</td><td>{m.verb}</td>
-            <td class="mono">{resourcePath(m.resource, m.subresource)}</td><td class="mono">{objectPath(m.namespace, m.name)}</td>
+            <td class="mono">{resourcePath(m.resource, m.subresource) || <span class="dim">(no resource)</span>}</td><td class="mono">{objectPath(m.namespace, m.name)}</td>
             <td class="num" style={{ color: codeColor(m.code) }}>{m.code}</td><td>{(matched.get(m.auditID) ?? []).map(flagLabel).join(', ')}</td>
           </tr>
         ))}</tbody>
