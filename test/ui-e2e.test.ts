@@ -143,6 +143,13 @@ test('web UI in headless Chromium: auth, search, context, lookup, timeline, live
     assert.equal(await page.locator('[data-testid=waterfall] rect.member').count(), target.eventCount, 'one waterfall mark per member');
     assert.equal(await page.locator('[data-testid=members] tr.trigger').count(), 1);
     await shot(page, 'context', true);
+    // the waterfall zooms into the control-plane burst
+    const ticks = () => page.$$eval('[data-testid=waterfall] > g > text', (ts) => ts.map((x) => x.textContent).join(' '));
+    const before = await ticks();
+    const box = (await page.locator('[data-testid=waterfall]').boundingBox())!;
+    await page.mouse.move(box.x + 260, box.y + 40);
+    await page.mouse.wheel(0, -800);
+    await page.waitForFunction((b) => [...document.querySelectorAll('[data-testid=waterfall] > g > text')].map((x) => x.textContent).join(' ') !== b, before);
   });
 
   await t.test('event lookup: an auditID leads to its context', async () => {

@@ -150,7 +150,7 @@ test('Waterfall draws one mark per member, a row per actor, a heading per compon
   const t0 = Date.UTC(2026, 0, 1);
   const ms = [member(1, 'user', 'alice', t0), member(2, 'controller-manager', 'job-controller', t0 + 10), member(3, 'kubelet', 'n1', t0 + 900, 500), member(4, 'kubelet', 'n1', t0 + 1000)];
   const html = render(h(Waterfall, { members: ms, start: t0, end: t0 + 1000, width: 830, trigger: 'a1' }));
-  assert.equal((html.match(/<rect /g) ?? []).length, 4);
+  assert.equal((html.match(/<rect class="member/g) ?? []).length, 4);
   assert.equal((html.match(/class="member trigger"/g) ?? []).length, 1);
   assert.deepEqual([...html.matchAll(/data-component="([^"]+)"/g)].map((m) => m[1]), ['user', 'controller-manager', 'kubelet']);
   assert.match(html, /kubelets \(2\)/);

@@ -4,7 +4,9 @@
  * next contexts, and other contexts of the same object. Members are read in pages of
  * MEMBER_PAGE, so very large contexts load on demand.
  */
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { select } from 'd3-selection';
+import { zoom, zoomIdentity, type ZoomTransform } from 'd3-zoom';
 import { gql } from '../api.ts';
 import { CONTEXT, MEMBERS_PAGE, MEMBER_PAGE } from '../lib/queries.ts';
 import { groupMembers, xOf, type WaterfallMember } from '../lib/waterfall.ts';
@@ -31,26 +33,46 @@ export interface ContextData {
 const ROW_H = 18;
 const LABEL_W = 230;
 
+/**
+ * Members over time, one row per actor under its component's heading. Wheel to zoom (the
+ * control-plane burst of a cascade is milliseconds, kubelet work seconds), drag to pan.
+ */
 export function Waterfall({ members, start, end, width = 900, trigger }: { members: readonly WaterfallMember[]; start: number; end: number; width?: number; trigger: string }) {
   const groups = useMemo(() => groupMembers(members), [members]);
+  const svg = useRef<SVGSVGElement>(null);
+  const [t, setT] = useState<ZoomTransform>(zoomIdentity);
   const plotW = width - LABEL_W;
+  const rowsCount = groups.reduce((n, g) => n + 1 + g.rows.length, 0);
+  const height = 20 + rowsCount * ROW_H + 4;
+  useEffect(() => {
+    if (!svg.current) return;
+    const z = zoom<SVGSVGElement, unknown>().scaleExtent([1, 5000])
+      .extent([[LABEL_W, 0], [width, height]]).translateExtent([[LABEL_W, 0], [width, height]])
+      .on('zoom', (ev) => setT(ev.transform));
+    select(svg.current).call(z);
+    return () => { if (svg.current) select(svg.current).on('.zoom', null); };
+  }, [width, height]);
+  const px = (time: number) => t.applyX(LABEL_W + xOf(time, start, end, plotW));
+  const timeAt = (x: number) => ((t.invertX(x) - LABEL_W) / plotW) * (end - start);
   let y = 20;
   const rows: preact.JSX.Element[] = [];
   for (const g of groups) {
     rows.push(<text key={`g-${g.component}`} class="group" x={4} y={y + 13} data-component={g.component}>{`${g.label} (${g.count})`}</text>);
     y += ROW_H;
     for (const r of g.rows) {
-      const x0 = LABEL_W + xOf(r.first, start, end, plotW);
-      const x1 = LABEL_W + xOf(r.last, start, end, plotW);
+      const x0 = px(r.first);
+      const x1 = px(r.last);
       rows.push(
         <g key={`r-${g.component}-${r.actor}`} transform={`translate(0,${y})`}>
           <text class="actor" x={16} y={13}><title>{r.actor}</title>{r.actor.length > 30 ? `${r.actor.slice(0, 29)}…` : r.actor}</text>
-          <line class="span" x1={x0} x2={Math.max(x1, x0 + 1)} y1={9} y2={9} />
-          {r.members.map((m) => (
-            <rect key={m.auditID} class={m.auditID === trigger ? 'member trigger' : 'member'} x={LABEL_W + xOf(Date.parse(m.time), start, end, plotW) - 2} y={3} width={4} height={12} fill={codeColor(m.code)}>
-              <title>{`${formatOffset(Date.parse(m.time) - start)} ${m.verb} ${resourcePath(m.resource, m.subresource)} ${objectPath(m.namespace, m.name)} → ${m.code}`}</title>
-            </rect>
-          ))}
+          <g clip-path="url(#waterfall-plot)">
+            <line class="span" x1={x0} x2={Math.max(x1, x0 + 1)} y1={9} y2={9} />
+            {r.members.map((m) => (
+              <rect key={m.auditID} class={m.auditID === trigger ? 'member trigger' : 'member'} x={px(Date.parse(m.time)) - 2} y={3} width={4} height={12} fill={codeColor(m.code)}>
+                <title>{`${formatOffset(Date.parse(m.time) - start)} ${m.verb} ${resourcePath(m.resource, m.subresource)} ${objectPath(m.namespace, m.name)} → ${m.code}`}</title>
+              </rect>
+            ))}
+          </g>
         </g>,
       );
       y += ROW_H;
@@ -58,10 +80,11 @@ export function Waterfall({ members, start, end, width = 900, trigger }: { membe
   }
   const ticks = 6;
   return (
-    <svg class="waterfall" width={width} height={y + 4} data-testid="waterfall">
+    <svg ref={svg} class="waterfall" width={width} height={height} data-testid="waterfall">
+      <defs><clipPath id="waterfall-plot"><rect x={LABEL_W - 3} y={0} width={plotW + 6} height={height} /></clipPath></defs>
       {Array.from({ length: ticks + 1 }, (_, i) => {
         const tx = LABEL_W + (plotW * i) / ticks;
-        return <g key={i}><line class="grid" x1={tx} x2={tx} y1={14} y2={y} /><text x={tx} y={11} text-anchor={i === ticks ? 'end' : i === 0 ? 'start' : 'middle'}>{formatOffset(((end - start) * i) / ticks)}</text></g>;
+        return <g key={i}><line class="grid" x1={tx} x2={tx} y1={14} y2={height} /><text x={tx} y={11} text-anchor={i === ticks ? 'end' : i === 0 ? 'start' : 'middle'}>{formatOffset(Math.max(0, timeAt(tx)))}</text></g>;
       })}
       {rows}
     </svg>
@@ -157,7 +180,7 @@ export function ContextView({ id, onAuth }: { id: string; onAuth: (e: unknown) =
           ))}</ul> : <p class="dim">{ctx.trigger.name ? 'no other context touched this object' : 'the trigger names no object'}</p>}
         </div>
       </div>
-      <h3>Cascade</h3>
+      <h3>Cascade <span class="hint">wheel to zoom, drag to pan</span></h3>
       <Waterfall members={ctx.members} start={start} end={end} width={width} trigger={ctx.trigger.auditID} />
       {ctx.members.length < ctx.eventCount
         ? <p><span class="dim">{ctx.members.length} of {ctx.eventCount} members shown. </span><button onClick={loadMore} disabled={loadingMore}>Load {Math.min(MEMBER_PAGE, ctx.eventCount - ctx.members.length)} more</button></p>
