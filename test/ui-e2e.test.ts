@@ -5,11 +5,12 @@
  * trigger and every member, an auditID leads to its context, the timeline draws, and the live
  * list grows while traffic flows. Every request the browser makes is checked to stay on
  * loopback (anything else is aborted and fails the test). Screenshots of each view go to
- * docs/screenshots/.
+ * .kontext/screenshots/, or to KONTEXT_SCREENSHOTS (the README's: docs/screenshots).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import { loadConfig } from '../src/config/config.ts';
@@ -20,7 +21,8 @@ import { setLogLevel } from '../src/util/log.ts';
 import { deleteIndices, esUrl, testClient, uniquePrefix } from './helpers/es.ts';
 
 const TOKEN = 'ui-e2e-token';
-const SHOTS = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SHOTS = path.resolve(ROOT, process.env.KONTEXT_SCREENSHOTS ?? '.kontext/screenshots') + path.sep;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
