@@ -163,6 +163,9 @@ test('web UI in headless Chromium: auth, search, context, lookup, timeline, live
     await page.click('form.lookup button[type=submit]');
     await page.waitForURL(`${base}/context/${encodeURIComponent(other.id)}`);
     await page.waitForSelector(`[data-testid=members] tr[data-audit-id="${member.auditID}"]`);
+    await page.goto(`${base}/event/no-such-audit-id`);
+    await page.waitForSelector('[role=alert]');
+    assert.match(await page.textContent('[role=alert]') ?? '', /No stored context holds the event no-such-audit-id/);
   });
 
   await t.test('timeline draws the contexts as swimlanes and zooms', async () => {
@@ -181,7 +184,7 @@ test('web UI in headless Chromium: auth, search, context, lookup, timeline, live
     await page.click('input[name=system]');
     await page.waitForURL((u) => u.searchParams.get('system') === '1');
     const total: any = await es.count({ index, query: { range: { start: { gte: t0, lt: t0 + 4 * 60_000 } } } });
-    await page.waitForFunction((n) => document.querySelectorAll('[data-testid=timeline] rect.ctx').length === n, Math.min(500, total.count));
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid=timeline] rect.ctx').length === n, Math.min(2000, total.count));
     assert.ok(people > 0 && people < total.count, `${people} of ${total.count} contexts are people's`);
   });
 

@@ -16,9 +16,10 @@ export const CONTEXT_CLOSED = `subscription Live($filter: ContextFilter) {
   contextClosed(filter: $filter) { ${CONTEXT_ROW} }
 }`;
 
-export const TIMELINE = `query Timeline($filter: ContextFilter, $first: Int) {
-  contexts(filter: $filter, first: $first, sort: START_DESC) {
+export const TIMELINE = `query Timeline($filter: ContextFilter, $first: Int, $after: String) {
+  contexts(filter: $filter, first: $first, after: $after, sort: START_DESC) {
     totalCount
+    pageInfo { hasNextPage endCursor }
     nodes { id action start end outcome flags namespaces trigger { user } }
   }
 }`;

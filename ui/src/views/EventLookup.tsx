@@ -27,6 +27,7 @@ export function EventLookup({ auditID, onAuth }: { auditID?: string; onAuth: (e:
         <label>Audit ID <input name="auditID" value={value} placeholder="paste an auditID" size={48} onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)} /></label>
         <button type="submit" disabled={busy}>Find its context</button>
       </form>
+      <p class="dim">The auditID of any audit event (from the apiserver's log, Kibana or an alert): kontext opens the context the event belongs to, trigger or caused event alike.</p>
       <ErrorBox error={error} />
     </section>
   );

@@ -16,7 +16,9 @@ import { contextHref, navigate } from '../router.ts';
 import { SearchForm } from './Contexts.tsx';
 import { ErrorBox } from './common.tsx';
 
-const MAX_CONTEXTS = 500;
+/** contexts drawn at most (newest first), read PAGE at a time */
+const MAX_CONTEXTS = 2000;
+const PAGE = 500;
 const ROW_H = 14;
 const LANE_PAD = 5;
 const laneHeight = (rows: number) => rows * ROW_H + 2 * LANE_PAD;
@@ -44,9 +46,18 @@ export function Timeline({ search, onAuth }: { search: string; onAuth: (e: unkno
   useEffect(() => {
     const ac = new AbortController();
     setError(null);
-    gql(TIMELINE, { filter: toGraphqlFilter(filter), first: MAX_CONTEXTS }, ac.signal)
-      .then((d) => { setContexts(d.contexts.nodes); setTotal(d.contexts.totalCount); setT(zoomIdentity); })
-      .catch((e) => { if (!ac.signal.aborted && !onAuth(e)) setError(e); });
+    (async () => {
+      const all: LaneContext[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const d = await gql(TIMELINE, { filter: toGraphqlFilter(filter), first: PAGE, after }, ac.signal);
+        all.push(...d.contexts.nodes);
+        setTotal(d.contexts.totalCount);
+        if (!d.contexts.pageInfo.hasNextPage || all.length >= MAX_CONTEXTS) break;
+        after = d.contexts.pageInfo.endCursor;
+      }
+      setContexts(all); setT(zoomIdentity);
+    })().catch((e) => { if (!ac.signal.aborted && !onAuth(e)) setError(e); });
     return () => ac.abort();
   }, [search]);
 
@@ -93,7 +104,7 @@ export function Timeline({ search, onAuth }: { search: string; onAuth: (e: unkno
         <label>Lanes <select name="by" value={by} onChange={(e) => go(filter, (e.currentTarget as HTMLSelectElement).value as LaneBy)}>
           <option value="user">per user</option><option value="namespace">per namespace</option></select></label>
         {by === 'user' ? <label><input type="checkbox" name="system" checked={system} onChange={(e) => go(filter, by, (e.currentTarget as HTMLInputElement).checked)} /> Kubernetes components</label> : null}
-        <span class="count">{total === null ? '' : `${Math.min(total, MAX_CONTEXTS)} of ${total} contexts`}{hidden ? `, ${hidden} lanes not shown` : ''}</span>
+        <span class="count">{total === null ? '' : total > MAX_CONTEXTS ? `newest ${MAX_CONTEXTS} of ${total} contexts` : `${total} context${total === 1 ? '' : 's'}`}{hidden ? `, ${hidden} lanes not shown` : ''}</span>
         <button type="button" onClick={() => { if (svg.current) { setT(zoomIdentity); select(svg.current).property('__zoom', zoomIdentity); } }}>Reset zoom</button>
         <span class="legend">
           {Object.entries(OUTCOME_COLOR).map(([o, c]) => <span key={o}><i style={{ background: c }} />{outcomeLabel(o)}</span>)}
