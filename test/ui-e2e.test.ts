@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import { loadConfig } from '../src/config/config.ts';
 import { startService, type Service } from '../src/pipeline/service.ts';
+import { createGraphqlHandler } from '../src/query/handler.ts';
+import { createHttpApp, startHttpServer } from '../src/http/app.ts';
 import { simulate } from '../src/simulate/index.ts';
 import type { AuditEvent } from '../src/types/audit.ts';
 import { setLogLevel } from '../src/util/log.ts';
@@ -216,6 +218,21 @@ test('web UI in headless Chromium: auth, search, context, lookup, timeline, live
     assert.equal(stored.hits.hits.length, fresh.length, 'every live row is a stored context');
     for (const h of stored.hits.hits) assert.equal(h._source.state, 'closed');
     await shot(page, 'contexts-live');
+  });
+
+  await t.test('under --no-auth the UI asks for nothing', async (t2) => {
+    const open = createGraphqlHandler({ es, indexPrefix: prefix, auth: { noAuth: true } });
+    const srv = await startHttpServer(createHttpApp({ graphql: open, ready: () => true }), '127.0.0.1', 0);
+    t2.after(async () => { open.close(); await srv.close(); });
+    const p = await ctx.newPage();
+    await p.goto(`${srv.url}/contexts?user=${encodeURIComponent(user)}`);
+    // the live step added contexts of this user since
+    await es.indices.refresh({ index });
+    const now: any = await es.count({ index, query: { term: { 'trigger.user': user } } });
+    await p.waitForFunction((n) => document.querySelector('[data-testid=total]')?.textContent === `${n} contexts`, now.count);
+    assert.equal(await p.locator('form.login').count(), 0);
+    assert.equal(await p.locator('button.signout').count(), 0);
+    await p.close();
   });
 
   await t.test('no request left loopback, no page errors', () => {
