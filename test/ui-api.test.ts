@@ -147,6 +147,7 @@ test('members carry the component that made them', async () => {
   assert.deepEqual(memberSource('system:node:ip-10-0-1-7'), { component: 'kubelet', actor: 'ip-10-0-1-7' });
   assert.deepEqual(memberSource('system:kube-scheduler'), { component: 'scheduler', actor: 'system:kube-scheduler' });
   assert.deepEqual(memberSource('system:serviceaccount:kube-system:replicaset-controller'), { component: 'controller-manager', actor: 'replicaset-controller' });
+  assert.deepEqual(memberSource('system:serviceaccount:kube-system:generic-garbage-collector'), { component: 'controller-manager', actor: 'generic-garbage-collector' });
   assert.deepEqual(memberSource('system:serviceaccount:kube-system:coredns'), { component: 'kube-system', actor: 'coredns' });
   assert.deepEqual(memberSource('system:apiserver'), { component: 'apiserver', actor: 'system:apiserver' });
   assert.deepEqual(memberSource('alice@example.com'), { component: 'user', actor: 'alice@example.com' });

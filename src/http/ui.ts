@@ -42,5 +42,4 @@ export function mountUi(app: Express, dist = UI_DIST): void {
     res.set('cache-control', 'no-cache');
     res.sendFile(index);
   });
-  app.get('/favicon.svg', (_req, res, next) => { headers(res); res.sendFile(path.join(dist, 'favicon.svg'), (e) => { if (e) next(); }); });
 }

@@ -25,6 +25,12 @@ const COMPONENT_OF_CLASS: Record<string, string> = {
   'system:anonymous': 'user',
 };
 
+/** kube-controller-manager's service accounts whose names do not end in `-controller`. */
+const CONTROLLER_MANAGER_ACCOUNTS = new Set([
+  'generic-garbage-collector', 'pod-garbage-collector', 'persistent-volume-binder', 'horizontal-pod-autoscaler',
+  'root-ca-cert-publisher', 'bootstrap-signer', 'token-cleaner', 'legacy-service-account-token-cleaner',
+]);
+
 /**
  * `component`: kubelet, scheduler, controller-manager, apiserver, kube-proxy, kube-system
  * (other kube-system service accounts), system (other system users) or user (people, CI and
@@ -34,7 +40,7 @@ export function memberSource(user: string): MemberSource {
   const cls = userClass(user);
   if (cls.startsWith('sa:kube-system:')) {
     const sa = cls.slice('sa:kube-system:'.length);
-    return { component: /-controller$|^generic-garbage-collector$|^namespace-controller$/.test(sa) ? 'controller-manager' : 'kube-system', actor: sa };
+    return { component: sa.endsWith('-controller') || CONTROLLER_MANAGER_ACCOUNTS.has(sa) ? 'controller-manager' : 'kube-system', actor: sa };
   }
   const component = COMPONENT_OF_CLASS[cls] ?? 'system';
   const actor = cls === 'node' ? user.slice('system:node:'.length) : user;
