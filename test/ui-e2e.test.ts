@@ -19,6 +19,9 @@ import { createGraphqlHandler } from '../src/query/handler.ts';
 import { createHttpApp, startHttpServer } from '../src/http/app.ts';
 import { simulate } from '../src/simulate/index.ts';
 import type { AuditEvent } from '../src/types/audit.ts';
+import { parseLabelKey } from '../src/types/label.ts';
+import { summarize } from '../src/cluster/summary.ts';
+import { toEsDoc } from '../src/store/codec.ts';
 import { setLogLevel } from '../src/util/log.ts';
 import { deleteIndices, esUrl, testClient, uniquePrefix } from './helpers/es.ts';
 
@@ -154,6 +157,27 @@ test('web UI in headless Chromium: auth, search, context, lookup, timeline, live
     await page.mouse.move(box.x + 260, box.y + 40);
     await page.mouse.wheel(0, -800);
     await page.waitForFunction((b) => [...document.querySelectorAll('[data-testid=waterfall] > g > text')].map((x) => x.textContent).join(' ') !== b, before);
+  });
+
+  await t.test('a very large context loads its members page by page', async () => {
+    // one context of 1500 events (more than a page of members), stored as the pipeline stores contexts
+    const events = first.slice(0, 1500).map((audit) => ({ audit, time: Date.parse(audit.requestReceivedTimestamp), label: parseLabelKey('create apps/deployments'), labelKey: 'create apps/deployments', labelSource: 'rule' as const, confidence: 1 }));
+    const big = summarize('ui-e2e-big', events, 'closed');
+    await es.index({ index, id: big.id, document: toEsDoc(big), refresh: true });
+    try {
+      await page.goto(`${base}/context/${big.id}`);
+      await page.waitForSelector('[data-testid=members] tbody tr');
+      assert.equal(await page.locator('[data-testid=members] tbody tr').count(), 1000);
+      await page.click('text=Load 500 more');
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=members] tbody tr').length === 1500);
+      const shown = await page.$$eval('[data-testid=members] tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-audit-id')));
+      assert.deepEqual(shown, big.members.map((m) => m.auditID), 'every member once, in time order');
+      assert.equal(await page.locator('[data-testid=waterfall] rect.member').count(), 1500);
+      assert.equal(await page.locator('text=/Load \\d+ more/').count(), 0);
+    } finally {
+      // its events belong to other contexts too: gone before the lookups below
+      await es.delete({ index, id: big.id, refresh: true });
+    }
   });
 
   await t.test('event lookup: an auditID leads to its context', async () => {
