@@ -43,3 +43,21 @@ test('simulateLevels: one stream per policy, same traffic', async () => {
   assert.deepEqual(md!.map((e) => e.auditID), rr!.map((e) => e.auditID));
   assert.ok(md!.every((e) => e.level === 'Metadata'));
 });
+
+test('cli: kontext simulate --audit-level / --policy, with clear errors', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const run = (...args: string[]) => spawnSync(process.execPath, ['bin/kontext.js', 'simulate', '--duration', '20s', ...args], { encoding: 'utf8' });
+  const md = run('--audit-level', 'Metadata');
+  assert.equal(md.status, 0, md.stderr);
+  const evs = md.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+  assert.ok(evs.length > 50 && evs.every((e) => e.level === 'Metadata' && !e.requestObject));
+  const bad = run('--policy', 'verbose');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /unknown audit policy "verbose"/);
+  const both = run('--policy', 'metadata', '--audit-level', 'Request');
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /exclusive/);
+  const lvl = run('--audit-level', 'Verbose');
+  assert.equal(lvl.status, 2);
+  assert.match(lvl.stderr, /--audit-level: must be Metadata, Request or RequestResponse/);
+});
