@@ -112,34 +112,59 @@ describe('normalize stage', () => {
     const n = createNormalizer();
     const r = new UnitReceipt(3);
     const rejected = counter('kontext_normalize_rejected_total', '');
-    const before = rejected.get({ reason: 'not-an-event' }) + rejected.get({ reason: 'missing-auditID' });
+    const before = rejected.get({ reason: 'not-an-event' }) + rejected.get({ reason: 'missing-field' });
     n.push([{ hello: 'world' }, { ...auditEvent(), auditID: undefined }, auditEvent()], r);
     assert.equal(r.outstanding, 1);
     assert.equal(n.stats().rejected, 2);
-    assert.equal(rejected.get({ reason: 'not-an-event' }) + rejected.get({ reason: 'missing-auditID' }), before + 2);
+    assert.equal(n.stats().deadLettered, 1, 'the invalid event is a dead letter; the record without an event is not');
+    assert.equal(rejected.get({ reason: 'not-an-event' }) + rejected.get({ reason: 'missing-field' }), before + 2);
     const out = n.drain(true);
     assert.equal(out.length, 1);
     out[0]!.receipt!.settle();
     assert.equal(r.state, 'done');
   });
 
-  test('duplicates (same auditID and stage) are dropped and settled at once', () => {
+  test('a duplicate (same auditID and stage) is dropped and settles when the original is stored', () => {
     const n = createNormalizer({ lateness: 0 });
     const e = at(T0);
     const r1 = new UnitReceipt(1); const r2 = new UnitReceipt(1);
     n.push([e], r1);
     n.push([structuredClone(e)], r2);
-    assert.equal(r2.state, 'done');
-    assert.equal(r1.state, 'pending');
+    assert.equal(r2.state, 'pending', 'not acked before the original is stored');
     const out = n.drain(true);
     assert.equal(out.length, 1);
-    assert.equal(out[0]!.receipt, r1);
-    // a re-sent copy after release is still recognised
+    assert.equal(out[0]!.audit, e);
+    // a copy re-sent while the original is on its way to the store waits too
     const r3 = new UnitReceipt(1);
     n.push([structuredClone(e)], r3);
-    assert.equal(r3.state, 'done');
     assert.equal(n.drain(true).length, 0);
-    assert.equal(n.stats().duplicates, 2);
+    assert.deepEqual([r1.state, r2.state, r3.state], ['pending', 'pending', 'pending']);
+    out[0]!.receipt!.settle();
+    assert.deepEqual([r1.state, r2.state, r3.state], ['done', 'done', 'done']);
+    // once stored, a copy is acked at once
+    const r4 = new UnitReceipt(1);
+    n.push([structuredClone(e)], r4);
+    assert.equal(r4.state, 'done');
+    assert.equal(n.drain(true).length, 0);
+    assert.equal(n.stats().duplicates, 3);
+  });
+
+  test('when the original fails, its waiting copies fail and a re-sent unit is processed and stored', () => {
+    const n = createNormalizer({ lateness: 0 });
+    const e = at(T0);
+    const r1 = new UnitReceipt(1); const r2 = new UnitReceipt(1);
+    n.push([e], r1);
+    const [first] = n.drain(true);
+    n.push([structuredClone(e)], r2);
+    first!.receipt!.fail(new Error('bulk rejected'));
+    assert.deepEqual([r1.state, r2.state], ['failed', 'failed']);
+    assert.equal(n.unstored, 0, 'the auditID is forgotten');
+    const r3 = new UnitReceipt(1);
+    n.push([structuredClone(e)], r3);
+    const again = n.drain(true);
+    assert.equal(again.length, 1, 'the re-sent copy goes downstream again');
+    again[0]!.receipt!.settle();
+    assert.equal(r3.state, 'done');
   });
 
   test('only the final stage is kept, whatever the arrival order', () => {
@@ -152,10 +177,12 @@ describe('normalize stage', () => {
     const cPanic = at(T0 + 2, { stage: 'Panic', auditID: 'c' });
     const rs = [a, aDone, b, bEarly, c, cPanic].map(() => new UnitReceipt(1));
     [a, aDone, b, bEarly, c, cPanic].forEach((e, i) => n.push([e], rs[i]));
-    assert.deepEqual(rs.map((r) => r.state), ['done', 'pending', 'pending', 'done', 'done', 'pending'], 'superseded stages settled');
+    assert.ok(rs.every((r) => r.state === 'pending'), 'superseded stages wait for the kept one');
     const out = n.drain(true);
     assert.deepEqual(out.map((e) => `${e.audit.auditID}:${e.audit.stage}`), ['a:ResponseComplete', 'b:ResponseComplete', 'c:Panic']);
     assert.equal(out[0]!.audit, aDone, 'the event object passes through untouched');
+    for (const e of out) e.receipt!.settle();
+    assert.ok(rs.every((r) => r.state === 'done'), 'all settle once the kept stages are stored');
   });
 
   test('a long-running watch seen only at ResponseStarted is released when it ages out; its late ResponseComplete is dropped', () => {
@@ -168,7 +195,10 @@ describe('normalize stage', () => {
     assert.deepEqual(out.map((e) => `${e.audit.auditID}:${e.audit.stage}`), ['watch-1:ResponseStarted']);
     const r = new UnitReceipt(1);
     n.push([at(T0, { stage: 'ResponseComplete', verb: 'watch', auditID: 'watch-1' })], r);
+    assert.equal(r.state, 'pending', 'waits for the released stage to be stored');
+    out[0]!.receipt!.settle();
     assert.equal(r.state, 'done');
+    assert.ok(!ids(n.drain(true)).includes('watch-1'), 'the late stage is not released again');
     assert.equal(n.stats().afterRelease, 1);
   });
 
@@ -209,7 +239,9 @@ describe('normalize stage', () => {
     const n = createNormalizer({ lateness: 0, dedupeCapacity: 5 });
     const evs = Array.from({ length: 10 }, (_, i) => at(T0 + i));
     n.push(evs);
-    assert.equal(n.drain(true).length, 10);
+    const out = n.drain(true);
+    assert.equal(out.length, 10);
+    for (const e of out) e.receipt!.settle();
     n.push([structuredClone(evs[9]!)]);
     assert.equal(n.drain(true).length, 0, 'recent auditID still remembered');
     n.push([structuredClone(evs[0]!)]);

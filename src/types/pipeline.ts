@@ -57,6 +57,9 @@ export interface NormalizeStage {
   drain(force?: boolean): KEvent[];
   /** events held, for backpressure accounting */
   readonly pending: number;
+  /** estimated bytes of the events held, and the bound past which sources must pause */
+  readonly pendingBytes?: number;
+  readonly byteLimit?: number;
 }
 
 /**
