@@ -80,6 +80,7 @@ export async function buildPipeline(cfg: Config, client: Client, opts: { refresh
   const pipeline = new Pipeline({ normalize, label: labeler, cluster, sink: writer }, {
     flushInterval: cfg.flushInterval,
     maxInFlight: cfg.maxInFlight,
+    clockQuiet: Math.max(cfg.flushInterval, cfg.reorderWait),
   });
   return { pipeline, normalize, labeler, cluster, writer };
 }

@@ -45,6 +45,12 @@ export interface PipelineOptions {
    * Default: the flush interval.
    */
   idleRelease?: number;
+  /**
+   * Wall-clock quiet time (ms) after which event time follows the wall clock, so contexts of
+   * an input that went quiet close. Shorter quiet spells never move event time: contexts
+   * close only on event time while data flows (default: idleRelease).
+   */
+  clockQuiet?: number;
   /** process as soon as this many events are held by normalize (default 4096) */
   batchEvents?: number;
   /** wall clock (tests) */
@@ -88,6 +94,7 @@ export class Pipeline implements Downstream {
       flushInterval: opts.flushInterval,
       maxInFlight: opts.maxInFlight,
       idleRelease: opts.idleRelease ?? opts.flushInterval,
+      clockQuiet: opts.clockQuiet ?? opts.idleRelease ?? opts.flushInterval,
       batchEvents: opts.batchEvents ?? 4096,
     };
     this.unsubscribeSink = this.sink.onStored((docs) => this.published(docs));
@@ -230,7 +237,8 @@ export class Pipeline implements Downstream {
       for (const e of events) if (e.receipt) this.inLabel.add(e.receipt);
     }
     const labeled = events.length ? await this.stage('label', () => this.label.push(events)) : [];
-    if (release && this.label.pending > 0) labeled.push(...(await this.stage('label', () => this.label.flush())));
+    // the labeler's windows are flushed only when nothing is held before it (a flush splits a window)
+    if (release && this.label.pending > 0 && this.normalize.pending === 0) labeled.push(...(await this.stage('label', () => this.label.flush())));
     if (labeled.length) {
       mEvents.inc({ stage: 'label' }, labeled.length);
       for (const e of labeled) {
@@ -270,7 +278,7 @@ export class Pipeline implements Downstream {
     // events still held for reordering may belong to the open contexts: wait for them
     if (this.normalize.pending > 0) return this.eventClock;
     const quietFor = this.now() - Math.max(this.eventClockWall, this.lastArrival);
-    return this.eventClock + Math.max(0, quietFor);
+    return quietFor >= this.opts.clockQuiet ? this.eventClock + quietFor : this.eventClock;
   }
 
   private write(batch: ReturnType<ClusterStage['collect']>): void {

@@ -12,6 +12,7 @@ const BENCHES: Record<string, { needsEs: boolean; load: () => Promise<{ run: (o:
   contexts: { needsEs: false, load: () => import('../../bench/contexts.ts') },
   storage: { needsEs: true, load: () => import('../../bench/storage.ts') },
   'query-latency': { needsEs: true, load: () => import('../../bench/query-latency.ts') },
+  reorder: { needsEs: false, load: () => import('../../bench/reorder.ts') },
 };
 
 export function resultsMarkdown(results: BenchResult[], meta: Record<string, string>): string {
