@@ -82,6 +82,8 @@ export class Pipeline implements Downstream {
   private readonly inLabel = new Set<Receipt>();
   /** receipts of events pushed to the clusterer since its last collect */
   private inCluster: Receipt[] = [];
+  /** units pushed whose records normalize has not all settled or released yet */
+  private readonly inNormalize = new Set<Receipt>();
   private readonly unsubscribeSink: () => void;
 
   constructor(stages: PipelineStages, opts: PipelineOptions) {
@@ -124,7 +126,7 @@ export class Pipeline implements Downstream {
       return;
     }
     try {
-      this.normalize.push(records, receipt);
+      this.normalize.push(records, receipt && this.trackUnit(receipt, records.length));
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       mErrors.inc({ stage: 'normalize' });
@@ -203,7 +205,7 @@ export class Pipeline implements Downstream {
     const run = this.chain.then(fn).catch((e: unknown) => {
       const err = e instanceof Error ? e : new Error(String(e));
       const stage = e instanceof StageError ? e.stage : 'loop';
-      const failed = this.failHeld(err);
+      const failed = this.failHeld(err, stage);
       mErrors.inc({ stage });
       log.error('pipeline step failed; the receipts of the events it held are failed (their units will be re-sent)', { err, stage, failed });
     });
@@ -211,11 +213,28 @@ export class Pipeline implements Downstream {
     return run;
   }
 
-  /** fails every receipt inside the labeler and the clusterer; returns how many */
-  private failHeld(err: Error): number {
-    const all = [...this.inLabel, ...this.inCluster];
+  /**
+   * The unit's receipt as normalize sees it: normalize settles each record once (stored,
+   * dropped on purpose, dead-lettered) or hands it on inside an event; until then the unit
+   * is tracked, so a failure of normalize itself can fail it.
+   */
+  private trackUnit(receipt: Receipt, records: number): Receipt {
+    let left = records;
+    const units = this.inNormalize;
+    const tracked: Receipt = {
+      settle(n = 1) { left -= n; if (left <= 0) units.delete(tracked); receipt.settle(n); },
+      fail(err) { units.delete(tracked); receipt.fail(err); },
+    };
+    if (left > 0) units.add(tracked);
+    return tracked;
+  }
+
+  /** fails every receipt inside the labeler and the clusterer (and normalize's, when it failed); returns how many */
+  private failHeld(err: Error, stage: string): number {
+    const all = [...this.inLabel, ...this.inCluster, ...(stage === 'normalize' ? this.inNormalize : [])];
     this.inLabel.clear();
     this.inCluster = [];
+    if (stage === 'normalize') this.inNormalize.clear();
     for (const r of all) r.fail(err);
     return all.length;
   }
