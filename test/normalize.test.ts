@@ -275,3 +275,28 @@ describe('normalize stage', () => {
     assert.deepEqual(out!.audit.annotations, e.annotations);
   });
 });
+
+describe('reorder: live and catching up', () => {
+  test('live (event time ≈ wall clock): an event goes once what arrived after it has waited reorder-wait', () => {
+    let now = T0 + 1000;
+    const n = createNormalizer({ reorderWait: 2000, now: () => now });
+    n.push([at(T0 + 500), at(T0 + 200)]);
+    assert.equal(n.drain().length, 0, 'waiting for older events');
+    now += 1000;
+    n.push([at(T0 + 100)]); // a chunk delivered late, within the wait
+    now += 1100;
+    assert.deepEqual(n.drain().map((e) => e.time - T0), [100, 200, 500], 'put in place');
+    assert.equal(n.stats().late, 0);
+  });
+
+  test('catching up (a backlog hours behind the wall clock): order over the horizon, everything goes once arrivals stop', () => {
+    let now = T0 + 6 * 3_600_000;
+    const n = createNormalizer({ reorderWait: 2000, reorderHorizon: 3_600_000, now: () => now });
+    // chunks 40 minutes of event time apart, delivered newest first, seconds apart in wall time
+    for (const m of [40, 0, 20]) { n.push([at(T0 + m * 60_000), at(T0 + m * 60_000 + 1)]); now += 1500; n.drain(); }
+    assert.equal(n.pending, 6, 'held: still arriving');
+    now += 2000;
+    assert.deepEqual(n.drain().map((e) => Math.round((e.time - T0) / 60_000)), [0, 0, 20, 20, 40, 40]);
+    assert.equal(n.stats().late, 0);
+  });
+});

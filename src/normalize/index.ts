@@ -16,13 +16,15 @@
  * - final stage: of RequestReceived / ResponseStarted / ResponseComplete / Panic only the
  *   latest stage held is kept; an auditID seen only at an early stage (long-running watch)
  *   is released as that stage, and later stages of it then wait for / follow that one.
- * - reorder: events are held and released in event-time order. The release point is the
- *   newest event time that arrived at least `reorderWait` (wall time) ago — so chunks that a
- *   peer delivers out of order, however far apart in event time (a backlog replayed by
- *   several output workers), are put in place as long as they arrive within `reorderWait` of
- *   each other — and at least the newest event time minus `reorderHorizon`. An event behind
- *   what was already released is released at the next drain (counted late; the clusterer
- *   attaches it to its retained context).
+ * - reorder: events are held and released in event-time order, with a release point that
+ *   understands catch-up. Live (newest event time close to the wall clock): the newest event
+ *   time that arrived at least `reorderWait` (wall time) ago, and at least the newest event
+ *   time minus `reorderHorizon`. Catching up a backlog (newest event time minutes behind the
+ *   wall clock), chunks that a peer delivers out of order (several output workers, retries;
+ *   40 minutes of event time apart) are put in place over the whole horizon, and everything
+ *   goes once arrivals stop for `reorderWait`. An event behind what was already released is
+ *   released at the next drain (counted late; the clusterer attaches it to its context if it
+ *   still retains it).
  * - bounded memory: at most `maxPending` events and `maxBytes` (estimated) held; beyond,
  *   the oldest are released early (counted as forced). The pipeline pauses sources before.
  */
@@ -84,6 +86,9 @@ export interface NormalizeStats {
   pending: number;
 }
 
+/** newest event time this far (ms) behind the wall clock: the input is a backlog being caught up */
+export const CATCH_UP_LAG_MS = 120_000;
+
 const STAGE_BIT: Record<AuditStage, number> = { RequestReceived: 1, ResponseStarted: 2, ResponseComplete: 4, Panic: 8 };
 
 interface Held {
@@ -129,6 +134,7 @@ export class Normalizer implements NormalizeStage {
   private seq = 0;
   private maxTime = -Infinity;
   private waitedTime = -Infinity;
+  private lastArrival = -Infinity;
   private lastReleased = -Infinity;
   private heldBytes = 0;
   private readonly s: Omit<NormalizeStats, 'pending'> = { accepted: 0, rejected: 0, deadLettered: 0, duplicates: 0, superseded: 0, afterRelease: 0, late: 0, forced: 0, released: 0 };
@@ -237,14 +243,16 @@ export class Normalizer implements NormalizeStage {
     this.held.set(id, e);
     this.heap.push(e);
     this.heldBytes += e.bytes;
-    this.arrivals.push(this.now(), v.time);
+    const now = this.now();
+    this.arrivals.push(now, v.time);
+    this.lastArrival = now;
     if (v.time > this.maxTime) this.maxTime = v.time;
     if (v.time < this.lastReleased) { this.s.late++; lateTotal.inc(); }
   }
 
   /** newest event time that arrived at least `reorderWait` ago */
-  private advanceWaited(): number {
-    const cut = this.now() - this.wait;
+  private advanceWaited(now: number): number {
+    const cut = now - this.wait;
     const a = this.arrivals;
     let i = this.arrivalsHead;
     while (i < a.length && a[i]! <= cut) {
@@ -257,10 +265,25 @@ export class Normalizer implements NormalizeStage {
     return this.waitedTime;
   }
 
-  /** the event time up to which held events are released now */
+  /**
+   * The event time up to which held events are released now. Live (the newest event is
+   * close to the wall clock): what arrived at least `reorderWait` ago, at least the newest
+   * time minus the horizon. Catching up (a backlog, the newest event more than
+   * CATCH_UP_LAG_MS behind the wall clock): order over the whole horizon — processing a
+   * backlog competes with reading it, so wall time says nothing about its order — and release
+   * everything once arrivals stop for `reorderWait`.
+   */
   releasePoint(): number {
-    return Math.max(this.maxTime - this.horizon, this.advanceWaited());
+    const now = this.now();
+    const waited = this.advanceWaited(now);
+    if (this.held.size === 0) return waited;
+    if (now - this.maxTime <= CATCH_UP_LAG_MS) return Math.max(this.maxTime - this.horizon, waited);
+    if (now - this.lastArrival >= this.wait) return Infinity;
+    return this.maxTime - this.horizon;
   }
+
+  /** whether the input is a backlog being caught up (see releasePoint) */
+  get catchingUp(): boolean { return this.now() - this.maxTime > CATCH_UP_LAG_MS; }
 
   drain(force = false): KEvent[] {
     const point = force ? Infinity : this.releasePoint();
