@@ -125,7 +125,7 @@ describe('normalize stage', () => {
   });
 
   test('a duplicate (same auditID and stage) is dropped and settles when the original is stored', () => {
-    const n = createNormalizer({ lateness: 0 });
+    const n = createNormalizer({ reorderHorizon: 0 });
     const e = at(T0);
     const r1 = new UnitReceipt(1); const r2 = new UnitReceipt(1);
     n.push([e], r1);
@@ -150,7 +150,7 @@ describe('normalize stage', () => {
   });
 
   test('when the original fails, its waiting copies fail and a re-sent unit is processed and stored', () => {
-    const n = createNormalizer({ lateness: 0 });
+    const n = createNormalizer({ reorderHorizon: 0 });
     const e = at(T0);
     const r1 = new UnitReceipt(1); const r2 = new UnitReceipt(1);
     n.push([e], r1);
@@ -168,7 +168,7 @@ describe('normalize stage', () => {
   });
 
   test('only the final stage is kept, whatever the arrival order', () => {
-    const n = createNormalizer({ lateness: 1000 });
+    const n = createNormalizer({ reorderHorizon: 1000 });
     const a = at(T0, { stage: 'RequestReceived', auditID: 'a' });
     const aDone = at(T0, { stage: 'ResponseComplete', auditID: 'a' });
     const b = at(T0 + 1, { stage: 'ResponseComplete', auditID: 'b' });
@@ -186,7 +186,7 @@ describe('normalize stage', () => {
   });
 
   test('a long-running watch seen only at ResponseStarted is released when it ages out; its late ResponseComplete is dropped', () => {
-    const n = createNormalizer({ lateness: 1000 });
+    const n = createNormalizer({ reorderHorizon: 1000 });
     const watch = at(T0, { stage: 'ResponseStarted', verb: 'watch', auditID: 'watch-1' });
     n.push([watch]);
     assert.equal(n.drain().length, 0, 'held within the window');
@@ -202,8 +202,8 @@ describe('normalize stage', () => {
     assert.equal(n.stats().afterRelease, 1);
   });
 
-  test('events are put in requestReceivedTimestamp order within the lateness window', () => {
-    const n = createNormalizer({ lateness: 1000 });
+  test('events are put in requestReceivedTimestamp order within the reorder horizon', () => {
+    const n = createNormalizer({ reorderHorizon: 1000 });
     const e = [at(T0 + 300), at(T0), at(T0 + 900), at(T0 + 100), at(T0 + 2500), at(T0 + 1200)];
     n.push(e);
     // newest 2500, watermark 1500: everything up to 1200 goes, in order
@@ -218,7 +218,7 @@ describe('normalize stage', () => {
   });
 
   test('microseconds order events within one millisecond', () => {
-    const n = createNormalizer({ lateness: 0 });
+    const n = createNormalizer({ reorderHorizon: 0 });
     const x = auditEvent({ requestReceivedTimestamp: '2026-01-01T10:00:00.000900Z' });
     const y = auditEvent({ requestReceivedTimestamp: '2026-01-01T10:00:00.000100Z' });
     n.push([x, y]);
@@ -226,7 +226,7 @@ describe('normalize stage', () => {
   });
 
   test('memory is bounded: at most maxPending events held, the oldest go early', () => {
-    const n = createNormalizer({ lateness: 3_600_000, maxPending: 10 });
+    const n = createNormalizer({ reorderHorizon: 3_600_000, maxPending: 10 });
     for (let i = 0; i < 100; i++) {
       n.push([at(T0 + i * 10)]);
       n.drain();
@@ -236,7 +236,7 @@ describe('normalize stage', () => {
   });
 
   test('dedupe memory is bounded by dedupeCapacity', () => {
-    const n = createNormalizer({ lateness: 0, dedupeCapacity: 5 });
+    const n = createNormalizer({ reorderHorizon: 0, dedupeCapacity: 5 });
     const evs = Array.from({ length: 10 }, (_, i) => at(T0 + i));
     n.push(evs);
     const out = n.drain(true);
@@ -249,7 +249,7 @@ describe('normalize stage', () => {
   });
 
   test('an EventList record settles its share once all its events settled; a failure fails the unit', () => {
-    const n = createNormalizer({ lateness: 0 });
+    const n = createNormalizer({ reorderHorizon: 0 });
     const ok = new UnitReceipt(2);
     n.push([{ kind: 'EventList', items: [at(T0), at(T0 + 1), at(T0 + 2)] }, at(T0 + 3)], ok);
     const out = n.drain(true);
@@ -268,7 +268,7 @@ describe('normalize stage', () => {
   });
 
   test('ground truth annotations pass through untouched', () => {
-    const n = createNormalizer({ lateness: 0 });
+    const n = createNormalizer({ reorderHorizon: 0 });
     const e = at(T0, { annotations: { 'sim.kontext.io/label': 'create apps/deployments', 'sim.kontext.io/context': 'ctx-42' } });
     n.push([{ log: JSON.stringify(e) }]);
     const [out] = n.drain(true);

@@ -13,6 +13,7 @@ const BENCHES: Record<string, { needsEs: boolean; load: () => Promise<{ run: (o:
   storage: { needsEs: true, load: () => import('../../bench/storage.ts') },
   'query-latency': { needsEs: true, load: () => import('../../bench/query-latency.ts') },
   reorder: { needsEs: false, load: () => import('../../bench/reorder.ts') },
+  'backlog-memory': { needsEs: false, load: () => import('../../bench/backlog-memory.ts') },
 };
 
 export function resultsMarkdown(results: BenchResult[], meta: Record<string, string>): string {
