@@ -300,3 +300,35 @@ describe('reorder: live and catching up', () => {
     assert.equal(n.stats().late, 0);
   });
 });
+
+describe('byte bound', () => {
+  test('the pipeline pauses sources once normalize holds max-buffer bytes; the oldest go early past it', async () => {
+    const { Pipeline } = await import('../src/pipeline/pipeline.ts');
+    const { createLabeler } = await import('../src/label/index.ts');
+    const { createClusterer } = await import('../src/cluster/index.ts');
+    const n = createNormalizer({ maxBytes: 20_000, reorderWait: 60_000 });
+    const sink = {
+      healthy: true, backlog: 0, backlogDocs: 0,
+      async write(b: { receipts: { receipt: { settle(n: number): void }; n: number }[] }[]) { for (const w of b) for (const r of w.receipts) r.receipt.settle(r.n); return { stored: b.length, rejected: 0 }; },
+      onStored: () => () => {}, async close() {},
+    };
+    const p = new Pipeline({ normalize: n, label: await createLabeler({}), cluster: createClusterer({}), sink: sink as never }, { flushInterval: 1000, maxInFlight: 100_000 });
+    try {
+      let drained = false;
+      for (let i = 0; i < 200 && !p.saturated; i++) p.push([at(T0 + i)]);
+      assert.equal(p.saturated, true, 'saturated by bytes, far below max-in-flight');
+      assert.ok(n.pendingBytes >= 20_000 && n.pending < 200);
+      p.onDrain(() => { drained = true; });
+      assert.equal(drained, false);
+      const out = n.drain();
+      assert.ok(out.length > 0 && n.pendingBytes <= 20_000, 'past the bound the oldest are released early');
+      assert.ok(n.stats().forced > 0);
+      for (const e of out) e.receipt?.settle();
+      await p.flushAll();
+      assert.equal(p.saturated, false);
+      assert.equal(drained, true, 'sources resume');
+    } finally {
+      await p.stop();
+    }
+  });
+});
