@@ -70,8 +70,9 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
   const backlogBytes = chunks.reduce((n, c) => n + c.length, 0);
   const sink = new CountingSink();
   const normalize = new Normalizer({ maxBytes: maxBuffer, maxPending: 200_000 });
+  const cluster = createClusterer({});
   const pipeline = new Pipeline(
-    { normalize, label: await createLabeler({ modelDir: resolveModelDir('models/default') }), cluster: createClusterer({}), sink },
+    { normalize, label: await createLabeler({ modelDir: resolveModelDir('models/default') }), cluster, sink },
     { flushInterval: 1000, maxInFlight: 200_000, clockQuiet: 2000 },
   );
   const server = new ForwardServer(pipeline, { host: '127.0.0.1', port: 0, hostname: 'kontext-bench', idleTimeout: 600_000 });
@@ -79,8 +80,17 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
   const baselineRss = process.memoryUsage().rss;
   let peakRss = baselineRss;
   let peakBuffer = 0;
+  let atPeak: Record<string, number> = {};
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    const m = process.memoryUsage();
+    if (m.rss > peakRss) {
+      atPeak = {
+        heapUsedMB: Math.round(m.heapUsed / 2 ** 20), externalMB: Math.round(m.external / 2 ** 20), arrayBuffersMB: Math.round(m.arrayBuffers / 2 ** 20),
+        openContexts: cluster.openContexts, retainedContexts: cluster.retainedContexts, clusterPending: cluster.pending,
+        normalizeHeld: normalize.pending, normalizeUnstored: normalize.unstored,
+      };
+    }
+    peakRss = Math.max(peakRss, m.rss);
     peakBuffer = Math.max(peakBuffer, normalize.pendingBytes);
   }, 100);
   const t0 = Date.now();
@@ -133,6 +143,6 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
       { name: 'late events', value: st.late, unit: 'events' },
       { name: 'events stored', value: sink.members, unit: 'events', target: { op: '>=', value: total } },
     ],
-    details: { seconds, normalize: st, compressedBacklogBytes: backlogBytes },
+    details: { seconds, normalize: st, compressedBacklogBytes: backlogBytes, atPeak },
   };
 }
