@@ -19,6 +19,7 @@ import type { Downstream, KEvent, LabelStage, NormalizeStage, Receipt } from '..
 import type { ClusterStage, ContextSink } from '../cluster/types.ts';
 import { counter, gauge } from '../util/metrics.ts';
 import { log as rootLog } from '../util/log.ts';
+import { StreamCapabilities } from './capabilities.ts';
 
 const log = rootLog.child({ stage: 'pipeline' });
 
@@ -85,6 +86,8 @@ export class Pipeline implements Downstream {
   /** units pushed whose records normalize has not all settled or released yet */
   private readonly inNormalize = new Set<Receipt>();
   private readonly unsubscribeSink: () => void;
+  /** what the stream carries of what kontext uses (decided on its first events) */
+  readonly capabilities = new StreamCapabilities();
 
   constructor(stages: PipelineStages, opts: PipelineOptions) {
     this.normalize = stages.normalize;
@@ -157,6 +160,7 @@ export class Pipeline implements Downstream {
   async flushAll(): Promise<void> {
     await this.enqueue(async () => {
       await this.process(true, true);
+      this.capabilities.decide();
       this.write(this.collect(undefined, true));
     });
     await this.settleWrites();
@@ -253,6 +257,7 @@ export class Pipeline implements Downstream {
     if (events.length) {
       mEvents.inc({ stage: 'normalize' }, events.length);
       this.advanceClock(events);
+      this.capabilities.observe(events);
       for (const e of events) if (e.receipt) this.inLabel.add(e.receipt);
     }
     const labeled = events.length ? await this.stage('label', () => this.label.push(events)) : [];
