@@ -155,7 +155,7 @@ export class Cluster {
     this.start('kwok', bin('kwok'), [
       '--kubeconfig', this.kubeconfigs['kwok-controller']!, '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector', 'kwok.x-k8s.io/node=fake', '--node-lease-duration-seconds', '40',
-      '--cidr', '10.244.0.0/16', '--node-ip', '10.0.0.1', '--server-address', `127.0.0.1:${kwokPort}`,
+      '--cidr', '10.244.0.0/16', '--node-ip', '127.0.0.1', '--server-address', `127.0.0.1:${kwokPort}`,
       ...stages.flatMap((s) => ['--config', s]),
     ], { ...process.env, HOME: path.join(workDir, 'kube') });
     await this.waitFor('controller-manager and scheduler leaders elected', async () => {

@@ -1,5 +1,5 @@
 /**
- * The recorded corpus on disk: `runs/<run>/` with
+ * The recorded corpus on disk: one folder per run, `<corpus>/<run>/`, with
  *   - audit.jsonl.gz  the run's audit events as the apiserver logged them (RequestResponse),
  *   - truth.jsonl.gz  one line per auditID: {auditID, action: "<run>/<step>" | null, tier, user},
  *   - manifest.json   Kubernetes version, policy, scenario, seed, counts, steps.
@@ -102,9 +102,8 @@ export interface LoadedRun { dir: string; manifest: RunManifest; events: AuditEv
 
 /** The run folders of a corpus (those with a manifest.json), sorted. */
 export function listRuns(corpusDir: string): string[] {
-  const runs = path.join(corpusDir, 'runs');
-  if (!existsSync(runs)) return [];
-  return readdirSync(runs).filter((d) => existsSync(path.join(runs, d, 'manifest.json'))).sort().map((d) => path.join(runs, d));
+  if (!existsSync(corpusDir)) return [];
+  return readdirSync(corpusDir).filter((d) => existsSync(path.join(corpusDir, d, 'manifest.json'))).sort().map((d) => path.join(corpusDir, d));
 }
 
 /**

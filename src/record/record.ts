@@ -14,7 +14,7 @@ import { Cluster } from './cluster.ts';
 import { runSteps, writeFileIn, type RunContext, type StepRecord, type StepSpec } from './runner.ts';
 import { SCENARIOS, scenarioByName, type Scenario, type ScenarioContext } from './scenarios.ts';
 import { deriveTruth, type TruthStep } from './truth.ts';
-import { assignRuns, writeRun, type RunWindow } from './corpus.ts';
+import { assignRuns, listRuns, writeRun, type RunWindow } from './corpus.ts';
 import { USERS } from './pki.ts';
 
 export interface RecordOptions {
@@ -163,8 +163,10 @@ export async function record(o: RecordOptions): Promise<void> {
   const truth = deriveTruth(events, allSteps);
   const perRun = assignRuns(events, truth, windows);
   mkdirSync(o.outDir, { recursive: true });
+  // the new recording replaces every run of the previous one
+  for (const d of listRuns(o.outDir)) rmSync(d, { recursive: true, force: true });
   for (const w of windows) {
-    const dir = path.join(o.outDir, 'runs', w.run);
+    const dir = path.join(o.outDir, w.run);
     rmSync(dir, { recursive: true, force: true });
     const m = await writeRun(dir, w, perRun.get(w.run) ?? [], truth, { kubernetesVersion: VERSIONS.kubernetes, versions: { ...VERSIONS }, nodes: o.nodes });
     log(`wrote ${dir}: ${m.counts.events} events (${m.counts.own} own, ${m.counts.cascade} cascade, ${m.counts.background} background)`);

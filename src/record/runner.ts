@@ -33,6 +33,8 @@ export interface StepRecord {
   end: string;
   exitCode: number;
   expectFail?: boolean;
+  /** the helm release a helm step acts on */
+  release?: string;
 }
 
 export interface RunContext {
@@ -104,6 +106,7 @@ export async function runSteps(ctx: RunContext, steps: readonly StepSpec[]): Pro
       const t1 = new Date();
       const rec: StepRecord = { id: s.id, user: s.tool === 'pause' ? '' : (ctx.usernames[s.user] ?? s.user), command: commandLine(ctx, s), start: t0.toISOString(), end: t1.toISOString(), exitCode: r.code };
       if (s.expectFail) rec.expectFail = true;
+      if (s.tool === 'helm' && ['install', 'upgrade', 'rollback', 'uninstall', 'history', 'status'].includes(s.args[0] ?? '') && s.args[1]) rec.release = s.args[1];
       if (s.tool !== 'pause') records.push(rec);
       const bad = s.expectFail ? r.code === 0 : r.code !== 0;
       ctx.log(`  ${s.id} ${rec.command.slice(0, 110)} → ${r.code}${bad ? ` (unexpected: ${r.out.trim().split('\n').slice(-2).join(' | ').slice(0, 300)})` : ''}`);

@@ -26,7 +26,7 @@ export const command: Command = {
     '  kontext record --runs 2 --scenarios helm-lifecycle,crd --out /tmp/corpus',
   ].join('\n'),
   flags: [
-    { flag: 'out', help: 'Corpus folder (runs/ is replaced run by run)', default: 'datasets/recorded' },
+    { flag: 'out', help: 'Corpus folder: one <run>/ folder per run; the runs of an earlier recording are replaced', default: 'datasets/recorded' },
     { flag: 'assets', help: 'Folder with the charts/ and manifests/ the scenarios use', default: 'datasets/recorded' },
     { flag: 'cache', help: 'Build and work folder', default: '.kontext/record' },
     { flag: 'runs', help: 'Scenario runs (scenarios in turn, then again with other seeds, overlapping)', default: '32' },
