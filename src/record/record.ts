@@ -111,6 +111,7 @@ export async function record(o: RecordOptions): Promise<void> {
   usernames.gitops = 'system:serviceaccount:gitops:deployer';
   const allSteps: TruthStep[] = [];
   const windows: RunWindow[] = [];
+  let failure: unknown;
   const onSignal = () => { void cluster.stop().then(() => process.exit(130)); };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -151,12 +152,17 @@ export async function record(o: RecordOptions): Promise<void> {
       for (const s of recs) allSteps.push({ action: `${runId}/${s.id}`, user: s.user, start: Date.parse(s.start), end: Date.parse(s.end) });
       windows.push({ run: runId, scenario: plan.scenario.name, seed, overlap: plan.overlap, start: start.toISOString(), end: end.toISOString(), steps: recs });
     }
+  } catch (e) {
+    // keep what was recorded before the failure
+    failure = e;
+    log(`recording stopped early: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
     log('cluster: stopping');
     await cluster.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  if (failure && !windows.length) throw failure;
   log(`reading ${cluster.auditLog}`);
   const events = await readAudit(cluster.auditLog);
   log(`${events.length} audit events; deriving ground truth`);
@@ -172,5 +178,6 @@ export async function record(o: RecordOptions): Promise<void> {
     log(`wrote ${dir}: ${m.counts.events} events (${m.counts.own} own, ${m.counts.cascade} cascade, ${m.counts.background} background)`);
   }
   if (!o.keepWork) rmSync(path.join(workDir, 'etcd'), { recursive: true, force: true });
-  if (existsSync(path.join(workDir, 'files'))) cpSync(path.join(workDir, 'audit', 'policy.yaml'), path.join(o.outDir, 'recording-policy.yaml'));
+  cpSync(path.join(workDir, 'audit', 'policy.yaml'), path.join(o.outDir, 'recording-policy.yaml'));
+  if (failure) throw new Error(`recording stopped after ${windows.length} runs (those were written): ${failure instanceof Error ? failure.message : String(failure)}`);
 }
