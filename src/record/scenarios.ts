@@ -44,11 +44,11 @@ export const SCENARIOS: readonly Scenario[] = [
     summary: 'create a namespace and deployment, wait for rollout, scale, set image, undo, label, annotate, expose, delete',
     steps(ctx) {
       const b = builder(ctx); const ns = `${ctx.run}-web`; const u = pick(ctx.rng, ['alice', 'bob']);
-      const r = int(ctx.rng, 2, 6);
+      const r = int(ctx.rng, 4, 12);
       b.k(u, ['create', 'namespace', ns]);
       b.k(u, ['create', 'deployment', 'web', '-n', ns, '--image=nginx:1.26', `--replicas=${r}`]);
       b.k(u, ['rollout', 'status', 'deployment/web', '-n', ns, '--timeout=90s']);
-      b.k(u, ['scale', 'deployment', 'web', '-n', ns, `--replicas=${r + int(ctx.rng, 2, 6)}`]);
+      b.k(u, ['scale', 'deployment', 'web', '-n', ns, `--replicas=${r + int(ctx.rng, 6, 16)}`]);
       b.k(u, ['set', 'image', 'deployment/web', '-n', ns, 'nginx=nginx:1.27']);
       b.k(u, ['rollout', 'status', 'deployment/web', '-n', ns, '--timeout=90s']);
       b.k(u, ['rollout', 'undo', 'deployment/web', '-n', ns]);
@@ -119,9 +119,9 @@ export const SCENARIOS: readonly Scenario[] = [
     steps(ctx) {
       const b = builder(ctx); const ns = `${ctx.run}-shop`; const rel = pick(ctx.rng, ['storefront', 'catalog', 'checkout']);
       const chart = ctx.chart('webapp');
-      b.h('ci-deployer', ['install', rel, chart, '-n', ns, '--create-namespace', '--wait', '--timeout=3m', `--set=replicaCount=${int(ctx.rng, 1, 3)}`]);
+      b.h('ci-deployer', ['install', rel, chart, '-n', ns, '--create-namespace', '--wait', '--timeout=3m', `--set=replicaCount=${int(ctx.rng, 2, 4)}`]);
       b.h('ci-deployer', ['list', '-n', ns]);
-      b.h('ci-deployer', ['upgrade', rel, chart, '-n', ns, '--wait', '--timeout=3m', `--set=replicaCount=${int(ctx.rng, 3, 5)}`, '--set=config.greeting=hi']);
+      b.h('ci-deployer', ['upgrade', rel, chart, '-n', ns, '--wait', '--timeout=3m', `--set=replicaCount=${int(ctx.rng, 5, 9)}`, '--set=config.greeting=hi']);
       b.h('ci-deployer', ['rollback', rel, '1', '-n', ns, '--wait', '--timeout=3m']);
       b.h('ci-deployer', ['history', rel, '-n', ns]);
       b.h('ci-deployer', ['uninstall', rel, '-n', ns, '--wait', '--timeout=3m']);
@@ -155,7 +155,7 @@ export const SCENARIOS: readonly Scenario[] = [
       b.k(u, ['create', 'namespace', ns]);
       b.k(u, ['apply', '-n', ns, '-f', dir]);
       b.k(u, ['rollout', 'status', 'statefulset/db', '-n', ns, '--timeout=120s']);
-      b.k(u, ['scale', 'statefulset', 'db', '-n', ns, `--replicas=${int(ctx.rng, 4, 5)}`]);
+      b.k(u, ['scale', 'statefulset', 'db', '-n', ns, `--replicas=${int(ctx.rng, 6, 9)}`]);
       b.k(u, ['rollout', 'status', 'statefulset/db', '-n', ns, '--timeout=120s']);
       b.k(u, ['delete', '-n', ns, '-f', dir]);
       b.k(u, ['delete', 'namespace', ns]);
@@ -274,7 +274,7 @@ export const SCENARIOS: readonly Scenario[] = [
       b.k('bob', ['create', 'namespace', ns2], { overlap: true });
       b.h('ci-deployer', ['install', 'burst', ctx.chart('webapp'), '-n', ns3, '--create-namespace', '--wait', '--timeout=3m', '--set=webhook=false,kubeSystemConfig=false'], { overlap: true });
       b.k('carol', ['create', 'configmap', `${ctx.run}-flags`, '-n', 'team-a', '--from-literal=beta=true'], { overlap: true });
-      b.k('alice', ['create', 'deployment', 'front', '-n', ns1, '--image=nginx:1.27', `--replicas=${int(ctx.rng, 3, 6)}`], { overlap: true });
+      b.k('alice', ['create', 'deployment', 'front', '-n', ns1, '--image=nginx:1.27', `--replicas=${int(ctx.rng, 5, 10)}`], { overlap: true });
       b.k('bob', ['create', 'quota', 'q', '-n', ns2, '--hard=pods=5'], { overlap: true });
       b.k('carol', ['patch', 'configmap', `${ctx.run}-flags`, '-n', 'team-a', '--type=merge', '-p', '{"data":{"beta":"false"}}'], { overlap: true });
       b.k('bob', ['create', 'deployment', 'back', '-n', ns2, '--image=nginx:1.27', '--replicas=3'], { overlap: true });

@@ -64,6 +64,9 @@ const KIND_RESOURCE: Record<string, [string, string]> = {
   CertificateSigningRequest: ['certificates.k8s.io', 'certificatesigningrequests'], Endpoints: ['', 'endpoints'],
 };
 
+/** resource → the resource of the same name it belongs to */
+const SAME_NAME_PARENT: Record<string, [string, string]> = { endpoints: ['', 'services'] };
+
 /** The objects an event touches and links to: its own uid/name and its references. */
 export function eventLinks(e: AuditEvent): { self: string[]; selfKeys: string[]; refs: string[]; refKeys: string[] } {
   const self: string[] = [];
@@ -91,7 +94,9 @@ export function eventLinks(e: AuditEvent): { self: string[]; selfKeys: string[];
       if (kk) refKeys.push(kk);
     }
   }
-  // pods/binding: the Binding body names the pod; pods/eviction likewise
+  // objects named after the object they serve, without an ownerReference (Endpoints of a Service)
+  const parent = r?.resource ? SAME_NAME_PARENT[r.resource] : undefined;
+  if (parent && r?.name) { const kk = nameKey(parent[0], parent[1], r.namespace, r.name); if (kk) refKeys.push(kk); }
   return { self, selfKeys, refs, refKeys };
 }
 

@@ -32,7 +32,7 @@ export const command: Command = {
     { flag: 'runs', help: 'Scenario runs (scenarios in turn, then again with other seeds, overlapping)', default: '32' },
     { flag: 'scenarios', help: 'Comma-separated scenarios to cycle through (default: all; see --list)' },
     { flag: 'seed', help: 'Seed of the first run (run i uses seed+i)', default: '1' },
-    { flag: 'nodes', help: 'kwok nodes', default: '6' },
+    { flag: 'nodes', help: 'kwok nodes', default: '10' },
     { flag: 'settle', help: 'Quiet time after each run', default: '10s' },
     { flag: 'build-only', help: 'Build (or verify) the components and exit', boolean: true },
     { flag: 'check', help: 'Verify the cached build: binaries present, pinned versions; exit 1 when not', boolean: true },
@@ -88,7 +88,7 @@ export const command: Command = {
     await record({
       cacheDir, outDir: path.resolve(flagString(f, 'out') ?? 'datasets/recorded'), assetsDir: path.resolve(flagString(f, 'assets') ?? 'datasets/recorded'),
       runs: flagNumber(f, 'runs', 32, { int: true, min: 1 }), seed: flagNumber(f, 'seed', 1, { int: true }),
-      nodes: flagNumber(f, 'nodes', 6, { int: true, min: 1 }), scenarios, settleMs, keepWork: Boolean(f['keep-work']), log,
+      nodes: flagNumber(f, 'nodes', 10, { int: true, min: 1 }), scenarios, settleMs, keepWork: Boolean(f['keep-work']), log,
     });
     return 0;
   },
