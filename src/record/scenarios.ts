@@ -23,11 +23,11 @@ export interface Scenario { name: string; summary: string; steps(ctx: ScenarioCo
 const pick = <T>(rng: () => number, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
 const int = (rng: () => number, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
 
-/** Step builder: ids s01, s02 …; quiet gaps of 2–5 s unless the run overlaps. */
+/** Step builder: ids s01, s02 …; quiet gaps of 2.5–5 s unless the run overlaps. */
 function builder(ctx: ScenarioContext) {
   const steps: StepSpec[] = [];
   const add = (user: string, tool: StepSpec['tool'], args: string[], o: Partial<StepSpec> = {}) => {
-    const gapMs = o.gapMs ?? (ctx.overlap ? int(ctx.rng, 200, 1500) : int(ctx.rng, 2000, 5000));
+    const gapMs = o.gapMs ?? (ctx.overlap ? int(ctx.rng, 200, 1500) : int(ctx.rng, 2500, 5000));
     steps.push({ id: `s${String(steps.length + 1).padStart(2, '0')}`, user, tool, args, gapMs, ...o });
   };
   return {
