@@ -87,3 +87,25 @@ test('truth: several stages of one request give one row; a failed write claims n
   assert.equal(t.get('f')!.tier, 'own');
   assert.equal(t.get('l')!.tier, 'background');
 });
+
+test('truth: a label (generation unchanged) does not take a rolling Deployment over; a spec change does', () => {
+  const s: TruthStep[] = [
+    { action: 'r/s1', user: 'alice', start: T0, end: T0 + 1000 },
+    { action: 'r/s2', user: 'alice', start: T0 + 2000, end: T0 + 2500 },
+    { action: 'r/s3', user: 'alice', start: T0 + 6000, end: T0 + 6500 },
+  ];
+  const dep = (gen: number) => ({ metadata: { name: 'd', namespace: 'n', uid: 'u-d', generation: gen } });
+  const ref = { resource: 'deployments', apiGroup: 'apps', namespace: 'n', name: 'd' };
+  const rsRef = { resource: 'replicasets', apiGroup: 'apps', namespace: 'n', name: 'd-1' };
+  const rs = { metadata: { name: 'd-1', namespace: 'n', uid: 'u-rs', ownerReferences: [{ uid: 'u-d' }] } };
+  const t = deriveTruth([
+    ev(100, 'alice', 'patch', ref, { auditID: 'image', responseObject: dep(2) }),
+    ev(2100, 'alice', 'patch', ref, { auditID: 'label', responseObject: dep(2) }),
+    ev(3000, DEP, 'update', rsRef, { auditID: 'rollout', responseObject: rs }),
+    ev(6100, 'alice', 'patch', ref, { auditID: 'scale', responseObject: dep(3) }),
+    ev(6300, DEP, 'update', rsRef, { auditID: 'scaled', responseObject: rs }),
+  ], s);
+  assert.equal(t.get('label')!.tier, 'own');
+  assert.equal(t.get('rollout')!.action, 'r/s1', 'the rollout still belongs to the image change');
+  assert.equal(t.get('scaled')!.action, 'r/s3');
+});

@@ -128,7 +128,7 @@ export class Cluster {
     log(`cluster: kube-apiserver on ${this.server}, audit log ${this.auditLog}`);
     const p = this.pki;
     this.start('kube-apiserver', bin('kube-apiserver'), [
-      '--etcd-servers', etcdUrl, '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(apiPort),
+      '--etcd-servers', etcdUrl, '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--endpoint-reconciler-type', 'none', '--secure-port', String(apiPort),
       '--cert-dir', path.join(workDir, 'pki'), '--tls-cert-file', p.serverCert, '--tls-private-key-file', p.serverKey,
       '--client-ca-file', p.ca, '--token-auth-file', p.tokenFile, '--authorization-mode', 'Node,RBAC',
       '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local', '--service-account-key-file', p.saPub,

@@ -23,6 +23,8 @@ export interface RecordOptions {
   /** folder with charts/ and manifests/ (the committed corpus folder) */
   assetsDir: string;
   runs: number;
+  /** number of the first run (recordings split over several clusters continue the cycle) */
+  firstRun: number;
   seed: number;
   nodes: number;
   scenarios?: string[];
@@ -83,9 +85,10 @@ function copyManifests(src: string, dst: string, vars: Record<string, string>): 
 }
 
 /** Which scenario each run plays: every scenario in turn, then again with other seeds. */
-export function planRuns(n: number, names?: string[]): { run: string; scenario: Scenario; overlap: boolean }[] {
+export function planRuns(n: number, names?: string[], first = 1): { run: string; scenario: Scenario; overlap: boolean }[] {
   const list = names?.length ? names.map(scenarioByName) : [...SCENARIOS];
-  return Array.from({ length: n }, (_, i) => {
+  return Array.from({ length: n }, (_, j) => {
+    const i = first - 1 + j;
     const scenario = list[i % list.length]!;
     const round = Math.floor(i / list.length);
     return { run: `r${String(i + 1).padStart(2, '0')}`, scenario, overlap: scenario.name === 'concurrent-users' || round % 2 === 1 };
@@ -133,8 +136,8 @@ export async function record(o: RecordOptions): Promise<void> {
     ctx.kubeconfigs.gitops = gitopsKc;
     await new Promise((r) => setTimeout(r, o.settleMs));
 
-    for (const [i, plan] of planRuns(o.runs, o.scenarios).entries()) {
-      const seed = o.seed + i;
+    for (const [i, plan] of planRuns(o.runs, o.scenarios, o.firstRun).entries()) {
+      const seed = o.seed + o.firstRun - 1 + i;
       const runId = `${plan.run}-${plan.scenario.name}`;
       const files = path.join(workDir, 'files', plan.run);
       const sctx: ScenarioContext = {
@@ -163,21 +166,30 @@ export async function record(o: RecordOptions): Promise<void> {
     process.off('SIGTERM', onSignal);
   }
   if (failure && !windows.length) throw failure;
-  log(`reading ${cluster.auditLog}`);
-  const events = await readAudit(cluster.auditLog);
+  // what the corpus is made from, so it can be rewritten from the work folder (--from-work)
+  writeFileSync(path.join(workDir, 'recording.json'), JSON.stringify({ nodes: o.nodes, steps: allSteps, windows }, null, 1));
+  await writeCorpus(workDir, o.outDir, o.firstRun === 1, log);
+  if (!o.keepWork) rmSync(path.join(workDir, 'etcd'), { recursive: true, force: true });
+  if (failure) throw new Error(`recording stopped after ${windows.length} runs (those were written): ${failure instanceof Error ? failure.message : String(failure)}`);
+}
+
+/** Writes the corpus from a recording's work folder (audit log + recording.json). */
+export async function writeCorpus(workDir: string, outDir: string, replace: boolean, log: (m: string) => void): Promise<void> {
+  const rec = JSON.parse(readFileSync(path.join(workDir, 'recording.json'), 'utf8')) as { nodes: number; steps: TruthStep[]; windows: RunWindow[] };
+  const auditLog = path.join(workDir, 'audit', 'audit.log');
+  log(`reading ${auditLog}`);
+  const events = await readAudit(auditLog);
   log(`${events.length} audit events; deriving ground truth`);
-  const truth = deriveTruth(events, allSteps);
-  const perRun = assignRuns(events, truth, windows);
-  mkdirSync(o.outDir, { recursive: true });
-  // the new recording replaces every run of the previous one
-  for (const d of listRuns(o.outDir)) rmSync(d, { recursive: true, force: true });
-  for (const w of windows) {
-    const dir = path.join(o.outDir, w.run);
+  const truth = deriveTruth(events, rec.steps);
+  const perRun = assignRuns(events, truth, rec.windows);
+  mkdirSync(outDir, { recursive: true });
+  // the new recording replaces every run of the previous one (unless it continues it)
+  if (replace) for (const d of listRuns(outDir)) rmSync(d, { recursive: true, force: true });
+  for (const w of rec.windows) {
+    const dir = path.join(outDir, w.run);
     rmSync(dir, { recursive: true, force: true });
-    const m = await writeRun(dir, w, perRun.get(w.run) ?? [], truth, { kubernetesVersion: VERSIONS.kubernetes, versions: { ...VERSIONS }, nodes: o.nodes });
+    const m = await writeRun(dir, w, perRun.get(w.run) ?? [], truth, { kubernetesVersion: VERSIONS.kubernetes, versions: { ...VERSIONS }, nodes: rec.nodes });
     log(`wrote ${dir}: ${m.counts.events} events (${m.counts.own} own, ${m.counts.cascade} cascade, ${m.counts.background} background)`);
   }
-  if (!o.keepWork) rmSync(path.join(workDir, 'etcd'), { recursive: true, force: true });
-  cpSync(path.join(workDir, 'audit', 'policy.yaml'), path.join(o.outDir, 'recording-policy.yaml'));
-  if (failure) throw new Error(`recording stopped after ${windows.length} runs (those were written): ${failure instanceof Error ? failure.message : String(failure)}`);
+  cpSync(path.join(workDir, 'audit', 'policy.yaml'), path.join(outDir, 'recording-policy.yaml'));
 }

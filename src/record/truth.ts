@@ -30,6 +30,8 @@ export const TRUTH_RULES = {
   ownSlackMs: 100,
   /** a cascade link only counts this long after its step ended */
   cascadeHorizonMs: 120_000,
+  /** a write that leaves metadata.generation as it was keeps a live claim of another step */
+  generationKeepsClaim: true,
   /** verbs whose requests claim the objects they touch for their action */
   claimVerbs: ['create', 'update', 'patch', 'delete', 'deletecollection'] as readonly string[],
   /** users that empty a namespace being deleted */
@@ -122,6 +124,7 @@ export function deriveTruth(events: readonly AuditEvent[], steps: readonly Truth
   const stepOf = new Map(steps.map((s) => [s.action, s]));
   const claims = new Map<string, Claim>(); // uid or name key → latest claim
   const nameToUid = new Map<string, string>();
+  const generation = new Map<string, number>(); // uid → last metadata.generation seen
   const deletingNs = new Map<string, Claim>(); // namespace → claim of the step that deleted it
   const bornNs = new Map<string, Claim>(); // namespace → claim of the step that created it
   const out = new Map<string, TruthRow>();
@@ -169,13 +172,21 @@ export function deriveTruth(events: readonly AuditEvent[], steps: readonly Truth
       }
       if (best) { action = best.action; tier = 'cascade'; }
     }
+    const gen0 = meta(e.responseObject)?.generation as number | undefined;
+    const genUid = createdUid;
     if (action) {
       const step = stepOf.get(action)!;
       const succeeded = (e.responseStatus?.code ?? 200) < 400;
       if (rules.claimVerbs.includes(e.verb) && succeeded) {
         const claim: Claim = { action, at: t, stepEnd: step.end };
-        for (const u of selfUids) claims.set(u, claim);
-        if (createdUid) claims.set(createdUid, claim);
+        // A write that leaves metadata.generation unchanged (labels, annotations, status) does
+        // not take an object over from a step whose cascade is still running on it.
+        const gen = meta(e.responseObject)?.generation as number | undefined;
+        const keep = (u: string) => {
+          const prev = claims.get(u);
+          return rules.generationKeepsClaim && !isDelete && gen !== undefined && generation.get(u) === gen && prev !== undefined && prev.action !== action && live(prev, t);
+        };
+        for (const u of new Set([...selfUids, ...(createdUid ? [createdUid] : [])])) if (!keep(u)) claims.set(u, claim);
         const r = e.objectRef;
         if (r?.resource === 'namespaces' && !r.subresource) {
           const ns = r.name ?? (meta(e.responseObject)?.name as string | undefined);
@@ -184,6 +195,7 @@ export function deriveTruth(events: readonly AuditEvent[], steps: readonly Truth
         }
       }
     }
+    if (genUid && gen0 !== undefined && (e.responseStatus?.code ?? 200) < 400) generation.set(genUid, gen0);
     out.set(e.auditID, { auditID: e.auditID, action, tier, user: action ? stepOf.get(action)!.user : username });
   }
   return out;

@@ -31,12 +31,14 @@ export const command: Command = {
     { flag: 'cache', help: 'Build and work folder', default: '.kontext/record' },
     { flag: 'runs', help: 'Scenario runs (scenarios in turn, then again with other seeds, overlapping)', default: '32' },
     { flag: 'scenarios', help: 'Comma-separated scenarios to cycle through (default: all; see --list)' },
-    { flag: 'seed', help: 'Seed of the first run (run i uses seed+i)', default: '1' },
+    { flag: 'seed', help: 'Seed of run 1 (run i uses seed+i-1)', default: '1' },
+    { flag: 'first-run', help: 'Number of the first run: continue a recording (on another cluster) without replacing its runs', default: '1' },
     { flag: 'nodes', help: 'kwok nodes', default: '10' },
     { flag: 'settle', help: 'Quiet time after each run', default: '10s' },
     { flag: 'build-only', help: 'Build (or verify) the components and exit', boolean: true },
     { flag: 'check', help: 'Verify the cached build: binaries present, pinned versions; exit 1 when not', boolean: true },
     { flag: 'keep-work', help: 'Keep the etcd data of the recording', boolean: true },
+    { flag: 'from-work', help: 'Rewrite the corpus from an earlier recording\'s work folder (.kontext/record/work/<time>) without recording' },
     { flag: 'list', help: 'List the scenarios and exit', boolean: true },
   ],
   usesConfig: false,
@@ -77,6 +79,12 @@ export const command: Command = {
       return 0;
     }
     if (f['build-only']) { await buildAll(cacheDir, log); return 0; }
+    const fromWork = flagString(f, 'from-work');
+    if (fromWork) {
+      const { writeCorpus } = await import('../../record/record.ts');
+      await writeCorpus(path.resolve(fromWork), path.resolve(flagString(f, 'out') ?? 'datasets/recorded'), flagNumber(f, 'first-run', 1, { int: true, min: 1 }) === 1, log);
+      return 0;
+    }
     const settleMs = parseDuration(flagString(f, 'settle') ?? '10s');
     const { record } = await import('../../record/record.ts');
     const scenarios = flagString(f, 'scenarios')?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -87,7 +95,7 @@ export const command: Command = {
     }
     await record({
       cacheDir, outDir: path.resolve(flagString(f, 'out') ?? 'datasets/recorded'), assetsDir: path.resolve(flagString(f, 'assets') ?? 'datasets/recorded'),
-      runs: flagNumber(f, 'runs', 32, { int: true, min: 1 }), seed: flagNumber(f, 'seed', 1, { int: true }),
+      runs: flagNumber(f, 'runs', 32, { int: true, min: 1 }), firstRun: flagNumber(f, 'first-run', 1, { int: true, min: 1 }), seed: flagNumber(f, 'seed', 1, { int: true }),
       nodes: flagNumber(f, 'nodes', 10, { int: true, min: 1 }), scenarios, settleMs, keepWork: Boolean(f['keep-work']), log,
     });
     return 0;
