@@ -109,3 +109,18 @@ test('truth: a label (generation unchanged) does not take a rolling Deployment o
   assert.equal(t.get('rollout')!.action, 'r/s1', 'the rollout still belongs to the image change');
   assert.equal(t.get('scaled')!.action, 'r/s3');
 });
+
+test('truth: admission reads and ClusterIP allocation follow the write they serve', () => {
+  const s: TruthStep[] = [{ action: 'r/s1', user: 'alice', start: T0, end: T0 + 500 }];
+  const t = deriveTruth([
+    ev(100, 'alice', 'create', { resource: 'services', namespace: 'n', name: 'web' }, { auditID: 'svc', responseObject: { metadata: { name: 'web', namespace: 'n', uid: 'u-s' }, spec: { clusterIP: '10.96.3.4' } } }),
+    ev(103, 'system:apiserver', 'create', { resource: 'ipaddresses', apiGroup: 'networking.k8s.io', name: '10.96.3.4' }, { auditID: 'ip' }),
+    ev(200, 'system:apiserver', 'list', { resource: 'limitranges', namespace: 'n' }, { auditID: 'lr' }),
+    ev(3000, 'system:apiserver', 'list', { resource: 'limitranges', namespace: 'n' }, { auditID: 'lr-late' }),
+    ev(210, 'system:apiserver', 'list', { resource: 'limitranges', namespace: 'other' }, { auditID: 'lr-other' }),
+  ], s);
+  assert.equal(t.get('ip')!.tier, 'cascade');
+  assert.equal(t.get('lr')!.tier, 'cascade');
+  assert.equal(t.get('lr-late')!.tier, 'background');
+  assert.equal(t.get('lr-other')!.tier, 'background');
+});

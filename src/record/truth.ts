@@ -40,6 +40,8 @@ export const TRUTH_RULES = {
   namespaceBirthMs: 15_000,
   /** resources controllers create into every new namespace */
   namespaceBirthResources: ['serviceaccounts', 'configmaps', 'secrets'] as readonly string[],
+  /** the apiserver's admission plugins read these in the namespace of a write they admit */
+  admissionReads: { user: 'system:apiserver', resources: ['limitranges', 'resourcequotas'] as readonly string[], withinMs: 1000 },
 };
 export type TruthRules = typeof TRUTH_RULES;
 
@@ -99,6 +101,8 @@ export function eventLinks(e: AuditEvent): { self: string[]; selfKeys: string[];
   // objects named after the object they serve, without an ownerReference (Endpoints of a Service)
   const parent = r?.resource ? SAME_NAME_PARENT[r.resource] : undefined;
   if (parent && r?.name) { const kk = nameKey(parent[0], parent[1], r.namespace, r.name); if (kk) refKeys.push(kk); }
+  // a Service's ClusterIP is allocated as an IPAddress object named by the IP
+  if (r?.resource === 'ipaddresses' && r.name) refKeys.push(`clusterip/${r.name}`);
   return { self, selfKeys, refs, refKeys };
 }
 
@@ -125,6 +129,7 @@ export function deriveTruth(events: readonly AuditEvent[], steps: readonly Truth
   const claims = new Map<string, Claim>(); // uid or name key → latest claim
   const nameToUid = new Map<string, string>();
   const generation = new Map<string, number>(); // uid → last metadata.generation seen
+  const lastWriteIn = new Map<string, Claim>(); // namespace → the claim of the latest write there
   const deletingNs = new Map<string, Claim>(); // namespace → claim of the step that deleted it
   const bornNs = new Map<string, Claim>(); // namespace → claim of the step that created it
   const out = new Map<string, TruthRow>();
@@ -140,6 +145,8 @@ export function deriveTruth(events: readonly AuditEvent[], steps: readonly Truth
     const refUids = new Set(links.refs);
     for (const k of links.refKeys) { const u = nameToUid.get(k); if (u) refUids.add(u); }
     const createdUid = meta(e.responseObject)?.uid as string | undefined;
+    const clusterIP = e.objectRef?.resource === 'services' ? (e.responseObject?.spec?.clusterIP ?? e.requestObject?.spec?.clusterIP) : undefined;
+    if (createdUid && typeof clusterIP === 'string' && clusterIP !== 'None') nameToUid.set(`clusterip/${clusterIP}`, createdUid);
     const isDelete = e.verb === 'delete' || e.verb === 'deletecollection';
     if (createdUid && e.responseStatus?.code !== undefined && e.responseStatus.code < 300) {
       for (const k of links.selfKeys) {
@@ -158,6 +165,11 @@ export function deriveTruth(events: readonly AuditEvent[], steps: readonly Truth
         for (const c of [claims.get(u)]) if (live(c, t) && (!best || c.at > best.at)) best = c;
       }
       const r = e.objectRef;
+      const ar = rules.admissionReads;
+      if (!best && r?.namespace && username === ar.user && e.verb === 'list' && r.resource && ar.resources.includes(r.resource)) {
+        const w = lastWriteIn.get(r.namespace);
+        if (w && Math.abs(t - w.at) <= ar.withinMs && live(w, t)) best = w;
+      }
       if (!best && r?.namespace) {
         const sweep = deletingNs.get(r.namespace);
         if (live(sweep, t) && rules.namespaceSweepers.includes(username)) best = sweep;
@@ -187,6 +199,7 @@ export function deriveTruth(events: readonly AuditEvent[], steps: readonly Truth
           return rules.generationKeepsClaim && !isDelete && gen !== undefined && generation.get(u) === gen && prev !== undefined && prev.action !== action && live(prev, t);
         };
         for (const u of new Set([...selfUids, ...(createdUid ? [createdUid] : [])])) if (!keep(u)) claims.set(u, claim);
+        if (e.objectRef?.namespace) lastWriteIn.set(e.objectRef.namespace, claim);
         const r = e.objectRef;
         if (r?.resource === 'namespaces' && !r.subresource) {
           const ns = r.name ?? (meta(e.responseObject)?.name as string | undefined);
