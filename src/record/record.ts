@@ -50,6 +50,8 @@ function setupSteps(nodes: number): StepSpec[] {
     k('rbac-viewers', ['create', 'clusterrolebinding', 'viewers', '--clusterrole=view', '--group=viewers']),
     k('ns-team-a', ['create', 'namespace', 'team-a']),
     k('rbac-team-a', ['create', 'rolebinding', 'team-a-devs', '-n', 'team-a', '--clusterrole=edit', '--group=team-a-devs']),
+    k('rbac-csr', ['create', 'clusterrole', 'csr-requester', '--verb=create,get,list,watch', '--resource=certificatesigningrequests.certificates.k8s.io']),
+    k('rbac-csr-devs', ['create', 'clusterrolebinding', 'csr-requesters', '--clusterrole=csr-requester', '--group=team-a-devs']),
     k('ns-gitops', ['create', 'namespace', 'gitops']),
     k('sa-gitops', ['create', 'serviceaccount', 'deployer', '-n', 'gitops']),
     k('rbac-gitops', ['create', 'clusterrolebinding', 'gitops-deployer', '--clusterrole=cluster-admin', '--serviceaccount=gitops:deployer']),

@@ -170,9 +170,9 @@ export const SCENARIOS: readonly Scenario[] = [
       const dir = ctx.manifests('daemonset');
       b.k(u, ['create', 'namespace', ns]);
       b.k(u, ['apply', '-n', ns, '-f', dir]);
-      b.k(u, ['rollout', 'status', 'daemonset/node-agent', '-n', ns, '--timeout=120s']);
+      b.k(u, ['rollout', 'status', 'daemonset/node-agent', '-n', ns, '--timeout=200s']);
       b.k(u, ['rollout', 'restart', 'daemonset/node-agent', '-n', ns]);
-      b.k(u, ['rollout', 'status', 'daemonset/node-agent', '-n', ns, '--timeout=120s']);
+      b.k(u, ['rollout', 'status', 'daemonset/node-agent', '-n', ns, '--timeout=200s']);
       b.k(u, ['delete', 'daemonset', 'node-agent', '-n', ns]);
       b.k(u, ['delete', 'namespace', ns]);
       return b.steps;
@@ -180,16 +180,19 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'csr',
-    summary: 'CertificateSigningRequests: one approved (and signed by the controller-manager), one denied, both deleted',
+    summary: 'CertificateSigningRequests: one approved (and signed by the controller-manager), one denied, one for system:masters refused, deleted',
     steps(ctx) {
       const b = builder(ctx);
       const ok = ctx.csr(`${ctx.run}-carol-client`, 'carol', ['team-a-devs']);
-      const bad = ctx.csr(`${ctx.run}-mallory-client`, 'mallory', ['system:masters']);
+      const bad = ctx.csr(`${ctx.run}-mallory-client`, 'mallory', ['contractors']);
+      const masters = ctx.csr(`${ctx.run}-escalate`, 'eve', ['system:masters']);
       b.k('carol', ['create', '-f', ok]);
       b.k('alice', ['certificate', 'approve', `${ctx.run}-carol-client`]);
       b.k('carol', ['get', 'csr', `${ctx.run}-carol-client`, '-o', 'jsonpath={.status.certificate}']);
       b.k('bob', ['create', '-f', bad]);
       b.k('alice', ['certificate', 'deny', `${ctx.run}-mallory-client`]);
+      // refused by the CertificateSubjectRestriction admission plugin
+      b.k('bob', ['create', '-f', masters], { expectFail: true });
       b.k('alice', ['delete', 'csr', `${ctx.run}-carol-client`, `${ctx.run}-mallory-client`]);
       return b.steps;
     },
