@@ -29,7 +29,7 @@ export const command: Command = {
     { flag: 'out', help: 'Corpus folder: one <run>/ folder per run; the runs of an earlier recording are replaced', default: 'datasets/recorded' },
     { flag: 'assets', help: 'Folder with the charts/ and manifests/ the scenarios use', default: 'datasets/recorded' },
     { flag: 'cache', help: 'Build and work folder', default: '.kontext/record' },
-    { flag: 'runs', help: 'Scenario runs (scenarios in turn, then again with other seeds, overlapping)', default: '32' },
+    { flag: 'runs', help: 'Scenario runs (scenarios in turn, then again with other seeds, overlapping)', default: '46' },
     { flag: 'scenarios', help: 'Comma-separated scenarios to cycle through (default: all; see --list)' },
     { flag: 'seed', help: 'Seed of run 1 (run i uses seed+i-1)', default: '1' },
     { flag: 'first-run', help: 'Number of the first run: continue a recording (on another cluster) without replacing its runs', default: '1' },
@@ -95,7 +95,7 @@ export const command: Command = {
     }
     await record({
       cacheDir, outDir: path.resolve(flagString(f, 'out') ?? 'datasets/recorded'), assetsDir: path.resolve(flagString(f, 'assets') ?? 'datasets/recorded'),
-      runs: flagNumber(f, 'runs', 32, { int: true, min: 1 }), firstRun: flagNumber(f, 'first-run', 1, { int: true, min: 1 }), seed: flagNumber(f, 'seed', 1, { int: true }),
+      runs: flagNumber(f, 'runs', 46, { int: true, min: 1 }), firstRun: flagNumber(f, 'first-run', 1, { int: true, min: 1 }), seed: flagNumber(f, 'seed', 1, { int: true }),
       nodes: flagNumber(f, 'nodes', 10, { int: true, min: 1 }), scenarios, settleMs, keepWork: Boolean(f['keep-work']), log,
     });
     return 0;
