@@ -63,7 +63,7 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'namespace-quota',
-    summary: 'a namespace with a ResourceQuota and LimitRange, a pod, a deployment over quota, then the namespace deleted',
+    summary: 'a labeled namespace with a ResourceQuota, a pod, a deployment over quota, then the namespace deleted',
     steps(ctx) {
       const b = builder(ctx); const ns = `${ctx.run}-team`; const u = pick(ctx.rng, ['bob', 'alice']);
       b.k(u, ['create', 'namespace', ns]);
