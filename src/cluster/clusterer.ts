@@ -87,6 +87,8 @@ export interface ClustererOptions {
   triggerRule?: boolean;
   /** score bonus for recency: up to this much for a context active just now, fading over 10 s (default 20) */
   recencyBonus?: number;
+  /** detections of each context (default: shipped event and context detections, no state) */
+  detections?: import('../detect/engine.ts').Detector;
 }
 
 type CloseReason = 'idle' | 'age' | 'size' | 'force' | 'memory' | 'superseded';
@@ -462,7 +464,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
 
   function toWrite(c: Ctx, wm: number): ContextWrite {
     c.lastWrite = wm;
-    const doc = summarize(c.id, c.events, c.state);
+    const doc = summarize(c.id, c.events, c.state, opts.detections);
     const w: ContextWrite = {
       doc,
       version: 2 * c.events.length + (c.state === 'closed' ? 1 : 0),
