@@ -64,6 +64,9 @@ export class DetectionEngine implements Detector {
     for (const e of events) this.observeOne(e);
   }
 
+  /** The event and correlation detections an event matched (observing it first if needed). */
+  eventMatches(e: TimedEvent): readonly string[] { return this.observeOne(e); }
+
   private observeOne(e: TimedEvent): readonly string[] {
     const a = e.audit as Marked;
     const done = a[this.mark];

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { DetectionEngine } from './engine.ts';
 import { loadRulesFiles } from './rules.ts';
 import type { Logger } from '../util/log.ts';
+import type { ClusterStage } from '../cluster/types.ts';
 
 export { DetectionEngine, MAX_AUDIT_IDS, maxSeverity, type Detector, type TimedEvent } from './engine.ts';
 export { RulesError, SEVERITIES, severityRank, compileRules, loadRulesFiles, type Detection, type RuleSet, type Severity } from './rules.ts';
@@ -49,4 +50,14 @@ let stateless: DetectionEngine | undefined;
 export function statelessDetector(): DetectionEngine {
   stateless ??= createDetectionEngine([], { stateful: false });
   return stateless;
+}
+
+/**
+ * A cluster stage whose `push` first lets the engine observe the events: in event-time order
+ * and with their bodies, before the clusterer strips them.
+ */
+export function observeBefore<C extends ClusterStage>(cluster: C, engine: DetectionEngine): C {
+  const push = cluster.push.bind(cluster);
+  cluster.push = (events) => { engine.observe(events); push(events); };
+  return cluster;
 }

@@ -16,8 +16,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT, runningLocalEs, startLocalEs, type LocalEs } from '../es-local/local-es.ts';
 import { log } from '../util/log.ts';
-import { createDetectionEngine, logDetections, rulesFilesOf, RulesError, type DetectionEngine } from '../detect/index.ts';
-import type { ClusterStage } from '../cluster/types.ts';
+import { createDetectionEngine, logDetections, observeBefore, rulesFilesOf, RulesError, type DetectionEngine } from '../detect/index.ts';
 
 export interface EsConnection {
   client: Client;
@@ -78,13 +77,6 @@ export function detectionsFromConfig(cfg: Pick<Config, 'rules'>): DetectionEngin
   }
 }
 
-/** The clusterer with the detection engine observing every event first (in order, bodies intact). */
-function observed<C extends ClusterStage>(cluster: C, engine: DetectionEngine): C {
-  const push = cluster.push.bind(cluster);
-  cluster.push = (events) => { engine.observe(events); push(events); };
-  return cluster;
-}
-
 export interface BuiltPipeline {
   pipeline: Pipeline;
   normalize: Normalizer;
@@ -100,7 +92,7 @@ export async function buildPipeline(cfg: Config, client: Client, opts: { refresh
   await ensureIndexTemplates(client, cfg.indexPrefix);
   const labeler = await createLabeler({ modelDir: resolveModelDir(cfg.model), backend: cfg.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' });
   const normalize = new Normalizer({ lateness: cfg.lateness, maxPending: Math.max(cfg.maxInFlight, 1000) });
-  const cluster = observed(createClusterer({ ...clustererOptions(cfg), detections }), detections);
+  const cluster = observeBefore(createClusterer({ ...clustererOptions(cfg), detections }), detections);
   const writer = createContextWriter({ client, prefix: cfg.indexPrefix, rawRetentionMs: cfg.rawRetention, refresh: opts.refresh });
   const pipeline = new Pipeline({ normalize, label: labeler, cluster, sink: writer }, {
     flushInterval: cfg.flushInterval,
