@@ -51,6 +51,8 @@ export interface Scope {
   list(name: string): readonly string[] | undefined;
   /** allowed first path names (e.g. the fields of an audit event); undefined: any */
   roots?: ReadonlySet<string>;
+  /** known keys right below some roots (e.g. objectRef → resource, name, …) */
+  children?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 const FUNCTIONS = {
@@ -114,7 +116,7 @@ function tokenize(src: string): Token[] {
   return out;
 }
 
-function parsePath(text: string, pos: number, roots: ReadonlySet<string> | undefined): Operand {
+function parsePath(text: string, pos: number, roots: ReadonlySet<string> | undefined, children?: ReadonlyMap<string, ReadonlySet<string>>): Operand {
   const path: Segment[] = [];
   let i = 0;
   const name = /[A-Za-z_][A-Za-z0-9_-]*/y;
@@ -140,6 +142,11 @@ function parsePath(text: string, pos: number, roots: ReadonlySet<string> | undef
   }
   if (roots && !roots.has(root)) {
     throw new ConditionError(`unknown field '${root}' (fields: ${[...roots].sort().join(', ')})`, pos);
+  }
+  const known = children?.get(root);
+  const second = path[1];
+  if (known && second && 'key' in second && !known.has(second.key)) {
+    throw new ConditionError(`unknown field '${root}.${second.key}' (${root} has: ${[...known].join(', ')})`, pos);
   }
   return { text, root, path };
 }
@@ -234,11 +241,11 @@ export function parseCondition(src: string, scope: Scope): Node {
       p++;
       if (peek()?.t !== ')') fail("expected ')'", peek());
       p++;
-      const operand = { ...parsePath(arg!.v, arg!.pos, scope.roots), text: `${tok.v}(${arg!.v})`, fn: tok.v as FunctionName };
+      const operand = { ...parsePath(arg!.v, arg!.pos, scope.roots, scope.children), text: `${tok.v}(${arg!.v})`, fn: tok.v as FunctionName };
       return parseTest(operand);
     }
     const startsTest = next && (next.t === 'op' || (next.t === 'word' && WORD_OPS.has(next.v)));
-    if (startsTest) return parseTest(parsePath(tok.v, tok.pos, scope.roots));
+    if (startsTest) return parseTest(parsePath(tok.v, tok.pos, scope.roots, scope.children));
     if (tok.v === 'true' || tok.v === 'false') return { k: 'const', v: tok.v === 'true' };
     const macro = scope.macro(tok.v);
     if (macro) return macro;

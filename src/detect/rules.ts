@@ -41,12 +41,22 @@ export const EVENT_FIELDS: ReadonlySet<string> = new Set([
   'userAgent', 'objectRef', 'responseStatus', 'requestObject', 'responseObject', 'requestReceivedTimestamp',
   'stageTimestamp', 'annotations',
 ]);
+/** Known keys below the closed parts of an audit event (bodies and annotations are open). */
+export const EVENT_SUBFIELDS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  ['objectRef', new Set(['resource', 'namespace', 'name', 'uid', 'apiGroup', 'apiVersion', 'resourceVersion', 'subresource'])],
+  ['user', new Set(['username', 'uid', 'groups', 'extra'])],
+  ['impersonatedUser', new Set(['username', 'uid', 'groups', 'extra'])],
+  ['responseStatus', new Set(['metadata', 'status', 'message', 'reason', 'code', 'details'])],
+]);
 /** Fields that only Request / RequestResponse audit levels carry. */
 export const BODY_FIELDS: ReadonlySet<string> = new Set(['requestObject', 'responseObject']);
 /** Fields of the context view a context condition may start with (see engine.ts contextView). */
 export const CONTEXT_FIELDS: ReadonlySet<string> = new Set([
   'id', 'label', 'action', 'state', 'trigger', 'start', 'end', 'durationMs', 'eventCount', 'users', 'namespaces', 'resources',
   'names', 'verbs', 'outcome', 'failures', 'forbidden', 'flags', 'confidence', 'detections', 'severities',
+]);
+export const CONTEXT_SUBFIELDS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  ['trigger', new Set(['auditID', 'user', 'groups', 'userAgent', 'client', 'sourceIPs', 'verb', 'apiGroup', 'resource', 'subresource', 'namespace', 'name', 'code', 'impersonatedUser'])],
 ]);
 
 export class RulesError extends Error {
@@ -114,7 +124,7 @@ export function compileRules(sources: RulesSource[]): RuleSet {
     };
     if (doc.errors.length) {
       const e = doc.errors[0]!;
-      throw new RulesError(src.file, e.linePos?.[0]?.line ?? 1, `YAML: ${e.message.split('\n')[0]}`);
+      throw new RulesError(src.file, lc.linePos(e.pos[0]).line, `YAML: ${e.message.split('\n')[0]}`);
     }
     const root = doc.contents;
     if (root === null || root === undefined) continue; // empty file
@@ -186,7 +196,7 @@ export function compileRules(sources: RulesSource[]): RuleSet {
   };
   const macroNodes = new Map<string, Node>();
   const compile = (text: string, at: Located, what: string, roots: ReadonlySet<string>): Node => {
-    const scope: Scope = { macro: macroOf, list: listOf, roots };
+    const scope: Scope = { macro: macroOf, list: listOf, roots, children: roots === CONTEXT_FIELDS ? CONTEXT_SUBFIELDS : EVENT_SUBFIELDS };
     try {
       return parseCondition(text, scope);
     } catch (e) {
