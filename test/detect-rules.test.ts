@@ -164,3 +164,10 @@ test('start-up: kontext ingest --rules with an invalid file exits 2 with the fil
   assert.equal(res.code, 2, res.stderr);
   assert.match(res.stderr, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5: detection 'broken': event: unexpected end of the condition`));
 });
+
+test('README: the shipped-detections table is what the rules file says (regenerate: node --import tsx scripts/readme-detections.ts)', async () => {
+  const { withDetectionsTable } = await import('../scripts/readme-detections.ts');
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  assert.ok(readme.includes('<!-- DETECTIONS:START -->'));
+  assert.equal(withDetectionsTable(readme), readme);
+});

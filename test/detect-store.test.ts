@@ -29,7 +29,7 @@ let docs: ContextDoc[];
 
 const privileged = { containers: [{ name: 'c', image: 'evil/miner', securityContext: { privileged: true } }] };
 function contexts(): ContextDoc[] {
-  const mk = (id: string, i: number, spec: Parameters<typeof ev>[0]) => summarize(id, [ev({ ...spec, id: `${id}-a`, time: T0 + i * 60_000 })], 'closed');
+  const mk = (id: string, i: number, spec: Omit<Parameters<typeof ev>[0], 'time'>) => summarize(id, [ev({ ...spec, id: `${id}-a`, time: T0 + i * 60_000 })], 'closed');
   return [
     mk('c-priv', 0, { label: 'create pods', user: 'mallory', verb: 'create', code: 201, ref: { resource: 'pods', namespace: 'shop', name: 'miner' }, requestObject: { spec: privileged } }),
     mk('c-secret', 1, { label: 'get-list secrets', user: 'eve', verb: 'get', code: 200, ref: { resource: 'secrets', namespace: 'shop', name: 'db' } }),
