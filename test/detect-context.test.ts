@@ -121,6 +121,12 @@ test('a binding to cluster-admin (or a wildcard role) followed by actions of the
     listPods(T0 + 3 * MIN, 'mallory', 'use-2', ['contractors', 'system:authenticated']),
   ]);
   assert.deepEqual(withDetection(wildcard, 'cluster-admin-binding-then-use').map((h) => h.auditIDs), [['use-2']]);
+  // an operator bound to cluster-admin and then busy: only its first request is reported
+  const busy = await run([
+    bind(T0, 'alice', 'cluster-admin', { kind: 'ServiceAccount', name: 'op', namespace: 'ops' }),
+    ...Array.from({ length: 20 }, (_, i) => listPods(T0 + (i + 1) * 30_000, 'system:serviceaccount:ops:op', `op-${i}`)),
+  ]);
+  assert.deepEqual(withDetection(busy, 'cluster-admin-binding-then-use').flatMap((h) => h.auditIDs), ['op-0']);
 
   const benign = await run([
     bind(T0, 'alice', 'cluster-admin', { kind: 'User', name: 'breakglass', apiGroup: RBAC }), // never used
@@ -146,6 +152,9 @@ test('secrets read across many namespaces by one user: fires; a few namespaces o
     ...Array.from({ length: namespaces - 1 }, (_, i) => getSecret(T0 + i * 20_000, 'alice', `team${i}`, 200)),
     ...Array.from({ length: 10 }, (_, i) => getSecret(T0 + 3 * MIN + i * 5_000, 'bob', 'shop', 200)),
     ...Array.from({ length: namespaces }, (_, i) => getSecret(T0 + 5 * MIN + i * 5_000, `user${i}`, `team${i}`, 200)),
+    // an operator's informer lists secrets cluster-wide (kube-state-metrics, cert-manager, ...)
+    e('get-list-collection secrets (cluster)', { time: T0 + 7 * MIN, user: 'system:serviceaccount:monitoring:kube-state-metrics', verb: 'list', code: 200,
+      ref: { resource: 'secrets' }, userAgent: 'kube-state-metrics/v2.10.0 (linux/amd64) kubernetes/abc' }),
   ]);
   assert.equal(withDetection(benign, 'secrets-across-namespaces').length, 0);
 });
@@ -184,9 +193,12 @@ test("a person's deletion of webhooks/policies/RBAC after a flagged action: fire
   const attack = await run([
     createPod(T0, 'mallory', 'shop', 'miner', privilegedPod), // create-privileged-pod (medium)
     deleteWebhook(T0 + 10 * MIN, 'mallory', 'cleanup'),
+    // an RBAC object someone else created long ago
+    e(`delete ${RBAC}/clusterrolebindings (cluster)`, { time: T0 + 11 * MIN, user: 'mallory', verb: 'delete', code: 200,
+      ref: { apiGroup: RBAC, resource: 'clusterrolebindings', name: 'security-auditors' }, id: 'cleanup-2' }),
   ]);
   const hits = withDetection(attack, 'audit-evasion-after-flagged-action');
-  assert.deepEqual(hits.map((h) => h.auditIDs), [['cleanup']]);
+  assert.deepEqual(hits.flatMap((h) => h.auditIDs).sort(), ['cleanup', 'cleanup-2']);
 
   const benign = await run([
     // alice is not in allowed_k8s_users (disallowed-k8s-user fires on everything she does): that is who she is, not a flagged action
@@ -198,6 +210,12 @@ test("a person's deletion of webhooks/policies/RBAC after a flagged action: fire
     // a flagged action long before
     createPod(T0 + 4 * MIN, 'carol', 'shop', 'miner2', privilegedPod),
     deleteWebhook(T0 + 4 * MIN + 2 * 60 * MIN, 'carol'),
+    // helm's hook cleanup: the release's own admission RBAC, created and deleted by the same install
+    createPod(T0 + 3 * 60 * MIN, 'kubernetes-admin', 'kube-system', 'hook', privilegedPod),
+    e(`create ${RBAC}/roles`, { time: T0 + 3 * 60 * MIN + 1000, user: 'kubernetes-admin', verb: 'create', code: 201, userAgent: 'helm/v3.14.0',
+      ref: { apiGroup: RBAC, resource: 'roles', namespace: 'mon', name: 'my-admission' } }),
+    e(`delete ${RBAC}/roles`, { time: T0 + 3 * 60 * MIN + 30_000, user: 'kubernetes-admin', verb: 'delete', code: 200, userAgent: 'helm/v3.14.0',
+      ref: { apiGroup: RBAC, resource: 'roles', namespace: 'mon', name: 'my-admission' } }),
   ]);
   assert.equal(withDetection(benign, 'audit-evasion-after-flagged-action').length, 0);
 });

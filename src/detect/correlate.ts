@@ -40,16 +40,17 @@ export const CORRELATION_PARAMS = {
   },
   adminBindingUse: {
     /**
-     * How long after a binding to cluster-admin (or a wildcard role) the subject's actions
-     * count as using it. An escalation is used right away (the point of it); a standing admin
-     * binding used days later is ordinary administration, already visible by its user.
+     * How long after a binding to cluster-admin (or a wildcard role) the subject's first
+     * request counts as using it. An escalation is used right away (the point of it); a
+     * standing admin binding used days later is ordinary administration, visible by its user.
+     * Only the first use is reported.
      */
     windowMs: HOUR,
     maxSubjects: 10_000,
   },
   secretsSweep: {
     /**
-     * Distinct namespaces in which one user reads secrets. Applications read their own
+     * Distinct namespaces in which one person (see isPerson) reads secrets. Applications read their own
      * namespace's secrets and operators work in one or two namespaces per task; collecting
      * credentials across the cluster is a classic step after gaining read access.
      */
@@ -81,6 +82,8 @@ export const CORRELATION_PARAMS = {
     /** ... other than these, which fire on who the user is, not on what they did. */
     ignore: ['disallowed-k8s-user', 'full-k8s-admin-access', 'create-disallowed-namespace'],
     maxUsers: 10_000,
+    /** recently created webhooks/policies/RBAC remembered, so deleting one's own fresh objects is not covering tracks */
+    maxCreated: 20_000,
   },
 } as const;
 
@@ -163,6 +166,8 @@ export class CorrelationState {
   readonly tokenRequests: LRUCache<string, number>;
   readonly accountIps: LRUCache<string, Set<string>>;
   readonly lastFlagged: LRUCache<string, number>;
+  /** audit-relevant objects created recently, by "<group>/<resource>/<ns>/<name>" */
+  readonly createdControls: LRUCache<string, { user: string; time: number }>;
 
   constructor(readonly params: CorrelationParams = CORRELATION_PARAMS, readonly lists: CorrelationLists = new Map()) {
     this.privilegedPods = new LRUCache({ max: params.privilegedPodExec.maxPods });
@@ -173,6 +178,7 @@ export class CorrelationState {
     this.tokenRequests = new LRUCache({ max: params.tokenNewIp.maxAccounts });
     this.accountIps = new LRUCache({ max: params.tokenNewIp.maxAccounts });
     this.lastFlagged = new LRUCache({ max: params.coverTracks.maxUsers });
+    this.createdControls = new LRUCache({ max: params.coverTracks.maxCreated });
   }
 
   list(name: string): readonly string[] { return this.lists.get(name) ?? []; }
@@ -188,6 +194,18 @@ export interface Correlation {
   /** remembers what later events are checked against */
   update(e: Observed, st: CorrelationState): void;
 }
+
+/** Grants (subject identities) the request of `a` uses: admin bound to its user or a group, within the window. */
+function usedGrants(a: AuditEvent, time: number, st: CorrelationState): string[] {
+  if (!ok(a)) return [];
+  const from = time - st.params.adminBindingUse.windowMs;
+  return [userOf(a), ...(a.user?.groups ?? []).map((g) => `group:${g}`)].filter((id) => {
+    const g = st.grants.get(id);
+    return Boolean(g && g.time < time && g.time >= from && g.auditID !== a.auditID);
+  });
+}
+
+const objectKey = (a: AuditEvent) => { const r = a.objectRef!; return `${r.apiGroup ?? ''}/${r.resource}/${r.namespace ?? ''}/${r.name ?? ''}`; };
 
 function isAuditRelevant(a: AuditEvent, st: CorrelationState): boolean {
   const r = a.objectRef;
@@ -239,15 +257,14 @@ export const CORRELATIONS = {
     },
   },
   'admin-binding-use': {
-    summary: 'a binding to cluster-admin or a wildcard role, followed by requests of the bound subject',
+    summary: 'a binding to cluster-admin or a wildcard role, followed by the first request of the bound subject',
     needsBodies: true,
     check({ audit: a, time }, st) {
-      if (!ok(a)) return false;
-      const ids = [userOf(a), ...(a.user?.groups ?? []).map((g) => `group:${g}`)];
-      const from = time - st.params.adminBindingUse.windowMs;
-      return ids.some((id) => { const g = st.grants.get(id); return Boolean(g && g.time < time && g.time >= from && g.auditID !== a.auditID); });
+      return usedGrants(a, time, st).length > 0;
     },
     update({ audit: a, time }, st) {
+      // the first use is what is reported: later requests are an admin's ordinary work, visible by user
+      for (const id of usedGrants(a, time, st)) st.grants.delete(id);
       const r = a.objectRef;
       if (r?.apiGroup !== RBAC || !WRITE.has(a.verb) || r.subresource || !ok(a)) return;
       const obj = a.requestObject ?? a.responseObject;
@@ -266,10 +283,11 @@ export const CORRELATIONS = {
     },
   },
   'secrets-sweep': {
-    summary: 'secrets read in many namespaces (or cluster-wide) by one non-system user within a short window',
+    summary: 'secrets read in many namespaces (or listed cluster-wide) by one person within a short window',
     needsBodies: false,
     check({ audit: a, time }, st) {
-      if (a.objectRef?.resource !== 'secrets' || a.objectRef.apiGroup || !READ.has(a.verb) || !ok(a) || isSystemUser(userOf(a))) return false;
+      // persons only: operators' informers list secrets cluster-wide by design (kube-state-metrics, cert-manager, ingress controllers)
+      if (a.objectRef?.resource !== 'secrets' || a.objectRef.apiGroup || !READ.has(a.verb) || !ok(a) || !isPerson(a)) return false;
       if (!a.objectRef.namespace) return a.verb === 'list'; // kubectl get secrets -A
       const seen = st.secretReads.get(userOf(a));
       const from = time - st.params.secretsSweep.windowMs;
@@ -277,7 +295,7 @@ export const CORRELATIONS = {
       return n >= st.params.secretsSweep.namespaces;
     },
     update({ audit: a, time }, st) {
-      if (a.objectRef?.resource !== 'secrets' || a.objectRef.apiGroup || !READ.has(a.verb) || !ok(a) || !a.objectRef.namespace || isSystemUser(userOf(a))) return;
+      if (a.objectRef?.resource !== 'secrets' || a.objectRef.apiGroup || !READ.has(a.verb) || !ok(a) || !a.objectRef.namespace || !isPerson(a)) return;
       const user = userOf(a);
       const from = time - st.params.secretsSweep.windowMs;
       const seen = st.secretReads.get(user) ?? new Map<string, number>();
@@ -318,11 +336,18 @@ export const CORRELATIONS = {
     needsBodies: false,
     check({ audit: a, time }, st) {
       if (!DELETE.has(a.verb) || !ok(a) || !isPerson(a) || !isAuditRelevant(a, st)) return false;
+      const { windowMs } = st.params.coverTracks;
+      // removing what one created minutes ago (helm hook RBAC, a test policy) hides nothing
+      const made = a.objectRef?.name ? st.createdControls.get(objectKey(a)) : undefined;
+      if (made && made.user === userOf(a) && time - made.time <= windowMs) return false;
       const last = st.lastFlagged.get(userOf(a));
-      return last !== undefined && last <= time && time - last <= st.params.coverTracks.windowMs;
+      return last !== undefined && last <= time && time - last <= windowMs;
     },
     update({ audit: a, time, flagged }, st) {
       if (flagged && isPerson(a)) st.lastFlagged.set(userOf(a), time);
+      if (a.verb === 'create' && ok(a) && a.objectRef?.name && !a.objectRef.subresource && isAuditRelevant(a, st)) {
+        st.createdControls.set(objectKey(a), { user: userOf(a), time });
+      }
     },
   },
 } satisfies Record<string, Correlation>;
