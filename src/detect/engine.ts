@@ -11,7 +11,7 @@
  */
 import type { AuditEvent } from '../types/audit.ts';
 import type { ContextDetection, ContextDoc } from '../types/context.ts';
-import { evaluate } from './condition.ts';
+import { evaluate, partial, type Node } from './condition.ts';
 import { CORRELATIONS, CORRELATION_PARAMS, CorrelationState, type CorrelationParams } from './correlate.ts';
 import { severityRank, type Detection, type RuleSet, type Severity } from './rules.ts';
 
@@ -27,6 +27,8 @@ export interface Detector {
   detect(events: readonly TimedEvent[], doc: Omit<ContextDoc, 'detections'>): ContextDetection[];
 }
 
+const SHAPE_KEYS = new Set(['resource', 'subresource', 'apiGroup']);
+
 type Marked = AuditEvent & Record<symbol, readonly string[] | undefined>;
 
 export class DetectionEngine implements Detector {
@@ -36,6 +38,7 @@ export class DetectionEngine implements Detector {
   private readonly correlationRules: Detection[];
   private readonly contextRules: Detection[];
   private readonly byName = new Map<string, Detection>();
+  private readonly byShape = new Map<string, Detection[]>();
   private readonly flaggedNames: Set<string>;
   /** where this engine keeps an event's matches (one symbol per engine: engines never see each other's) */
   private readonly mark = Symbol('kontext.detections');
@@ -64,6 +67,29 @@ export class DetectionEngine implements Detector {
     for (const e of events) this.observeOne(e);
   }
 
+  /**
+   * The event detections that can match events of this verb, resource and subresource: a
+   * condition that is false whatever the other fields are is skipped (three-valued evaluation,
+   * cached per shape; a handful of shapes cover most traffic).
+   */
+  private rulesFor(a: AuditEvent): Detection[] {
+    const r = a.objectRef;
+    const key = `${a.verb}|${r?.resource ?? ''}|${r?.subresource ?? ''}|${r?.apiGroup ?? ''}`;
+    let rules = this.byShape.get(key);
+    if (!rules) {
+      const shape = { verb: a.verb, objectRef: r ? { resource: r.resource, subresource: r.subresource, apiGroup: r.apiGroup } : undefined };
+      const decided = (n: Node) => partial(n, (t) => {
+        const f = t.operand.path[1];
+        const known = t.operand.root === 'verb' || (t.operand.root === 'objectRef' && f && 'key' in f && SHAPE_KEYS.has(f.key));
+        return known && !t.operand.fn ? evaluate(t, shape) : undefined;
+      });
+      rules = this.eventRules.filter((d) => decided(d.event!) !== false);
+      if (this.byShape.size > 10_000) this.byShape.clear();
+      this.byShape.set(key, rules);
+    }
+    return rules;
+  }
+
   /** The event and correlation detections an event matched (observing it first if needed). */
   eventMatches(e: TimedEvent): readonly string[] { return this.observeOne(e); }
 
@@ -72,7 +98,7 @@ export class DetectionEngine implements Detector {
     const done = a[this.mark];
     if (done) return done;
     let matched: string[] | undefined;
-    for (const d of this.eventRules) if (evaluate(d.event!, a)) (matched ??= []).push(d.name);
+    for (const d of this.rulesFor(a)) if (evaluate(d.event!, a)) (matched ??= []).push(d.name);
     if (this.correlationRules.length) {
       const obs = { audit: a, time: e.time, matched: matched ?? [], flagged: false };
       for (const d of this.correlationRules) {
