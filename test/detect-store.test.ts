@@ -121,7 +121,6 @@ async function receiver(): Promise<Receiver> {
 test('alert webhook: one Falco-style POST per detection, retried after a 500, never repeated (also after a restart)', async () => {
   const rx = await receiver();
   const alertPrefix = uniquePrefix('alerts');
-  await ensureIndexTemplates(es, alertPrefix);
   const make = () => new WebhookAlerter({ url: rx.url, client: es, indexPrefix: alertPrefix, minSeverity: 'medium', retryBaseMs: 20, maxAttempts: 5,
     describe: (n) => ({ desc: `desc of ${n}`, tags: ['k8s'] }) });
   try {
@@ -180,4 +179,48 @@ test('alert webhook: one Falco-style POST per detection, retried after a 500, ne
     await rx.close();
     await deleteIndices(es, alertPrefix);
   }
+});
+
+test('the running service: detections reach the stored context, and the alert is POSTed after storage', { timeout: 180_000 }, async (t) => {
+  const { loadConfig } = await import('../src/config/config.ts');
+  const { startService } = await import('../src/pipeline/service.ts');
+  const { audit } = await import('./cluster-fixtures.ts');
+  const { esUrl } = await import('./helpers/es.ts');
+  const rx = await receiver();
+  const svcPrefix = uniquePrefix('detect-svc');
+  const cfg = loadConfig({
+    'index-prefix': svcPrefix, 'forward-host': '127.0.0.1', 'forward-port': '0', 'http-host': '127.0.0.1', 'http-port': '0',
+    'auth-tokens': 'svc-token', 'flush-interval': '200ms', lateness: '200ms', 'alert-webhook-url': rx.url, 'alert-min-severity': 'critical',
+  }, { ELASTICSEARCH_URL: esUrl() });
+  // what the receiver saw stored at the moment each alert arrived
+  const storedAtAlert: boolean[] = [];
+  const check = rx.received.push.bind(rx.received);
+  rx.received.push = (...items: AlertPayload[]) => {
+    for (const p of items) {
+      void es.get({ index: `${svcPrefix}-contexts`, id: p.context.id }).then(() => storedAtAlert.push(true), () => storedAtAlert.push(false));
+    }
+    return check(...items);
+  };
+  const svc = await startService(cfg);
+  t.after(async () => { await rx.close(); await deleteIndices(es, svcPrefix); });
+  const now = Date.now() - 60_000;
+  const events = [
+    audit({ time: now, user: 'alice', verb: 'create', code: 201, ref: { resource: 'pods', namespace: 'shop', name: 'debug' },
+      requestObject: { metadata: { name: 'debug', namespace: 'shop' }, spec: privileged } }),
+    audit({ time: now + 20_000, user: 'bob', verb: 'create', code: 101, ref: { resource: 'pods', subresource: 'exec', namespace: 'shop', name: 'debug' }, id: 'svc-exec' }),
+  ].map((a) => ({ ...a, level: 'RequestResponse' as const }));
+  const res = await fetch(`${svc.http.url}/webhook/audit`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer svc-token' },
+    body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: events }),
+  });
+  assert.equal(res.status, 200, await res.text());
+  await svc.stop(); // closes every context, stores it, then the alerter delivers what is queued
+  const alerts = rx.received.filter((p) => p.rule === 'exec-into-privileged-pod');
+  assert.equal(alerts.length, 1, `alerts: ${JSON.stringify(rx.received.map((p) => p.rule))}`);
+  assert.deepEqual(alerts[0]!.output_fields['kontext.audit_ids'], ['svc-exec']);
+  assert.equal(rx.received.length, 1, 'only critical detections with --alert-min-severity critical');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(storedAtAlert, [true], 'the context was in Elasticsearch when its alert arrived');
+  const stored = await es.get<{ detections: Array<{ name: string }> }>({ index: `${svcPrefix}-contexts`, id: alerts[0]!.context.id });
+  assert.ok(stored._source!.detections.some((d) => d.name === 'exec-into-privileged-pod'));
 });

@@ -71,6 +71,7 @@ export class WebhookAlerter {
   private readonly done = new LRUCache<string, true>({ max: 100_000 });
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  private indexReady: Promise<void> | undefined;
 
   constructor(opts: AlertOptions) {
     this.opts = { minSeverity: 'medium', retryBaseMs: 1000, maxDelayMs: 60_000, maxAttempts: 10, timeoutMs: 10_000, ...opts };
@@ -96,7 +97,31 @@ export class WebhookAlerter {
     await Promise.race([this.chain, sleep(graceMs)]);
   }
 
+  /** Creates `<prefix>-alerts` when missing (once per process; retried after a failure). */
+  private ensureIndex(): Promise<void> {
+    this.indexReady ??= (async () => {
+      try {
+        await this.opts.client.indices.create({
+          index: this.index,
+          settings: { number_of_shards: 1, number_of_replicas: 0 },
+          mappings: {
+            dynamic: false,
+            properties: {
+              contextId: { type: 'keyword' }, detection: { type: 'keyword' }, severity: { type: 'keyword' },
+              sentAt: { type: 'date', format: 'epoch_millis' },
+            },
+          },
+        });
+      } catch (e: any) {
+        const type = e?.meta?.body?.error?.type ?? e?.body?.error?.type;
+        if (type !== 'resource_already_exists_exception') { this.indexReady = undefined; throw e; }
+      }
+    })();
+    return this.indexReady;
+  }
+
   private async deliver(ctx: ContextDoc, due: ContextDetection[]): Promise<void> {
+    await this.ensureIndex();
     const ids = due.map((d) => `${ctx.id}:${d.name}`);
     const fresh = new Set(ids.filter((id) => !this.done.has(id)));
     if (fresh.size) {
