@@ -152,6 +152,13 @@ test('secrets read across many namespaces by one user: fires; a few namespaces o
     ...Array.from({ length: namespaces - 1 }, (_, i) => getSecret(T0 + i * 20_000, 'alice', `team${i}`, 200)),
     ...Array.from({ length: 10 }, (_, i) => getSecret(T0 + 3 * MIN + i * 5_000, 'bob', 'shop', 200)),
     ...Array.from({ length: namespaces }, (_, i) => getSecret(T0 + 5 * MIN + i * 5_000, `user${i}`, `team${i}`, 200)),
+    // helm's release lookups in every release namespace (helmfile sync of many charts)
+    ...Array.from({ length: namespaces + 2 }, (_, i) => {
+      const x = e('get-list-collection secrets', { time: T0 + 6 * MIN + i * 2_000, user: 'kubernetes-admin', verb: 'list', code: 200, userAgent: 'helm/v3.14.0',
+        ref: { resource: 'secrets', namespace: `chart${i}` } });
+      x.audit.requestURI = `/api/v1/namespaces/chart${i}/secrets?labelSelector=name%3Dchart${i}%2Cowner%3Dhelm`;
+      return x;
+    }),
     // an operator's informer lists secrets cluster-wide (kube-state-metrics, cert-manager, ...)
     e('get-list-collection secrets (cluster)', { time: T0 + 7 * MIN, user: 'system:serviceaccount:monitoring:kube-state-metrics', verb: 'list', code: 200,
       ref: { resource: 'secrets' }, userAgent: 'kube-state-metrics/v2.10.0 (linux/amd64) kubernetes/abc' }),

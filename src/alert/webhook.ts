@@ -94,7 +94,8 @@ export class WebhookAlerter {
   /** Stops taking contexts; waits for queued alerts at most `graceMs` (default 10 s). */
   async close(graceMs = 10_000): Promise<void> {
     this.closed = true;
-    await Promise.race([this.chain, sleep(graceMs)]);
+    const settled = await Promise.race([this.chain.then(() => true), sleep(graceMs).then(() => false)]);
+    if (!settled) log.warn('shutting down with alerts still queued or retrying; they were not delivered', { graceMs });
   }
 
   /** Creates `<prefix>-alerts` when missing (once per process; retried after a failure). */

@@ -149,6 +149,12 @@ function hasWildcard(obj: any): boolean {
   return rules.some((r: any) => (Array.isArray(r?.verbs) && r.verbs.includes('*')) || (Array.isArray(r?.resources) && r.resources.includes('*')));
 }
 
+/** helm's release lookup: `list secrets` with labelSelector `name=<release>,owner=helm` (its own storage, not credentials). */
+function isHelmReleaseLookup(a: AuditEvent): boolean {
+  const uri = a.requestURI ?? '';
+  return a.verb === 'list' && /[?&]labelSelector=[^&]*owner(=|%3D)helm/i.test(uri);
+}
+
 const RBAC = 'rbac.authorization.k8s.io';
 const WRITE = new Set(['create', 'update', 'patch']);
 const READ = new Set(['get', 'list', 'watch']);
@@ -287,7 +293,7 @@ export const CORRELATIONS = {
     needsBodies: false,
     check({ audit: a, time }, st) {
       // persons only: operators' informers list secrets cluster-wide by design (kube-state-metrics, cert-manager, ingress controllers)
-      if (a.objectRef?.resource !== 'secrets' || a.objectRef.apiGroup || !READ.has(a.verb) || !ok(a) || !isPerson(a)) return false;
+      if (a.objectRef?.resource !== 'secrets' || a.objectRef.apiGroup || !READ.has(a.verb) || !ok(a) || !isPerson(a) || isHelmReleaseLookup(a)) return false;
       if (!a.objectRef.namespace) return a.verb === 'list'; // kubectl get secrets -A
       const seen = st.secretReads.get(userOf(a));
       const from = time - st.params.secretsSweep.windowMs;
@@ -295,7 +301,7 @@ export const CORRELATIONS = {
       return n >= st.params.secretsSweep.namespaces;
     },
     update({ audit: a, time }, st) {
-      if (a.objectRef?.resource !== 'secrets' || a.objectRef.apiGroup || !READ.has(a.verb) || !ok(a) || !a.objectRef.namespace || !isPerson(a)) return;
+      if (a.objectRef?.resource !== 'secrets' || a.objectRef.apiGroup || !READ.has(a.verb) || !ok(a) || !a.objectRef.namespace || !isPerson(a) || isHelmReleaseLookup(a)) return;
       const user = userOf(a);
       const from = time - st.params.secretsSweep.windowMs;
       const seen = st.secretReads.get(user) ?? new Map<string, number>();

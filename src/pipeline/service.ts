@@ -5,8 +5,7 @@
 import { ConfigError, type Config } from '../config/config.ts';
 import { log } from '../util/log.ts';
 import { connectEs, buildPipeline, detectionsFromConfig, type BuiltPipeline, type EsConnection } from './build.ts';
-import { WebhookAlerter } from '../alert/webhook.ts';
-import type { DetectionSeverity } from '../types/context.ts';
+import { alertsFromConfig, type WebhookAlerter } from '../alert/index.ts';
 import { ForwardServer, forwardOptionsFromConfig } from '../sources/forward/index.ts';
 import { createWebhookRouter } from '../sources/webhook/index.ts';
 import { startSimulatedSource, type SimulatedSource, type SimulatedSourceOptions } from '../sources/simulated/index.ts';
@@ -40,16 +39,7 @@ export async function startService(cfg: Config, opts: ServiceOptions = {}): Prom
   const es = await connectEs(cfg);
   const built = await buildPipeline(cfg, es.client, { detections });
   const { pipeline } = built;
-  let alerts: WebhookAlerter | undefined;
-  if (cfg.alertWebhookUrl) {
-    const byName = new Map(detections.rules.detections.map((d) => [d.name, d]));
-    alerts = new WebhookAlerter({
-      url: cfg.alertWebhookUrl, client: es.client, indexPrefix: cfg.indexPrefix,
-      minSeverity: cfg.alertMinSeverity as DetectionSeverity, describe: (n) => byName.get(n),
-    });
-    const a = alerts;
-    pipeline.subscribeClosed((ctx) => a.push(ctx));
-  }
+  const alerts = alertsFromConfig(cfg, es.client, detections, (cb) => pipeline.subscribeClosed(cb));
   const forwardServer = new ForwardServer(pipeline, forwardOptionsFromConfig(cfg));
   const forward = await forwardServer.listen();
   const graphql = createGraphqlHandler({

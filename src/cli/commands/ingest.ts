@@ -5,6 +5,7 @@ import { loadConfig } from '../../config/config.ts';
 import { setLogLevel, type Level } from '../../util/log.ts';
 import { connectEs, buildPipeline, detectionsFromConfig } from '../../pipeline/build.ts';
 import { replayFile, type ReplayResult } from '../../sources/file/index.ts';
+import { alertsFromConfig } from '../../alert/index.ts';
 
 export const command: Command = {
   name: 'ingest',
@@ -28,6 +29,7 @@ export const command: Command = {
     const detections = detectionsFromConfig(cfg); // an invalid rules file stops here, before Elasticsearch
     const es = await connectEs(cfg);
     const { pipeline, cluster } = await buildPipeline(cfg, es.client, { detections });
+    const alerts = alertsFromConfig(cfg, es.client, detections, (cb) => pipeline.subscribeClosed(cb));
     let stored = 0;
     let closed = 0;
     const unsub = pipeline.subscribeStored((docs) => { stored += docs.length; for (const d of docs) if (d.state === 'closed') closed++; });
@@ -48,6 +50,7 @@ export const command: Command = {
     } finally {
       unsub();
       await pipeline.stop();
+      await alerts?.close();
       await es.close();
     }
     const events = results.reduce((n, r) => n + r.records, 0);
