@@ -241,3 +241,14 @@ test('context detections and the contexts they land on: forbidden-burst over the
   assert.deepEqual([...sev].sort((a, b) => rank.indexOf(b) - rank.indexOf(a)), sev);
   assert.ok(burst[0]!.flags.includes('forbidden-burst'), 'the fixed flags are unchanged');
 });
+
+test('event detections computed before the clusterer strips bodies survive into the context', async () => {
+  const docs = await run([e('create configmaps', { time: T0, user: 'alice', verb: 'create', code: 201, ref: { resource: 'configmaps', namespace: 'shop', name: 'cfg' },
+    requestObject: { data: { 'db.conf': 'password=hunter2' } }, id: 'cm' })]);
+  assert.deepEqual(withDetection(docs, 'configmap-private-credentials').map((h) => h.auditIDs), [['cm']]);
+  // summarizing the stripped event alone (no engine saw its body) cannot find it
+  const { summarize } = await import('../src/cluster/summary.ts');
+  const stripped = e('create configmaps', { time: T0, user: 'alice', verb: 'create', code: 201, ref: { resource: 'configmaps', namespace: 'shop', name: 'cfg' } });
+  assert.ok(!names(summarize('x', [stripped], 'closed')).includes('configmap-private-credentials'));
+});
+const names = (d: ContextDoc) => (d.detections ?? []).map((x) => x.name);
