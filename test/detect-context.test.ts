@@ -223,6 +223,11 @@ test("a person's deletion of webhooks/policies/RBAC after a flagged action: fire
       ref: { apiGroup: RBAC, resource: 'roles', namespace: 'mon', name: 'my-admission' } }),
     e(`delete ${RBAC}/roles`, { time: T0 + 3 * 60 * MIN + 30_000, user: 'kubernetes-admin', verb: 'delete', code: 200, userAgent: 'helm/v3.14.0',
       ref: { apiGroup: RBAC, resource: 'roles', namespace: 'mon', name: 'my-admission' } }),
+    // helm's before-hook-creation: a hook's RBAC from an earlier install deleted and created again at once
+    e(`delete ${RBAC}/rolebindings`, { time: T0 + 3 * 60 * MIN + 40_000, user: 'kubernetes-admin', verb: 'delete', code: 200, userAgent: 'helm/v3.14.0',
+      ref: { apiGroup: RBAC, resource: 'rolebindings', namespace: 'mon', name: 'startupapicheck' } }),
+    e(`create ${RBAC}/rolebindings`, { time: T0 + 3 * 60 * MIN + 41_000, user: 'kubernetes-admin', verb: 'create', code: 201, userAgent: 'helm/v3.14.0',
+      ref: { apiGroup: RBAC, resource: 'rolebindings', namespace: 'mon', name: 'startupapicheck' } }),
   ]);
   assert.equal(withDetection(benign, 'audit-evasion-after-flagged-action').length, 0);
 });

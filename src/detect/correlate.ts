@@ -82,6 +82,13 @@ export const CORRELATION_PARAMS = {
     /** ... other than these, which fire on who the user is, not on what they did. */
     ignore: ['disallowed-k8s-user', 'full-k8s-admin-access', 'create-disallowed-namespace'],
     maxUsers: 10_000,
+    /**
+     * A deletion followed this soon by the same person creating the same object again is a
+     * re-install (helm's `before-hook-creation` policy deletes a hook's RBAC and creates it
+     * anew within one command): not reported. Below the default contextIdle (60 s), so the
+     * re-create is seen before the context's final write.
+     */
+    recreateMs: 30_000,
     /** recently created webhooks/policies/RBAC remembered, so deleting one's own fresh objects is not covering tracks */
     maxCreated: 20_000,
   },
@@ -199,6 +206,11 @@ export interface Correlation {
   check(e: Observed, st: CorrelationState): boolean;
   /** remembers what later events are checked against */
   update(e: Observed, st: CorrelationState): void;
+  /**
+   * Withdraws a match once later events are known (checked whenever the context is written;
+   * its final, closed document is written after contextIdle of event time).
+   */
+  withdraw?(e: { audit: AuditEvent; time: number }, st: CorrelationState): boolean;
 }
 
 /** Grants (subject identities) the request of `a` uses: admin bound to its user or a group, within the window. */
@@ -348,6 +360,11 @@ export const CORRELATIONS = {
       if (made && made.user === userOf(a) && time - made.time <= windowMs) return false;
       const last = st.lastFlagged.get(userOf(a));
       return last !== undefined && last <= time && time - last <= windowMs;
+    },
+    withdraw({ audit: a, time }, st) {
+      // deleted and created again by the same person right away: a re-install, not a removal
+      const made = a.objectRef?.name ? st.createdControls.get(objectKey(a)) : undefined;
+      return Boolean(made && made.user === userOf(a) && made.time > time && made.time - time <= st.params.coverTracks.recreateMs);
     },
     update({ audit: a, time, flagged }, st) {
       if (flagged && isPerson(a)) st.lastFlagged.set(userOf(a), time);

@@ -12,7 +12,7 @@
 import type { AuditEvent } from '../types/audit.ts';
 import type { ContextDetection, ContextDoc } from '../types/context.ts';
 import { evaluate, partial, type Node } from './condition.ts';
-import { CORRELATIONS, CORRELATION_PARAMS, CorrelationState, type CorrelationParams } from './correlate.ts';
+import { CORRELATIONS, CORRELATION_PARAMS, CorrelationState, type Correlation, type CorrelationParams } from './correlate.ts';
 import { severityRank, type Detection, type RuleSet, type Severity } from './rules.ts';
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -120,6 +120,8 @@ export class DetectionEngine implements Detector {
     this.observe(unobserved);
     for (const e of events) {
       for (const name of (e.audit as Marked)[this.mark] ?? NONE) {
+        const c = this.byName.get(name)?.correlation;
+        if (c && (CORRELATIONS[c] as Correlation).withdraw?.(e, this.state)) continue;
         let list = ids.get(name);
         if (!list) { list = []; ids.set(name, list); }
         if (list.length < MAX_AUDIT_IDS) list.push(e.audit.auditID);
