@@ -202,7 +202,7 @@ const rbac = search('kontext-search-rbac', 'RBAC changes', 'Creates, updates and
   'flags : "rbac-change"', { columns: ['trigger.user', 'action', 'names', 'outcome', 'trigger.client', 'id'] });
 
 const detected = search('kontext-search-detections', 'Detections (medium and above)', 'Contexts where a detection of severity critical, high or medium fired (Falco-parity and context-aware rules).',
-  'detections.severity : ("critical" or "high" or "medium")', { columns: ['trigger.user', 'detections.name', 'detections.severity', 'action', 'namespaces', 'outcome'] });
+  'detections.severity : ("critical" or "high" or "medium")', { columns: ['trigger.user', 'detections.name', 'detections.severity', 'action', 'namespaces', 'outcome', 'id'] });
 
 const overTimeVis = overTime();
 const usersVis = topBar('kontext-lens-top-users', 'Top users', 'Users who triggered the most contexts.', 'trigger.user', 'Triggered by', 15);
