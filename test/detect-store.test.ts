@@ -190,7 +190,7 @@ test('the running service: detections reach the stored context, and the alert is
   const svcPrefix = uniquePrefix('detect-svc');
   const cfg = loadConfig({
     'index-prefix': svcPrefix, 'forward-host': '127.0.0.1', 'forward-port': '0', 'http-host': '127.0.0.1', 'http-port': '0',
-    'auth-tokens': 'svc-token', 'flush-interval': '200ms', lateness: '200ms', 'alert-webhook-url': rx.url, 'alert-min-severity': 'critical',
+    'auth-tokens': 'svc-token', 'flush-interval': '200ms', 'reorder-wait': '200ms', 'alert-webhook-url': rx.url, 'alert-min-severity': 'critical',
   }, { ELASTICSEARCH_URL: esUrl() });
   // what the receiver saw stored at the moment each alert arrived
   const storedAtAlert: Array<Promise<boolean>> = [];
