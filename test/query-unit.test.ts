@@ -42,6 +42,7 @@ function sampleContext(over: Partial<ContextDoc> = {}): ContextDoc {
     failures: 0,
     forbidden: 0,
     flags: ['rbac-change'],
+    detections: [{ name: 'k8s-deployment-created', severity: 'info', auditIDs: ['a-1'] }],
     members: [
       { auditID: 'a-1', time: T0, user: 'alice', verb: 'create', resource: 'apps/deployments', subresource: 'scale', namespace: 'shop', name: 'web', code: 201 },
       { auditID: 'a-2', time: T0 + 1500, user: 'system:serviceaccount:kube-system:deployment-controller', verb: 'create', resource: 'apps/replicasets', namespace: 'shop', name: 'web-5d9c', code: 201 },
@@ -91,7 +92,7 @@ test('every SDL field has a resolver or a property of the object it resolves on'
   const c = sampleContext();
   // objects the resolvers hand to each type (default resolvers read these properties)
   const sources: Record<string, object> = {
-    Context: c, Trigger: c.trigger, Member: c.members[0]!, Counts: c.counts, KeyCount: { key: 'k', count: 1 },
+    Context: c, Trigger: c.trigger, Member: c.members[0]!, Counts: c.counts, KeyCount: { key: 'k', count: 1 }, Detection: c.detections![0]!,
     ContextConnection: { edges: [], nodes: [], pageInfo: {}, totalCount: 0 }, ContextEdge: { cursor: '', node: c },
     PageInfo: { hasNextPage: false, endCursor: null }, Facet: { field: 'user', buckets: [], otherCount: 0, total: 0 },
     TimelineBucket: { start: 0, count: 0, events: 0, outcomes: [] }, FlagMatch: { flag: 'exec', members: [], complete: true }, Timeline: { interval: 'HOUR', from: 0, to: 0, buckets: [], total: 0 },

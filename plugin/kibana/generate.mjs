@@ -145,6 +145,17 @@ function flagsPie() {
   }, 'flags : *');
 }
 
+function detectionsBar() {
+  return lens('kontext-lens-detections', 'Detections by severity', 'Contexts per detection, stacked by severity (schema/detections, --rules).',
+    { name: terms('detections.name', 'Detection', 15), severity: terms('detections.severity', 'Severity', 5), count }, ['name', 'severity', 'count'], 'lnsXY', {
+      ...xyCommon,
+      legend: { isVisible: true, position: 'right' },
+      valueLabels: 'hide',
+      layers: [{ accessors: ['count'], layerId: LAYER, layerType: 'data', position: 'top', seriesType: 'bar_horizontal_stacked', showGridlines: false, splitAccessor: 'severity', xAccessor: 'name' }],
+      preferredSeriesType: 'bar_horizontal_stacked',
+    }, 'detections.name : *');
+}
+
 function dashboard(panels) {
   const references = [];
   const panelsJSON = panels.map((p, i) => {
@@ -190,22 +201,28 @@ const flagged = search('kontext-search-flagged', 'Flagged contexts (security)', 
 const rbac = search('kontext-search-rbac', 'RBAC changes', 'Creates, updates and deletes of roles, cluster roles and their bindings.',
   'flags : "rbac-change"', { columns: ['trigger.user', 'action', 'names', 'outcome', 'trigger.client', 'id'] });
 
+const detected = search('kontext-search-detections', 'Detections (medium and above)', 'Contexts where a detection of severity critical, high or medium fired (Falco-parity and context-aware rules).',
+  'detections.severity : ("critical" or "high" or "medium")', { columns: ['trigger.user', 'detections.name', 'detections.severity', 'action', 'namespaces', 'outcome', 'id'] });
+
 const overTimeVis = overTime();
 const usersVis = topBar('kontext-lens-top-users', 'Top users', 'Users who triggered the most contexts.', 'trigger.user', 'Triggered by', 15);
 const actionsVis = topBar('kontext-lens-top-actions', 'Top actions', 'Most frequent actions (trigger labels).', 'label', 'Action', 15);
 const namespacesVis = topBar('kontext-lens-top-namespaces', 'Top namespaces', 'Namespaces touched by the most contexts.', 'namespaces', 'Namespace', 10);
 const flagsVis = flagsPie();
+const detectionsVis = detectionsBar();
 
 const objects = [
-  dataView(), byUser, failed, flagged, rbac, overTimeVis, usersVis, actionsVis, namespacesVis, flagsVis,
+  dataView(), byUser, failed, flagged, rbac, detected, overTimeVis, usersVis, actionsVis, namespacesVis, flagsVis, detectionsVis,
   dashboard([
     { obj: overTimeVis, grid: { x: 0, y: 0, w: 32, h: 12 } },
     { obj: flagsVis, grid: { x: 32, y: 0, w: 16, h: 12 } },
     { obj: usersVis, grid: { x: 0, y: 12, w: 16, h: 14 } },
     { obj: actionsVis, grid: { x: 16, y: 12, w: 16, h: 14 } },
     { obj: namespacesVis, grid: { x: 32, y: 12, w: 16, h: 14 } },
-    { obj: flagged, grid: { x: 0, y: 26, w: 48, h: 14 } },
-    { obj: failed, grid: { x: 0, y: 40, w: 48, h: 14 } },
+    { obj: detectionsVis, grid: { x: 0, y: 26, w: 24, h: 14 } },
+    { obj: detected, grid: { x: 24, y: 26, w: 24, h: 14 } },
+    { obj: flagged, grid: { x: 0, y: 40, w: 48, h: 14 } },
+    { obj: failed, grid: { x: 0, y: 54, w: 48, h: 14 } },
   ]),
 ];
 

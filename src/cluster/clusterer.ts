@@ -92,6 +92,8 @@ export interface ClustererOptions {
   recencyBonus?: number;
   /** attribution thresholds shared with the labeler (release sessions, origin horizon) */
   attribution?: AttributionParams;
+  /** detections of each context (default: shipped event and context detections, no state) */
+  detections?: import('../detect/engine.ts').Detector;
 }
 
 type CloseReason = 'idle' | 'age' | 'size' | 'force' | 'memory' | 'superseded';
@@ -562,7 +564,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
 
   function toWrite(c: Ctx, wm: number): ContextWrite {
     c.lastWrite = wm;
-    const doc = summarize(c.id, c.events, c.state);
+    const doc = summarize(c.id, c.events, c.state, opts.detections);
     const w: ContextWrite = {
       doc,
       version: 2 * c.events.length + (c.state === 'closed' ? 1 : 0),

@@ -11,6 +11,7 @@ import { clientOf, isPerson, isSystemUser } from '../k8s/identity.ts';
 import { singular } from '../k8s/resources.ts';
 import { helmRefOf } from '../k8s/helm.ts';
 import { opLabel } from '../k8s/ops.ts';
+import { statelessDetector, type Detector } from '../detect/index.ts';
 
 /** Forbidden (401/403) answers in one context from which `forbidden-burst` is raised. */
 export const FORBIDDEN_BURST = 3;
@@ -257,9 +258,11 @@ const FLAG_ORDER: SecurityFlag[] = ['secret-read', 'exec', 'attach', 'portforwar
 
 /**
  * Builds the stored document of a context. `events` may be in any order; members are sorted
- * by event time. Pure: same input, same output.
+ * by event time. Pure (same input, same output) except for the detections of a stateful
+ * `detector`, which depend on what it observed before; without one, the shipped event and
+ * context detections are evaluated.
  */
-export function summarize(id: string, events: LabeledEvent[], state: 'open' | 'closed'): ContextDoc {
+export function summarize(id: string, events: LabeledEvent[], state: 'open' | 'closed', detector: Detector = statelessDetector()): ContextDoc {
   if (!events.length) throw new Error(`summarize(${id}): a context has at least one event`);
   const sorted = [...events].sort((a, b) => a.time - b.time || (a.audit.auditID < b.audit.auditID ? -1 : 1));
   const members = sorted.map(toMember);
@@ -297,7 +300,7 @@ export function summarize(id: string, events: LabeledEvent[], state: 'open' | 'c
   for (const e of sorted) confidence += e.confidence ?? 1;
   confidence = Math.round((confidence / sorted.length) * 1000) / 1000;
 
-  return {
+  const doc: Omit<ContextDoc, 'detections'> = {
     id,
     label,
     action: describeAction(trigger, { background, eventCount: members.length, users: aggregates.users }),
@@ -311,4 +314,5 @@ export function summarize(id: string, events: LabeledEvent[], state: 'open' | 'c
     members,
     confidence,
   };
+  return { ...doc, detections: detector.detect(sorted, doc) };
 }

@@ -47,6 +47,9 @@ export const OPTIONS = [
   { key: 'flushInterval', flag: 'flush-interval', env: 'KONTEXT_FLUSH_INTERVAL', type: 'duration', default: '1s', help: 'How often open contexts are written to Elasticsearch (and forward chunks acked).' },
   { key: 'maxInFlight', flag: 'max-in-flight', env: 'KONTEXT_MAX_IN_FLIGHT', type: 'int', default: 200000, min: 1, help: 'Events buffered before sources stop reading (backpressure).' },
   { key: 'maxBuffer', flag: 'max-buffer', env: 'KONTEXT_MAX_BUFFER', type: 'bytes', default: '256mb', help: 'Estimated bytes of events held for reordering before sources stop reading (backpressure).' },
+  { key: 'rules', flag: 'rules', env: 'KONTEXT_RULES', type: 'string', default: undefined, help: 'Detection rules files (YAML, comma-separated) loaded after the shipped schema/detections/kontext.yaml: add detections, override lists, macros and shipped detections. An invalid file stops the start-up.' },
+  { key: 'alertWebhookUrl', flag: 'alert-webhook-url', env: 'KONTEXT_ALERT_WEBHOOK_URL', type: 'string', default: undefined, help: 'POST each closed context with detections here (JSON, Falco-style, one request per detection), after it is stored; retried, never sent twice (state in <prefix>-alerts).' },
+  { key: 'alertMinSeverity', flag: 'alert-min-severity', env: 'KONTEXT_ALERT_MIN_SEVERITY', type: 'string', default: 'medium', choices: ['critical', 'high', 'medium', 'low', 'info'], help: 'Least severe detection the alert webhook is sent for.' },
   { key: 'logLevel', flag: 'log-level', env: 'KONTEXT_LOG_LEVEL', type: 'string', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'Log level (JSON lines on stderr).' },
 ] as const satisfies readonly OptionSpec[];
 
@@ -132,6 +135,11 @@ export function loadConfig(flags: Record<string, string | boolean> = {}, env: No
     for (const pair of c.forwardUsers.split(',')) {
       if (!/^[^:]+:.+$/.test(pair)) throw new ConfigError(`--forward-users: expected user:password, got ${JSON.stringify(pair)}`);
     }
+  }
+  if (c.alertWebhookUrl !== undefined) {
+    let u: URL | undefined;
+    try { u = new URL(c.alertWebhookUrl); } catch { /* below */ }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw new ConfigError(`--alert-webhook-url: not an http(s) URL: ${JSON.stringify(c.alertWebhookUrl)}`);
   }
   if (c.elasticsearchUrl !== undefined) {
     try { new URL(c.elasticsearchUrl); } catch { throw new ConfigError(`--elasticsearch-url: not a URL: ${JSON.stringify(c.elasticsearchUrl)}`); }

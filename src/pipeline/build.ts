@@ -4,7 +4,7 @@
  * start here so they behave the same.
  */
 import type { Client } from '@elastic/elasticsearch';
-import type { Config } from '../config/config.ts';
+import { ConfigError, type Config } from '../config/config.ts';
 import { createEsClient, waitForEs } from '../store/es-client.ts';
 import { ensureIndexTemplates } from '../store/templates.ts';
 import { createContextWriter, type ContextWriter } from '../store/writer.ts';
@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT, runningLocalEs, startLocalEs, type LocalEs } from '../es-local/local-es.ts';
 import { log } from '../util/log.ts';
+import { createDetectionEngine, logDetections, observeBefore, rulesFilesOf, RulesError, type DetectionEngine } from '../detect/index.ts';
 
 export interface EsConnection {
   client: Client;
@@ -63,24 +64,40 @@ export function resolveModelDir(dir: string): string {
   return existsSync(shipped) ? shipped : dir;
 }
 
+/**
+ * The detection engine of the configuration (shipped rules, then --rules files). Call it
+ * before anything else starts: an invalid rules file is a ConfigError naming file and line.
+ */
+export function detectionsFromConfig(cfg: Pick<Config, 'rules'>): DetectionEngine {
+  try {
+    return createDetectionEngine(rulesFilesOf(cfg.rules));
+  } catch (e) {
+    if (e instanceof RulesError) throw new ConfigError(`--rules: invalid detection rules: ${e.message}`);
+    throw e;
+  }
+}
+
 export interface BuiltPipeline {
   pipeline: Pipeline;
   normalize: Normalizer;
   labeler: Labeler;
   cluster: Clusterer;
   writer: ContextWriter;
+  detections: DetectionEngine;
 }
 
-export async function buildPipeline(cfg: Config, client: Client, opts: { refresh?: boolean | 'wait_for' } = {}): Promise<BuiltPipeline> {
+export async function buildPipeline(cfg: Config, client: Client, opts: { refresh?: boolean | 'wait_for'; detections?: DetectionEngine } = {}): Promise<BuiltPipeline> {
+  const detections = opts.detections ?? detectionsFromConfig(cfg);
+  logDetections(detections, log);
   await ensureIndexTemplates(client, cfg.indexPrefix);
   const labeler = await createLabeler({ modelDir: resolveModelDir(cfg.model), backend: cfg.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' });
   const normalize = new Normalizer({ reorderHorizon: cfg.reorderHorizon, reorderWait: cfg.reorderWait, maxPending: Math.max(cfg.maxInFlight, 1000), maxBytes: cfg.maxBuffer });
-  const cluster = createClusterer(clustererOptions(cfg));
+  const cluster = observeBefore(createClusterer({ ...clustererOptions(cfg), detections }), detections);
   const writer = createContextWriter({ client, prefix: cfg.indexPrefix, rawRetentionMs: cfg.rawRetention, refresh: opts.refresh });
   const pipeline = new Pipeline({ normalize, label: labeler, cluster, sink: writer }, {
     flushInterval: cfg.flushInterval,
     maxInFlight: cfg.maxInFlight,
     clockQuiet: Math.max(cfg.flushInterval, cfg.reorderWait),
   });
-  return { pipeline, normalize, labeler, cluster, writer };
+  return { pipeline, normalize, labeler, cluster, writer, detections };
 }

@@ -4,7 +4,8 @@
  */
 import { ConfigError, type Config } from '../config/config.ts';
 import { log } from '../util/log.ts';
-import { connectEs, buildPipeline, type BuiltPipeline, type EsConnection } from './build.ts';
+import { connectEs, buildPipeline, detectionsFromConfig, type BuiltPipeline, type EsConnection } from './build.ts';
+import { alertsFromConfig, type WebhookAlerter } from '../alert/index.ts';
 import { ForwardServer, forwardOptionsFromConfig } from '../sources/forward/index.ts';
 import { createWebhookRouter } from '../sources/webhook/index.ts';
 import { startSimulatedSource, type SimulatedSource, type SimulatedSourceOptions } from '../sources/simulated/index.ts';
@@ -23,6 +24,8 @@ export interface Service {
   forward: { host: string; port: number };
   http: RunningServer;
   graphql: GraphqlHandler;
+  /** the alert webhook output, when --alert-webhook-url is set */
+  alerts?: WebhookAlerter;
   /** graceful: stops inputs, writes everything held, closes Elasticsearch */
   stop(): Promise<void>;
 }
@@ -32,9 +35,11 @@ export async function startService(cfg: Config, opts: ServiceOptions = {}): Prom
   if (!auth.noAuth && !auth.tokens?.length) {
     throw new ConfigError('--auth-tokens (KONTEXT_AUTH_TOKENS) is required: GraphQL and the webhook need bearer tokens; use --no-auth only for local use');
   }
+  const detections = detectionsFromConfig(cfg); // an invalid rules file stops the start-up here
   const es = await connectEs(cfg);
-  const built = await buildPipeline(cfg, es.client);
+  const built = await buildPipeline(cfg, es.client, { detections });
   const { pipeline } = built;
+  const alerts = alertsFromConfig(cfg, es.client, detections, (cb) => pipeline.subscribeClosed(cb));
   const forwardServer = new ForwardServer(pipeline, forwardOptionsFromConfig(cfg));
   const forward = await forwardServer.listen();
   const graphql = createGraphqlHandler({
@@ -61,7 +66,7 @@ export async function startService(cfg: Config, opts: ServiceOptions = {}): Prom
   });
   let stopping: Promise<void> | undefined;
   return {
-    es, built, forward, http, graphql,
+    es, built, forward, http, graphql, alerts,
     stop() {
       stopping ??= (async () => {
         await sim?.stop();
@@ -71,6 +76,7 @@ export async function startService(cfg: Config, opts: ServiceOptions = {}): Prom
         graphql.close();
         await http.close();
         await pipeline.stop();
+        await alerts?.close();
         await es.close();
       })();
       return stopping;

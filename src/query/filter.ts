@@ -4,7 +4,7 @@
  * semantics to a ContextDoc in memory (subscriptions). Field names come only from FIELDS below,
  * never from the client.
  */
-import type { ContextDoc, Outcome, SecurityFlag } from '../types/context.ts';
+import type { ContextDoc, DetectionSeverity, Outcome, SecurityFlag } from '../types/context.ts';
 import { userError } from './errors.ts';
 
 /** Keyword fields a filter (and a facet) can use: filter key → index field and in-memory values. */
@@ -20,6 +20,8 @@ export const FIELDS = {
   client: { es: 'trigger.client', values: (c: ContextDoc) => [c.trigger.client] },
   outcome: { es: 'outcome', values: (c: ContextDoc) => [c.outcome] },
   flag: { es: 'flags', values: (c: ContextDoc) => c.flags },
+  detection: { es: 'detections.name', values: (c: ContextDoc) => (c.detections ?? []).map((d) => d.name) },
+  severity: { es: 'detections.severity', values: (c: ContextDoc) => (c.detections ?? []).map((d) => d.severity) },
   state: { es: 'state', values: (c: ContextDoc) => [c.state] },
 } as const satisfies Record<string, { es: string; values: (c: ContextDoc) => readonly string[] }>;
 
@@ -44,12 +46,17 @@ export interface Filter {
   client?: string[];
   outcome?: Outcome[];
   flag?: SecurityFlag[];
+  detection?: string[];
+  severity?: DetectionSeverity[];
   state?: Array<ContextDoc['state']>;
   flagged?: boolean;
   from?: number;
   to?: number;
   text?: string;
 }
+
+/** Most severe first. */
+export const SEVERITY_ORDER: readonly DetectionSeverity[] = ['critical', 'high', 'medium', 'low', 'info'];
 
 export const LIMITS = { values: 100, valueLength: 512, textLength: 256 } as const;
 
@@ -77,6 +84,13 @@ export function normalizeFilter(input: Record<string, unknown> | null | undefine
     (out as Record<string, unknown>)[key] = [...new Set(list as string[])];
   }
   if (input.flagged !== undefined && input.flagged !== null) out.flagged = Boolean(input.flagged);
+  if (input.minSeverity !== undefined && input.minSeverity !== null) {
+    // "at least HIGH" is the severity list HIGH, CRITICAL (AND-ed with an explicit `severity`)
+    const at = SEVERITY_ORDER.indexOf(input.minSeverity as DetectionSeverity);
+    if (at < 0) throw userError(`${path}.minSeverity: unknown severity ${JSON.stringify(input.minSeverity)}`);
+    const atLeast = SEVERITY_ORDER.slice(0, at + 1);
+    out.severity = out.severity ? out.severity.filter((s) => atLeast.includes(s)) : atLeast;
+  }
   for (const key of ['from', 'to'] as const) {
     const v = input[key];
     if (v === undefined || v === null) continue;

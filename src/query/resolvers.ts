@@ -30,10 +30,12 @@ export const FLAGS: Record<string, SecurityFlag> = {
   RBAC_CHANGE: 'rbac-change', CSR_APPROVAL: 'csr-approval', ANONYMOUS: 'anonymous',
   FORBIDDEN_BURST: 'forbidden-burst', IMPERSONATION: 'impersonation', PRIVILEGED_POD: 'privileged-pod',
 };
+export const SEVERITIES = { CRITICAL: 'critical', HIGH: 'high', MEDIUM: 'medium', LOW: 'low', INFO: 'info' } as const;
 export const OUTCOMES = { SUCCESS: 'success', FAILURE: 'failure', FORBIDDEN: 'forbidden', PARTIAL: 'partial' } as const;
 export const FACET_FIELDS: Record<string, FieldKey> = {
   TRIGGERED_BY: 'triggeredBy', USER: 'user', GROUP: 'group', LABEL: 'label', NAMESPACE: 'namespace',
   RESOURCE: 'resource', VERB: 'verb', OUTCOME: 'outcome', FLAG: 'flag', CLIENT: 'client',
+  DETECTION: 'detection', SEVERITY: 'severity',
 };
 
 /** Flags in the order of the Flag enum (unknown stored values are left out). */
@@ -108,6 +110,7 @@ export function createResolvers(deps: ResolverDeps) {
     DateTime: DateTimeScalar,
     Flag: FLAGS,
     Outcome: OUTCOMES,
+    Severity: SEVERITIES,
     ContextState: { OPEN: 'open', CLOSED: 'closed' },
     FacetField: FACET_FIELDS,
 
@@ -165,6 +168,7 @@ export function createResolvers(deps: ResolverDeps) {
       names: (c: StoredContext) => sortedSet(c.names),
       verbs: (c: StoredContext) => sortedSet(c.verbs),
       flags: (c: StoredContext) => FLAG_ORDER.filter((f) => (c.flags ?? []).includes(f)),
+      detections: (c: StoredContext) => c.detections ?? [],
       async members(c: StoredContext, args: Args) {
         const first = intArg('members(first)', args.first ?? 100, 0, MAX_MEMBERS);
         const offset = intArg('members(offset)', args.offset ?? 0, 0, Number.MAX_SAFE_INTEGER);

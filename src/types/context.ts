@@ -52,6 +52,18 @@ export interface ContextMember {
 
 export interface KeyCount { key: string; count: number }
 
+/** Severity of a detection, most severe first. */
+export type DetectionSeverity = 'critical' | 'high' | 'medium' | 'low' | 'info';
+
+/** A detection (schema/detections, --rules) that fired on a context. */
+export interface ContextDetection {
+  /** detection name, e.g. "create-privileged-pod" */
+  name: string;
+  severity: DetectionSeverity;
+  /** members that matched (at most 100); for a context detection, the trigger */
+  auditIDs: string[];
+}
+
 export interface ContextDoc {
   id: string;
   /** labelKey of the trigger, e.g. "create apps/deployments" */
@@ -74,6 +86,11 @@ export interface ContextDoc {
   failures: number;
   forbidden: number;
   flags: SecurityFlag[];
+  /**
+   * detections that fired, most severe first (the fixed `flags` stay as they were). summarize()
+   * always sets it; documents stored by older versions have none.
+   */
+  detections?: ContextDetection[];
   members: ContextMember[];
   /** labeler's mean confidence over members */
   confidence: number;

@@ -3,8 +3,9 @@ import type { Command } from '../command.ts';
 import { UsageError } from '../args.ts';
 import { loadConfig } from '../../config/config.ts';
 import { setLogLevel, type Level } from '../../util/log.ts';
-import { connectEs, buildPipeline } from '../../pipeline/build.ts';
+import { connectEs, buildPipeline, detectionsFromConfig } from '../../pipeline/build.ts';
 import { replayFile, type ReplayResult } from '../../sources/file/index.ts';
+import { alertsFromConfig } from '../../alert/index.ts';
 
 export const command: Command = {
   name: 'ingest',
@@ -25,8 +26,10 @@ export const command: Command = {
     for (const f of positionals) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
     const cfg = loadConfig(flags);
     setLogLevel(cfg.logLevel as Level);
+    const detections = detectionsFromConfig(cfg); // an invalid rules file stops here, before Elasticsearch
     const es = await connectEs(cfg);
-    const { pipeline, cluster } = await buildPipeline(cfg, es.client);
+    const { pipeline, cluster } = await buildPipeline(cfg, es.client, { detections });
+    const alerts = alertsFromConfig(cfg, es.client, detections, (cb) => pipeline.subscribeClosed(cb));
     let stored = 0;
     let closed = 0;
     const unsub = pipeline.subscribeStored((docs) => { stored += docs.length; for (const d of docs) if (d.state === 'closed') closed++; });
@@ -47,6 +50,7 @@ export const command: Command = {
     } finally {
       unsub();
       await pipeline.stop();
+      await alerts?.close();
       await es.close();
     }
     const events = results.reduce((n, r) => n + r.records, 0);
