@@ -118,6 +118,8 @@ interface Ctx {
   lastWrite: number;
   dirty: boolean;
   newEvents: number;
+  /** auditIDs added since the last write */
+  added: string[];
   receipts: Map<Receipt, number>;
   raw: RawEvent[];
 }
@@ -263,7 +265,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   function newCtx(e: LabeledEvent, background: boolean): Ctx {
     const c: Ctx = {
       id: e.audit.auditID, label: e.labelKey, background, events: [], start: e.time, last: e.time, firstUser: e.audit.user?.username ?? '', firstNs: e.audit.objectRef?.namespace, userLast: new Map(),
-      keys: new Set(), lastTrigger: -Infinity, state: 'open', closedAt: Infinity, lastWrite: -Infinity, dirty: false, newEvents: 0, receipts: new Map(), raw: [],
+      keys: new Set(), lastTrigger: -Infinity, state: 'open', closedAt: Infinity, lastWrite: -Infinity, dirty: false, newEvents: 0, added: [], receipts: new Map(), raw: [],
     };
     open.add(c);
     mContexts.inc({ kind: background ? 'background' : 'trigger' });
@@ -280,6 +282,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     if (e.time > c.last) c.last = e.time;
     c.dirty = true;
     c.newEvents++;
+    c.added.push(e.audit.auditID);
     pending++;
     if (e.receipt) c.receipts.set(e.receipt, (c.receipts.get(e.receipt) ?? 0) + 1);
     if (keepRaw) c.raw.push({ auditID: e.audit.auditID, time: e.time, contextId: c.id, audit: e.audit });
@@ -467,11 +470,12 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       doc,
       version: 2 * c.events.length + (c.state === 'closed' ? 1 : 0),
       newEvents: c.newEvents,
+      added: c.added,
       receipts: [...c.receipts].map(([receipt, n]) => ({ receipt, n })),
     };
     if (keepRaw) w.raw = c.raw;
     pending -= c.newEvents;
-    c.dirty = false; c.newEvents = 0; c.receipts = new Map(); c.raw = [];
+    c.dirty = false; c.newEvents = 0; c.added = []; c.receipts = new Map(); c.raw = [];
     return w;
   }
 

@@ -8,6 +8,7 @@ import type { Config } from '../config/config.ts';
 import { createEsClient, waitForEs } from '../store/es-client.ts';
 import { ensureIndexTemplates } from '../store/templates.ts';
 import { createContextWriter, type ContextWriter } from '../store/writer.ts';
+import { createDeadLetterSink, type EsDeadLetterSink } from '../store/dead-letter.ts';
 import { Normalizer } from '../normalize/index.ts';
 import { createLabeler, type Labeler } from '../label/index.ts';
 import { createClusterer, clustererOptions, type Clusterer } from '../cluster/index.ts';
@@ -69,6 +70,8 @@ export interface BuiltPipeline {
   labeler: Labeler;
   cluster: Clusterer;
   writer: ContextWriter;
+  /** `<prefix>-dead-letter`: inputs that can never be stored, with their reason */
+  deadLetters: EsDeadLetterSink;
 }
 
 export async function buildPipeline(cfg: Config, client: Client, opts: { refresh?: boolean | 'wait_for' } = {}): Promise<BuiltPipeline> {
@@ -76,10 +79,11 @@ export async function buildPipeline(cfg: Config, client: Client, opts: { refresh
   const labeler = await createLabeler({ modelDir: resolveModelDir(cfg.model), backend: cfg.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' });
   const normalize = new Normalizer({ lateness: cfg.lateness, maxPending: Math.max(cfg.maxInFlight, 1000) });
   const cluster = createClusterer(clustererOptions(cfg));
-  const writer = createContextWriter({ client, prefix: cfg.indexPrefix, rawRetentionMs: cfg.rawRetention, refresh: opts.refresh });
+  const deadLetters = createDeadLetterSink({ client, prefix: cfg.indexPrefix, refresh: opts.refresh });
+  const writer = createContextWriter({ client, prefix: cfg.indexPrefix, deadLetters, rawRetentionMs: cfg.rawRetention, refresh: opts.refresh });
   const pipeline = new Pipeline({ normalize, label: labeler, cluster, sink: writer }, {
     flushInterval: cfg.flushInterval,
     maxInFlight: cfg.maxInFlight,
   });
-  return { pipeline, normalize, labeler, cluster, writer };
+  return { pipeline, normalize, labeler, cluster, writer, deadLetters };
 }
