@@ -163,6 +163,12 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
   const setHealthy = (h: boolean) => { healthy = h; mHealthy.set(h ? 1 : 0); };
   setHealthy(true);
 
+  function recovered(): void {
+    if (!healthy) log.info('Elasticsearch accepts writes again', { afterFailures: failures });
+    failures = 0;
+    setHealthy(true);
+  }
+
   function markRebuild(id: string): void {
     rebuildIds.delete(id);
     rebuildIds.add(id);
@@ -438,6 +444,7 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
       }
       for (const d of done) d.e.dead = [];
     }
+    if (!retry.length) recovered();
     const published: ContextDoc[] = [];
     for (const { e, doc } of done) {
       settle(e, true);
@@ -481,12 +488,7 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
           result = { retry: inflight, error: (e as Error).message };
         }
         inflight = [];
-        if (!result.retry.length) {
-          if (!healthy) log.info('Elasticsearch accepts writes again', { afterFailures: failures });
-          failures = 0;
-          setHealthy(true);
-          continue;
-        }
+        if (!result.retry.length) { recovered(); continue; }
         if (abandoned) {
           for (const e of result.retry) fail(e, 'not stored before shutdown');
           continue;
