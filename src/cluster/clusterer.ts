@@ -36,7 +36,8 @@
 import type { LabeledEvent, Receipt } from '../types/pipeline.ts';
 import type { AuditEvent } from '../types/audit.ts';
 import type { ClusterStage, ContextWrite, RawEvent } from './types.ts';
-import { clientOf, eventFlags, isPerson, resourceOf, summarize } from './summary.ts';
+import type { SecurityFlag } from '../types/context.ts';
+import { clientOf, eventFlags, FLAG_ORDER, isPerson, resourceOf, summarize } from './summary.ts';
 import { eventKeys, keyWeight } from './keys.ts';
 import { verbClassOf } from '../types/label.ts';
 import { counter, gauge } from '../util/metrics.ts';
@@ -122,6 +123,8 @@ interface Ctx {
   added: string[];
   receipts: Map<Receipt, number>;
   raw: RawEvent[];
+  /** flags of the stored summary (restored contexts) */
+  storedFlags?: SecurityFlag[];
 }
 
 interface LabelIndex {
@@ -171,9 +174,27 @@ function triggerKeyOf(a: AuditEvent): string | undefined {
   return r?.name ? `o:${resourceOf(a)}:${r.namespace ?? ''}/${r.name}` : undefined;
 }
 
+/** A context stored before a restart, as restore.ts hands it back to the clusterer. */
+export interface RestoredContext {
+  id: string;
+  label: string;
+  state: 'open' | 'closed';
+  /** its members as events (compact: no bodies), in time order */
+  events: LabeledEvent[];
+  /** flags the stored summary had (some need bodies the members no longer carry) */
+  flags: SecurityFlag[];
+}
+
 export interface Clusterer extends ClusterStage {
   /** contexts currently in memory (open + retained), for tests and diagnostics */
   readonly memoryEvents: number;
+  /**
+   * Puts contexts stored before a restart back (start-up, before any push): open ones stay
+   * open, closed ones are retained for late events. An event whose auditID a restored
+   * context already holds goes straight back to it (its receipt settles with that context's
+   * next write; it is not counted twice). `watermark`: event time to continue from.
+   */
+  restore(contexts: RestoredContext[], watermark?: number): void;
 }
 
 export function createClusterer(opts: ClustererOptions = {}): Clusterer {
@@ -212,6 +233,17 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   let watermark = -Infinity;
   let pending = 0;
   let memoryEvents = 0;
+  /** auditIDs held by restored contexts (a re-sent event goes back to its stored context) */
+  const restoredIds = new Map<string, Ctx>();
+
+  /** a re-sent event its restored context already holds: only its receipt rides along */
+  function absorb(c: Ctx, e: LabeledEvent): void {
+    c.dirty = true;
+    c.newEvents++;
+    pending++;
+    if (e.receipt) c.receipts.set(e.receipt, (c.receipts.get(e.receipt) ?? 0) + 1);
+    if (c.state === 'closed') closedDirty.add(c);
+  }
 
   function indexOf(label: string): LabelIndex {
     let ix = indexes.get(label);
@@ -460,12 +492,14 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       retained.delete(id);
       unregister(c);
       memoryEvents -= c.events.length;
+      if (c.storedFlags) for (const e of c.events) if (restoredIds.get(e.audit.auditID) === c) restoredIds.delete(e.audit.auditID);
     }
   }
 
   function toWrite(c: Ctx, wm: number): ContextWrite {
     c.lastWrite = wm;
     const doc = summarize(c.id, c.events, c.state);
+    if (c.storedFlags?.length) doc.flags = FLAG_ORDER.filter((f) => doc.flags.includes(f) || c.storedFlags!.includes(f));
     const w: ContextWrite = {
       doc,
       version: 2 * c.events.length + (c.state === 'closed' ? 1 : 0),
@@ -485,6 +519,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       for (const e of events) {
         if (!Number.isFinite(e.time)) throw new Error(`event ${e.audit?.auditID} has no valid time`);
         if (e.time > watermark) watermark = e.time;
+        const known = restoredIds.size ? restoredIds.get(e.audit.auditID) : undefined;
+        if (known) { absorb(known, e); continue; }
         if (e.label.kind === 'background') pushBackground(e);
         else pushTrigger(e);
       }
@@ -514,6 +550,45 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       evictRetained(w);
       pruneStarts(w);
       return out;
+    },
+
+    restore(contexts: RestoredContext[], wm?: number): void {
+      for (const r of contexts) {
+        if (!r.events.length || retained.has(r.id) || restoredIds.has(r.events[0]!.audit.auditID)) continue;
+        const first = r.events[0]!;
+        const background = r.label.startsWith('background ');
+        const c = newCtx({ ...first, labelKey: r.label }, background);
+        c.storedFlags = r.flags;
+        const ix = indexOf(r.label);
+        for (const e of r.events) {
+          c.events.push(e);
+          memoryEvents++;
+          restoredIds.set(e.audit.auditID, c);
+          const u = e.audit.user?.username ?? '';
+          if (isPerson(e.audit) && e.time > (c.userLast.get(u) ?? -Infinity)) c.userLast.set(u, e.time);
+          if (e.time < c.start) c.start = e.time;
+          if (e.time > c.last) c.last = e.time;
+          if (!background && triggerRule && isTriggerLike(e)) {
+            const tk = triggerKeyOf(e.audit);
+            if (c.triggerUser === undefined) { c.triggerUser = u; c.triggerNs = e.audit.objectRef?.namespace; }
+            if (c.triggerUser === u) c.lastTrigger = e.time;
+            if (!c.triggerKey && tk) c.triggerKey = tk;
+          }
+          if (!background) register(ix, c, eventKeys(e.audit).own);
+        }
+        if (background) {
+          const key = `${r.label}\u0000${first.audit.user?.username ?? ''}`;
+          if (r.state === 'open' && !bgOpen.has(key)) { c.bgKey = key; bgOpen.set(key, c); }
+        }
+        if (r.state === 'closed') {
+          c.state = 'closed'; c.reason = 'idle'; c.closedAt = c.last;
+          open.delete(c);
+          retained.set(c.id, c);
+        }
+        c.lastWrite = c.last;
+      }
+      if (wm !== undefined && wm > watermark) { watermark = wm; lastPushWall = wallClock(); }
+      mOpen.set(open.size);
     },
 
     get watermark() { return watermark; },

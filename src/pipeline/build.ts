@@ -9,6 +9,8 @@ import { createEsClient, waitForEs } from '../store/es-client.ts';
 import { ensureIndexTemplates } from '../store/templates.ts';
 import { createContextWriter, type ContextWriter } from '../store/writer.ts';
 import { createDeadLetterSink, type EsDeadLetterSink } from '../store/dead-letter.ts';
+import { loadRecentContexts, sweepStaleOpen } from '../store/restore.ts';
+import { restoreContexts } from '../cluster/restore.ts';
 import { Normalizer } from '../normalize/index.ts';
 import { createLabeler, type Labeler } from '../label/index.ts';
 import { createClusterer, clustererOptions, type Clusterer } from '../cluster/index.ts';
@@ -72,18 +74,44 @@ export interface BuiltPipeline {
   writer: ContextWriter;
   /** `<prefix>-dead-letter`: inputs that can never be stored, with their reason */
   deadLetters: EsDeadLetterSink;
+  /** contexts taken back from Elasticsearch at start-up, and stale open ones closed */
+  restored: { contexts: number; swept: number };
 }
 
-export async function buildPipeline(cfg: Config, client: Client, opts: { refresh?: boolean | 'wait_for' } = {}): Promise<BuiltPipeline> {
+/** Background aggregates stay open up to this long (the clusterer's default window). */
+const BACKGROUND_WINDOW_MS = 1_800_000;
+
+export interface BuildOptions {
+  refresh?: boolean | 'wait_for';
+  /**
+   * Take open-context state back from Elasticsearch (default true): open contexts younger than
+   * `context-max-age` (background windows: 30 min) and contexts closed within `context-idle`
+   * come back into the clusterer, so late and re-sent events join the same context; stored
+   * contexts left open past that by a crash are closed.
+   */
+  restore?: boolean;
+  /** live input (serve): event time continues from the store's newest event, so restored contexts close on the clock */
+  live?: boolean;
+}
+
+export async function buildPipeline(cfg: Config, client: Client, opts: BuildOptions = {}): Promise<BuiltPipeline> {
   await ensureIndexTemplates(client, cfg.indexPrefix);
   const labeler = await createLabeler({ modelDir: resolveModelDir(cfg.model), backend: cfg.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' });
   const normalize = new Normalizer({ lateness: cfg.lateness, maxPending: Math.max(cfg.maxInFlight, 1000) });
   const cluster = createClusterer(clustererOptions(cfg));
+  const restored = { contexts: 0, swept: 0 };
+  if (opts.restore !== false) {
+    const openHorizonMs = Math.max(cfg.contextMaxAge, BACKGROUND_WINDOW_MS);
+    const { docs, watermark } = await loadRecentContexts(client, cfg.indexPrefix, { openHorizonMs, closedHorizonMs: cfg.contextIdle });
+    restored.contexts = restoreContexts(cluster, docs, opts.live ? watermark : undefined);
+    restored.swept = await sweepStaleOpen(client, cfg.indexPrefix, openHorizonMs, { refresh: opts.refresh });
+    if (restored.contexts) log.info('took back contexts stored before the restart', { contexts: restored.contexts, open: docs.filter((d) => d.state === 'open').length, events: docs.reduce((n, d) => n + d.members.length, 0) });
+  }
   const deadLetters = createDeadLetterSink({ client, prefix: cfg.indexPrefix, refresh: opts.refresh });
   const writer = createContextWriter({ client, prefix: cfg.indexPrefix, deadLetters, rawRetentionMs: cfg.rawRetention, refresh: opts.refresh });
   const pipeline = new Pipeline({ normalize, label: labeler, cluster, sink: writer }, {
     flushInterval: cfg.flushInterval,
     maxInFlight: cfg.maxInFlight,
   });
-  return { pipeline, normalize, labeler, cluster, writer, deadLetters };
+  return { pipeline, normalize, labeler, cluster, writer, deadLetters, restored };
 }

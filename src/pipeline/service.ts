@@ -33,7 +33,7 @@ export async function startService(cfg: Config, opts: ServiceOptions = {}): Prom
     throw new ConfigError('--auth-tokens (KONTEXT_AUTH_TOKENS) is required: GraphQL and the webhook need bearer tokens; use --no-auth only for local use');
   }
   const es = await connectEs(cfg);
-  const built = await buildPipeline(cfg, es.client);
+  const built = await buildPipeline(cfg, es.client, { live: true });
   const { pipeline } = built;
   const forwardServer = new ForwardServer(pipeline, forwardOptionsFromConfig(cfg));
   const forward = await forwardServer.listen();
