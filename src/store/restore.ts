@@ -23,7 +23,7 @@ export interface RestoreOptions {
   closedHorizonMs: number;
   /** at most this many members are loaded (newest contexts first; default 500 000) */
   maxMembers?: number;
-  /** at most this many contexts (default 20 000) */
+  /** at most this many contexts (default and most 10 000) */
   maxContexts?: number;
 }
 
@@ -38,7 +38,7 @@ export async function storeWatermark(client: Client, prefix: string): Promise<nu
 export async function loadRecentContexts(client: Client, prefix: string, opts: RestoreOptions): Promise<{ docs: ContextDoc[]; watermark?: number; truncated: boolean }> {
   const watermark = await storeWatermark(client, prefix);
   if (watermark === undefined) return { docs: [], truncated: false };
-  const maxContexts = opts.maxContexts ?? 20_000;
+  const maxContexts = Math.min(opts.maxContexts ?? 10_000, 10_000);
   const maxMembers = opts.maxMembers ?? 500_000;
   const res: any = await client.search({
     index: indexNames(prefix).contexts, size: maxContexts, ignore_unavailable: true,
