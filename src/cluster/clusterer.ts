@@ -82,6 +82,11 @@ export interface ClustererOptions {
   backgroundMaxAgeMs?: number;
   /** an open background context is rewritten at most this often, event time (default 10 s) */
   backgroundWriteMs?: number;
+  /**
+   * ...unless the input has been quiet this long (wall time; default 500 ms): a peer waiting
+   * for the acks of what it sent is not kept waiting for the next rewrite
+   */
+  backgroundQuietWriteMs?: number;
   /** link key weights by kind (see keys.ts WEIGHTS); 0 disables a kind */
   weights?: Partial<Record<'o' | 'u' | 'n' | 'f' | 'k' | 'h' | 'a' | 'y' | 's', number>>;
   /** a new trigger (non-system identity performing the labeled operation) starts a new context (default true) */
@@ -214,6 +219,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   const bgIdle = opts.backgroundIdleMs ?? 600_000;
   const bgMaxAge = opts.backgroundMaxAgeMs ?? 1_800_000;
   const bgWrite = opts.backgroundWriteMs ?? 10_000;
+  const bgQuietWrite = opts.backgroundQuietWriteMs ?? 500;
   const idleOf = (c: Ctx) => (c.background ? bgIdle : idle);
   const maxAgeOf = (c: Ctx) => (c.background ? bgMaxAge : maxAge);
   const triggerRule = opts.triggerRule ?? true;
@@ -544,7 +550,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       for (const c of open) {
         if (!c.dirty) continue;
         // long-lived noise aggregates are rewritten less often (each write is the whole document)
-        if (c.background && w - c.lastWrite < bgWrite) continue;
+        if (c.background && w - c.lastWrite < bgWrite && quiet < bgQuietWrite) continue;
         out.push(toWrite(c, w));
       }
       evictRetained(w);
@@ -554,10 +560,11 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
 
     restore(contexts: RestoredContext[], wm?: number): void {
       for (const r of contexts) {
-        if (!r.events.length || retained.has(r.id) || restoredIds.has(r.events[0]!.audit.auditID)) continue;
+        if (!r.events.length || retained.has(r.id) || r.events.some((e) => restoredIds.has(e.audit.auditID))) continue;
         const first = r.events[0]!;
         const background = r.label.startsWith('background ');
         const c = newCtx({ ...first, labelKey: r.label }, background);
+        c.id = r.id; // the id it was stored under (its first member to arrive, not the earliest)
         c.storedFlags = r.flags;
         const ix = indexOf(r.label);
         for (const e of r.events) {
