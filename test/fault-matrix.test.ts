@@ -55,14 +55,15 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function assertExactlyOnce(s: StoreState, sent: string[], what: string): void {
+/** `open`: contexts may stay open (a service stopped with SIGTERM keeps them for its next start) */
+function assertExactlyOnce(s: StoreState, sent: string[], what: string, open = true): void {
   const ids = new Set(sent);
   assert.equal(s.memberDocs, ids.size, `${what}: one member document per sent auditID`);
   for (const id of ids) assert.ok(s.owner.has(id), `${what}: ${id} stored`);
   let counted = 0;
   for (const [id, d] of s.summaries) {
     counted += d.eventCount;
-    assert.equal(d.state, 'closed', `${what}: context ${id} left open`);
+    if (!open) assert.equal(d.state, 'closed', `${what}: context ${id} left open`);
   }
   assert.equal(counted, ids.size, `${what}: summaries count every event once`);
   for (const c of new Set(s.owner.values())) assert.ok(s.summaries.has(c), `${what}: context ${c} has a summary`);
@@ -114,7 +115,7 @@ function assertKept(before: StoreState, after: StoreState, what: string): void {
 
 const esProc = esProcess();
 
-test('restarts: kill -9 early in a chunk, SIGTERM, kill -9 while Elasticsearch is paused; the peer re-sends unacked chunks', { timeout: 240_000 }, async (t) => {
+test('restarts: kill -9 early in a chunk, SIGTERM (open contexts continue), kill -9 while Elasticsearch is paused; the peer re-sends unacked chunks', { timeout: 240_000 }, async (t) => {
   const prefix = prefixFor('restarts');
   const port = await freePort();
   let svc: Served = await serve(prefix, port);
@@ -136,7 +137,6 @@ test('restarts: kill -9 early in a chunk, SIGTERM, kill -9 while Elasticsearch i
           await kill(svc, 'SIGTERM');
           assert.equal((await svc.exited).code, 0, 'clean exit on SIGTERM');
           await snap('SIGTERM');
-          assert.ok([...snapshots.at(-1)![1].summaries.values()].every((d) => d.state === 'closed'), 'SIGTERM closes every context');
           svc = await serve(prefix, port);
         })();
       }
@@ -190,7 +190,7 @@ test('Elasticsearch paused (SIGSTOP) 10 s, and chunks delivered twice concurrent
   const s = await readStore(es, prefix);
   assertExactlyOnce(s, events.map((e) => e.auditID), 'ES paused');
   assertSameContexts(s, 'ES paused');
-  if (esProc) assert.match(svc.stderr.join(''), /Elasticsearch write failed; retrying|backpressure/, 'the stall is visible in the log');
+  if (esProc) assert.match(svc.stderr.join(''), /slow to answer|Elasticsearch write failed; retrying|backpressure/, 'the stall is visible in the log');
 });
 
 test('replay of an overlapping file (two members of a big context removed, one new event): nothing lost, the new event resolves to its context', { timeout: 120_000 }, async () => {
@@ -198,7 +198,7 @@ test('replay of an overlapping file (two members of a big context removed, one n
   const r1 = await ingest(prefix, file);
   assert.equal(r1.code, 0, r1.err);
   const first = await readStore(es, prefix);
-  assertExactlyOnce(first, events.map((e) => e.auditID), 'first ingest');
+  assertExactlyOnce(first, events.map((e) => e.auditID), 'first ingest', false);
   // the biggest action context (not background) and two of its members that are not its first
   const sizes = new Map<string, string[]>();
   for (const [a, c] of first.owner) { let g = sizes.get(c); if (!g) sizes.set(c, (g = [])); g.push(a); }
@@ -214,7 +214,7 @@ test('replay of an overlapping file (two members of a big context removed, one n
   const r = await ingest(prefix, file2);
   assert.equal(r.code, 0, r.err);
   const s = await readStore(es, prefix);
-  assertExactlyOnce(s, [...events.map((e) => e.auditID), fresh.auditID], 'replay');
+  assertExactlyOnce(s, [...events.map((e) => e.auditID), fresh.auditID], 'replay', false);
   assertKept(first, s, 'replay');
   const search = new ContextSearch(es, prefix);
   const ctx = await search.byAuditID(fresh.auditID, true);

@@ -51,6 +51,8 @@ const mRetries = counter('kontext_store_retries_total', 'Transient Elasticsearch
 const mRejected = counter('kontext_store_docs_rejected_total', 'Documents Elasticsearch refused for good (dead-lettered), by kind.');
 const mConflicts = counter('kontext_store_conflicts_total', 'Writes whose stored state differed from the pipeline view (resolved by recomputing from the store), by kind.');
 const mBytes = counter('kontext_store_bytes_sent_total', 'Bytes of bulk request bodies sent to Elasticsearch.');
+const mSlow = counter('kontext_store_slow_bulks_total', 'Bulk requests Elasticsearch took longer than 5 s to answer.');
+const SLOW_BULK_MS = 5_000;
 const mBacklog = gauge('kontext_store_backlog_events', 'Events queued for Elasticsearch, not yet acknowledged.');
 const mHealthy = gauge('kontext_store_healthy', '1 while Elasticsearch accepts writes, 0 while writes are failing.');
 
@@ -228,11 +230,22 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
     return out;
   }
 
+  let slowSince = 0;
   async function bulk(ops: unknown[], kind: string): Promise<any[]> {
     const body = ndjson(ops);
     mBytes.inc({ kind }, Buffer.byteLength(body));
-    const resp = await client.bulk({ operations: body as any, refresh: opts.refresh });
-    return resp.items;
+    const t0 = Date.now();
+    // a stalled Elasticsearch (paused, overloaded) answers late rather than failing: say so
+    const slow = setTimeout(() => {
+      mSlow.inc();
+      if (Date.now() - slowSince > 60_000) { slowSince = Date.now(); log.warn('Elasticsearch is slow to answer a bulk request; waiting (acks wait too)', { kind, waitedMs: Date.now() - t0, backlog }); }
+    }, SLOW_BULK_MS);
+    try {
+      const resp = await client.bulk({ operations: body as any, refresh: opts.refresh });
+      return resp.items;
+    } finally {
+      clearTimeout(slow);
+    }
   }
 
   type Outcome = { retry: Entry[]; error?: string; permanent?: boolean };
