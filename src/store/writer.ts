@@ -354,7 +354,8 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
     let pending: Array<{ e: Entry; doc: ContextDoc; version: number }> = [];
     for (const e of batch) {
       if (idTooLong(e.id)) {
-        deadLetter(e, 'summary', 'id-too-long', `context id is ${Buffer.byteLength(e.id)} bytes, Elasticsearch ids are at most 512`, e.id.slice(0, 1024), toEsDoc(e.doc));
+        // the whole context, members included: none of it can be stored under this id
+        deadLetter(e, 'summary', 'id-too-long', `context id is ${Buffer.byteLength(e.id)} bytes, Elasticsearch ids are at most 512`, e.id.slice(0, 1024), e.doc);
         stored.push({ e, doc: null });
         continue;
       }
