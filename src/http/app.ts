@@ -1,7 +1,7 @@
 /**
  * The HTTP server: GraphQL at /graphql, extra routers (e.g. the audit webhook) at their paths,
  * /healthz (process alive), /readyz (Elasticsearch and pipeline ready) and /metrics
- * (Prometheus text format).
+ * (Prometheus text format), and the web UI at / (ui.ts).
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +10,7 @@ import express, { type Express, type NextFunction, type Request, type Response, 
 import type { GraphqlHandler } from '../query/handler.ts';
 import { log } from '../util/log.ts';
 import { counter, renderMetrics } from '../util/metrics.ts';
+import { mountUi } from './ui.ts';
 
 export interface HttpAppOptions {
   graphql: Pick<GraphqlHandler, 'endpoint' | 'yoga'>;
@@ -60,6 +61,8 @@ export function createHttpApp(opts: HttpAppOptions): Express {
 
   // yoga reads the body itself; no express body parser runs before it
   app.use(opts.graphql.endpoint, opts.graphql.yoga as unknown as (req: Request, res: Response) => void);
+
+  mountUi(app);
 
   app.use((_req, res) => { res.status(404).type('text/plain').send('not found\n'); });
   // errors from routers: log, never leak stacks

@@ -55,7 +55,7 @@ export async function startService(cfg: Config, opts: ServiceOptions = {}): Prom
   const sim: SimulatedSource | undefined = opts.simulate ? startSimulatedSource(pipeline, opts.simulate) : undefined;
   started = true;
   log.info('kontext is running', {
-    graphql: `${http.url}/graphql`, webhook: `${http.url}/webhook/audit`, forward: `${forward.host}:${forward.port}`,
+    ui: `${http.url}/`, graphql: `${http.url}/graphql`, webhook: `${http.url}/webhook/audit`, forward: `${forward.host}:${forward.port}`,
     elasticsearch: es.url, labeler: built.labeler.mode, auth: cfg.noAuth ? 'off' : 'bearer',
   });
   let stopping: Promise<void> | undefined;

@@ -21,7 +21,7 @@ export const command: Command = {
   description: [
     'Listens for Fluent Bit / Fluentd on the forward port and for the kube-apiserver audit webhook',
     'at POST /webhook/audit, labels and groups events into contexts, stores them in Elasticsearch and',
-    'serves GraphQL at /graphql (plus /healthz, /readyz, /metrics).',
+    'serves GraphQL at /graphql and the web UI at / (plus /healthz, /readyz, /metrics).',
     'With ELASTICSEARCH_URL unset, a local Elasticsearch is started (downloaded from Maven Central',
     'on first use) and left running for the next start (`kontext es stop` stops it).',
   ].join('\n'),
