@@ -21,7 +21,7 @@ import { simulate } from '../src/simulate/index.ts';
 import type { AuditEvent } from '../src/types/audit.ts';
 import { parseLabelKey } from '../src/types/label.ts';
 import { summarize } from '../src/cluster/summary.ts';
-import { toEsDoc } from '../src/store/codec.ts';
+import { contextOperations } from '../src/store/codec.ts';
 import { setLogLevel } from '../src/util/log.ts';
 import { deleteIndices, esUrl, testClient, uniquePrefix } from './helpers/es.ts';
 
@@ -163,7 +163,8 @@ test('web UI in headless Chromium: auth, search, context, lookup, timeline, live
     // one context of 1500 events (more than a page of members), stored as the pipeline stores contexts
     const events = first.slice(0, 1500).map((audit) => ({ audit, time: Date.parse(audit.requestReceivedTimestamp), label: parseLabelKey('create apps/deployments'), labelKey: 'create apps/deployments', labelSource: 'rule' as const, confidence: 1 }));
     const big = summarize('ui-e2e-big', events, 'closed');
-    await es.index({ index, id: big.id, document: toEsDoc(big), refresh: true });
+    const stored = await es.bulk({ operations: contextOperations(prefix, big), refresh: true });
+    assert.equal(stored.errors, false);
     try {
       await page.goto(`${base}/context/${big.id}`);
       await page.waitForSelector('[data-testid=members] tbody tr');
