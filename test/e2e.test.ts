@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ownersOf } from '../src/store/read.ts';
 import { FluentClient } from '@fluent-org/logger';
 import { loadConfig } from '../src/config/config.ts';
 import { startService, type Service } from '../src/pipeline/service.ts';
@@ -66,11 +67,7 @@ test('forward peer + webhook → contexts in Elasticsearch → GraphQL', { timeo
   await es.indices.refresh({ index: [`${prefix}-contexts`, `${prefix}-members`] });
   const ids = events.map((e) => e.auditID);
   // one member document per auditID (its _id), naming the one context that holds it
-  const owner = new Map<string, string>();
-  for (let i = 0; i < ids.length; i += 5000) {
-    const docs = await es.mget<{ contextId: string }>({ index: `${prefix}-members`, ids: ids.slice(i, i + 5000) });
-    for (const d of docs.docs) if ('found' in d && d.found) owner.set(d._id, d._source!.contextId);
-  }
+  const owner = await ownersOf(es, prefix, ids);
   const summaries = await es.mget<{ eventCount: number }>({ index: `${prefix}-contexts`, ids: [...new Set(owner.values())] });
   assert.ok(summaries.docs.every((d) => 'found' in d && d.found), 'every owning context has a summary');
   assert.equal(summaries.docs.reduce((n, d) => n + ((d as { _source?: { eventCount: number } })._source?.eventCount ?? 0), 0), ids.length, 'summaries count every event once');
