@@ -183,7 +183,7 @@ test('web UI in headless Chromium: auth, search, context, lookup, timeline, live
     } finally {
       // its events belong to other contexts too: gone before the lookups below
       await es.delete({ index, id: big.id, refresh: true });
-      await es.deleteByQuery({ index: `${prefix}-members`, query: { term: { contextId: big.id } }, refresh: true });
+      await es.bulk({ operations: big.members.map((m) => ({ delete: { _index: `${prefix}-members`, _id: m.auditID } })), refresh: true });
     }
   });
 
