@@ -1,7 +1,8 @@
 /**
  * The HTTP server: GraphQL at /graphql, extra routers (e.g. the audit webhook) at their paths,
- * /healthz (process alive), /readyz (Elasticsearch and pipeline ready) and /metrics
- * (Prometheus text format), and the web UI at / (ui.ts).
+ * /healthz (process alive), /readyz (Elasticsearch and pipeline ready; `?verbose` answers JSON
+ * with details such as what the audit stream carries) and /metrics (Prometheus text format),
+ * and the web UI at / (ui.ts).
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +19,8 @@ export interface HttpAppOptions {
   routers?: Array<{ path: string; router: Router }>;
   /** readiness: Elasticsearch reachable and the pipeline started */
   ready: () => Promise<boolean> | boolean;
+  /** extra readiness details for `/readyz?verbose` (JSON) */
+  details?: () => Record<string, unknown>;
 }
 
 const httpRequests = counter('kontext_http_requests_total', 'HTTP requests by route and status.');
@@ -42,7 +45,7 @@ export function createHttpApp(opts: HttpAppOptions): Express {
 
   app.get('/healthz', (_req, res) => { res.type('text/plain').send('ok\n'); });
 
-  app.get('/readyz', async (_req, res) => {
+  app.get('/readyz', async (req, res) => {
     let ok = false;
     try {
       ok = await Promise.race([
@@ -52,6 +55,7 @@ export function createHttpApp(opts: HttpAppOptions): Express {
     } catch (e) {
       log.warn('readiness check failed', { err: e instanceof Error ? e.message : String(e) });
     }
+    if (req.query.verbose !== undefined) { res.status(ok ? 200 : 503).json({ ready: ok, ...(opts.details?.() ?? {}) }); return; }
     res.status(ok ? 200 : 503).type('text/plain').send(ok ? 'ready\n' : 'not ready\n');
   });
 

@@ -16,6 +16,7 @@ import type { Downstream, KEvent, LabelStage, NormalizeStage, Receipt } from '..
 import type { ClusterStage, ContextSink } from '../cluster/types.ts';
 import { counter, gauge } from '../util/metrics.ts';
 import { log as rootLog } from '../util/log.ts';
+import { StreamCapabilities } from './capabilities.ts';
 
 const log = rootLog.child({ stage: 'pipeline' });
 
@@ -70,6 +71,8 @@ export class Pipeline implements Downstream {
   private wasSaturated = false;
   private readonly writes = new Set<Promise<unknown>>();
   private readonly unsubscribeSink: () => void;
+  /** what the stream carries of what kontext uses (decided on its first events) */
+  readonly capabilities = new StreamCapabilities();
 
   constructor(stages: PipelineStages, opts: PipelineOptions) {
     this.normalize = stages.normalize;
@@ -134,6 +137,7 @@ export class Pipeline implements Downstream {
     const force = opts.close !== false;
     await this.enqueue(async () => {
       await this.process(true);
+      this.capabilities.decide();
       this.write(this.cluster.collect(force ? undefined : this.watermark(), force));
     });
     await this.settleWrites();
@@ -192,6 +196,7 @@ export class Pipeline implements Downstream {
     if (events.length) {
       mEvents.inc({ stage: 'normalize' }, events.length);
       this.advanceClock(events);
+      this.capabilities.observe(events);
     }
     const labeled = events.length ? await this.label.push(events) : [];
     if (release && this.label.pending > 0) labeled.push(...(await this.label.flush()));

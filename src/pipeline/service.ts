@@ -50,6 +50,7 @@ export async function startService(cfg: Config, opts: ServiceOptions = {}): Prom
       if (!started || !built.writer.healthy) return false;
       try { await es.client.cluster.health({ timeout: '2s' }); return true; } catch { return false; }
     },
+    details: () => ({ stream: pipeline.capabilities.report() }),
   });
   const http = await startHttpServer(app, cfg.httpHost, cfg.httpPort);
   const sim: SimulatedSource | undefined = opts.simulate ? startSimulatedSource(pipeline, opts.simulate) : undefined;
