@@ -97,7 +97,8 @@ export interface BuildOptions {
 export async function buildPipeline(cfg: Config, client: Client, opts: BuildOptions = {}): Promise<BuiltPipeline> {
   await ensureIndexTemplates(client, cfg.indexPrefix);
   const labeler = await createLabeler({ modelDir: resolveModelDir(cfg.model), backend: cfg.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' });
-  const normalize = new Normalizer({ lateness: cfg.lateness, maxPending: Math.max(cfg.maxInFlight, 1000) });
+  const deadLetters = createDeadLetterSink({ client, prefix: cfg.indexPrefix, refresh: opts.refresh });
+  const normalize = new Normalizer({ deadLetters, reorderHorizon: cfg.reorderHorizon, reorderWait: cfg.reorderWait, maxPending: Math.max(cfg.maxInFlight, 1000), maxBytes: cfg.maxBuffer });
   const cluster = createClusterer(clustererOptions(cfg));
   const restored = { contexts: 0, swept: 0 };
   if (opts.restore !== false) {
@@ -107,11 +108,11 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
     restored.swept = await sweepStaleOpen(client, cfg.indexPrefix, openHorizonMs, { refresh: opts.refresh });
     if (restored.contexts) log.info('took back contexts stored before the restart', { contexts: restored.contexts, open: docs.filter((d) => d.state === 'open').length, events: docs.reduce((n, d) => n + d.members.length, 0) });
   }
-  const deadLetters = createDeadLetterSink({ client, prefix: cfg.indexPrefix, refresh: opts.refresh });
   const writer = createContextWriter({ client, prefix: cfg.indexPrefix, deadLetters, rawRetentionMs: cfg.rawRetention, refresh: opts.refresh });
   const pipeline = new Pipeline({ normalize, label: labeler, cluster, sink: writer }, {
     flushInterval: cfg.flushInterval,
     maxInFlight: cfg.maxInFlight,
+    clockQuiet: Math.max(cfg.flushInterval, cfg.reorderWait),
   });
   return { pipeline, normalize, labeler, cluster, writer, deadLetters, restored };
 }
