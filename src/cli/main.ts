@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   simulate: { summary: 'Generate realistic labeled Kubernetes audit logs.', load: () => import('./commands/simulate.ts') },
   train: { summary: 'Train the labeling model on simulated (or given) audit logs.', load: () => import('./commands/train.ts') },
   evaluate: { summary: 'Evaluate labeling and contexts against ground truth.', load: () => import('./commands/evaluate.ts') },
+  record: { summary: 'Record real audit logs from a real control plane on loopback, with ground truth.', load: () => import('./commands/record.ts') },
   bench: { summary: 'Run the benchmarks and write results to bench-results/.', load: () => import('./commands/bench.ts') },
   es: { summary: 'Manage the local Elasticsearch (start | stop | status).', load: () => import('./commands/es.ts') },
   kibana: { summary: 'Import the Kibana saved objects (data view, searches, dashboard).', load: () => import('./commands/kibana.ts') },

@@ -1,0 +1,123 @@
+/**
+ * The recorded corpus on disk: one folder per run, `<corpus>/<run>/`, with
+ *   - audit.jsonl.gz  the run's audit events as the apiserver logged them (RequestResponse),
+ *   - truth.jsonl.gz  one line per auditID: {auditID, action: "<run>/<step>" | null, tier, user},
+ *   - manifest.json   Kubernetes version, policy, scenario, seed, counts, steps.
+ * Other audit levels are rendered at load time from the RequestResponse events with the shared
+ * policy model (src/k8s/audit-policy.ts), so every level has the same events and ground truth.
+ */
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { constants, gzipSync, createGunzip } from 'node:zlib';
+import type { AuditEvent } from '../types/audit.ts';
+import { applyPolicy, POLICIES, type Policy } from '../k8s/audit-policy.ts';
+import type { StepRecord } from './runner.ts';
+import { eventTime, truthCounts, type TruthRow } from './truth.ts';
+
+export interface RunWindow { run: string; scenario: string; seed: number; overlap: boolean; start: string; end: string; steps: StepRecord[] }
+
+export interface RunManifest {
+  run: string;
+  kubernetesVersion: string;
+  versions: Record<string, string>;
+  /** the policy the apiserver recorded with */
+  policy: 'request-response';
+  /** policies the loader renders the events at */
+  renderedPolicies: string[];
+  scenario: string;
+  seed: number;
+  overlap: boolean;
+  nodes: number;
+  start: string;
+  end: string;
+  counts: { events: number; requests: number; own: number; cascade: number; background: number; steps: number };
+  steps: StepRecord[];
+}
+
+/**
+ * Splits the recording into runs: an event caused by a run's step belongs to that run; other
+ * events to the run whose window they fall in. Events before the first run (cluster setup) and
+ * after the last are dropped; setup steps' late cascades inside a run count as background there.
+ */
+export function assignRuns(events: readonly AuditEvent[], truth: Map<string, TruthRow>, windows: readonly RunWindow[]): Map<string, AuditEvent[]> {
+  const out = new Map<string, AuditEvent[]>(windows.map((w) => [w.run, []]));
+  const starts = windows.map((w) => Date.parse(w.start));
+  const lastEnd = windows.length ? Date.parse(windows[windows.length - 1]!.end) : 0;
+  for (const e of events) {
+    const row = truth.get(e.auditID);
+    const run = row?.action?.split('/')[0];
+    if (run && out.has(run)) { out.get(run)!.push(e); continue; }
+    const t = eventTime(e);
+    if (!starts.length || t < starts[0]! || t > lastEnd) continue;
+    let i = 0;
+    while (i + 1 < starts.length && starts[i + 1]! <= t) i++;
+    out.get(windows[i]!.run)!.push(e);
+  }
+  return out;
+}
+
+function jsonl(rows: Iterable<unknown>): Buffer {
+  const parts: string[] = [];
+  for (const r of rows) parts.push(JSON.stringify(r));
+  return gzipSync(Buffer.from(parts.join('\n') + (parts.length ? '\n' : '')), { level: constants.Z_BEST_COMPRESSION, memLevel: 9 });
+}
+
+/** Truth rows of one run; actions of steps outside it (cluster setup) become background. */
+export function runTruth(run: string, events: readonly AuditEvent[], truth: Map<string, TruthRow>): TruthRow[] {
+  const seen = new Set<string>();
+  const rows: TruthRow[] = [];
+  for (const e of events) {
+    if (seen.has(e.auditID)) continue;
+    seen.add(e.auditID);
+    const r = truth.get(e.auditID) ?? { auditID: e.auditID, action: null, tier: 'background' as const, user: e.user?.username ?? '' };
+    rows.push(r.action && !r.action.startsWith(`${run}/`) ? { auditID: r.auditID, action: null, tier: 'background', user: e.user?.username ?? '' } : r);
+  }
+  return rows;
+}
+
+export async function writeRun(dir: string, w: RunWindow, events: readonly AuditEvent[], truth: Map<string, TruthRow>, meta: { kubernetesVersion: string; versions: Record<string, string>; nodes: number }): Promise<RunManifest> {
+  mkdirSync(dir, { recursive: true });
+  const rows = runTruth(w.run, events, truth);
+  const c = truthCounts(rows);
+  const manifest: RunManifest = {
+    run: w.run, kubernetesVersion: meta.kubernetesVersion, versions: meta.versions, policy: 'request-response',
+    renderedPolicies: Object.keys(POLICIES), scenario: w.scenario, seed: w.seed, overlap: w.overlap, nodes: meta.nodes,
+    start: w.start, end: w.end,
+    counts: { events: events.length, requests: rows.length, ...c, steps: w.steps.length },
+    steps: w.steps,
+  };
+  writeFileSync(path.join(dir, 'audit.jsonl.gz'), jsonl(events));
+  writeFileSync(path.join(dir, 'truth.jsonl.gz'), jsonl(rows));
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  return manifest;
+}
+
+async function* readJsonl<T>(file: string): AsyncGenerator<T> {
+  const rl = readline.createInterface({ input: createReadStream(file).pipe(createGunzip()), crlfDelay: Infinity });
+  for await (const line of rl) if (line.trim()) yield JSON.parse(line) as T;
+}
+
+export interface LoadedRun { dir: string; manifest: RunManifest; events: AuditEvent[]; truth: Map<string, TruthRow> }
+
+/** The run folders of a corpus (those with a manifest.json), sorted. */
+export function listRuns(corpusDir: string): string[] {
+  if (!existsSync(corpusDir)) return [];
+  return readdirSync(corpusDir).filter((d) => existsSync(path.join(corpusDir, d, 'manifest.json'))).sort().map((d) => path.join(corpusDir, d));
+}
+
+/**
+ * One run, rendered under `policy` (default: as recorded). Events a policy logs at None are
+ * dropped; their truth rows stay (an evaluator ignores auditIDs it never sees).
+ */
+export async function loadRun(dir: string, policy?: Policy): Promise<LoadedRun> {
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as RunManifest;
+  const events: AuditEvent[] = [];
+  for await (const e of readJsonl<AuditEvent>(path.join(dir, 'audit.jsonl.gz'))) {
+    const r = policy ? applyPolicy(policy, e) : e;
+    if (r) events.push(r);
+  }
+  const truth = new Map<string, TruthRow>();
+  for await (const t of readJsonl<TruthRow>(path.join(dir, 'truth.jsonl.gz'))) truth.set(t.auditID, t);
+  return { dir, manifest, events, truth };
+}
