@@ -36,6 +36,8 @@ if (!env.ELASTICSEARCH_URL) {
   process.stderr.write('starting local Elasticsearch for the tests...\n');
   es = await startLocalEs({ dataName: `test-${process.pid}`, fresh: true, heap: '1g', removeOnStop: true });
   env.ELASTICSEARCH_URL = es.url;
+  // fault-injection tests pause this Elasticsearch (SIGSTOP/SIGCONT its process group)
+  env.KONTEXT_TEST_ES_PID = String(es.pid);
   process.stderr.write(`Elasticsearch up at ${es.url}\n`);
 }
 const stopEs = async () => { if (es) { await es.stop(); es = undefined; } };

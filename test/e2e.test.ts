@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ownersOf } from '../src/store/read.ts';
 import { FluentClient } from '@fluent-org/logger';
 import { loadConfig } from '../src/config/config.ts';
 import { startService, type Service } from '../src/pipeline/service.ts';
@@ -63,25 +64,13 @@ test('forward peer + webhook → contexts in Elasticsearch → GraphQL', { timeo
   assert.equal(wh.status, 200, await wh.text());
 
   // acks mean stored: after a refresh every auditID resolves to a context, none twice
-  await es.indices.refresh({ index: `${prefix}-contexts` });
+  await es.indices.refresh({ index: [`${prefix}-contexts`, `${prefix}-members`] });
   const ids = events.map((e) => e.auditID);
-  const owner = new Map<string, string>();
-  for (let i = 0; i < ids.length; i += 5000) {
-    const slice = ids.slice(i, i + 5000);
-    const r = await es.search({ index: `${prefix}-contexts`, size: 10_000, query: { terms: { memberIds: slice } }, _source: false });
-    // memberIds is not in _source: fetch members from the docs we found
-    const docIds = r.hits.hits.map((h) => h._id!);
-    if (!docIds.length) continue;
-    const docs = await es.mget<{ members: { auditID: string }[] }>({ index: `${prefix}-contexts`, ids: docIds, _source_includes: ['members.auditID'] });
-    for (const d of docs.docs) {
-      if (!('found' in d) || !d.found) continue;
-      for (const m of d._source!.members) {
-        const prev = owner.get(m.auditID);
-        assert.ok(prev === undefined || prev === d._id, `auditID ${m.auditID} in two contexts`);
-        owner.set(m.auditID, d._id!);
-      }
-    }
-  }
+  // one member document per auditID (its _id), naming the one context that holds it
+  const owner = await ownersOf(es, prefix, ids);
+  const summaries = await es.mget<{ eventCount: number }>({ index: `${prefix}-contexts`, ids: [...new Set(owner.values())] });
+  assert.ok(summaries.docs.every((d) => 'found' in d && d.found), 'every owning context has a summary');
+  assert.equal(summaries.docs.reduce((n, d) => n + ((d as { _source?: { eventCount: number } })._source?.eventCount ?? 0), 0), ids.length, 'summaries count every event once');
   const missing = ids.filter((id) => !owner.has(id));
   assert.equal(missing.length, 0, `${missing.length} acknowledged events are not stored, e.g. ${missing.slice(0, 3).join(', ')}`);
 

@@ -7,7 +7,7 @@ import { createGraphqlHandler, type GraphqlHandler } from '../src/query/handler.
 import { createHttpApp, startHttpServer, type RunningServer } from '../src/http/app.ts';
 import { requireBearer } from '../src/http/auth.ts';
 import { ensureIndexTemplates } from '../src/store/templates.ts';
-import { indexNames, toEsDoc } from '../src/store/codec.ts';
+import { contextOperations } from '../src/store/codec.ts';
 import type { ContextDoc } from '../src/types/context.ts';
 import { testClient, uniquePrefix, deleteIndices } from './helpers/es.ts';
 
@@ -46,7 +46,7 @@ before(async () => {
   prefix = uniquePrefix('qhttp');
   await ensureIndexTemplates(es, prefix);
   const docs = [ctx('c1', 'alice'), ctx('c2', 'bob'), ctx('c3', 'alice', { outcome: 'forbidden', flags: ['secret-read'] })];
-  await es.bulk({ refresh: true, operations: docs.flatMap((d) => [{ index: { _index: indexNames(prefix).contexts, _id: d.id } }, toEsDoc(d)]) });
+  await es.bulk({ refresh: true, operations: docs.flatMap((d) => contextOperations(prefix, d)) });
   handler = createGraphqlHandler({
     es, indexPrefix: prefix, auth: { tokens: [TOKEN, 'other-token-99'] }, limits: { maxDepth: 5, maxSubscriptions: 2 },
     subscribeClosed: (cb) => { listeners.add(cb); onListen?.(); return () => { listeners.delete(cb); }; },

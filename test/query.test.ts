@@ -9,7 +9,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { simulate } from '../src/simulate/index.ts';
 import { summarize } from '../src/cluster/summary.ts';
 import { ensureIndexTemplates } from '../src/store/templates.ts';
-import { indexNames, toEsDoc } from '../src/store/codec.ts';
+import { contextOperations, indexNames } from '../src/store/codec.ts';
 import { createGraphqlHandler, type GraphqlHandler } from '../src/query/handler.ts';
 import { matchesFilter, normalizeFilter } from '../src/query/filter.ts';
 import { FLAGS, OUTCOMES } from '../src/query/resolvers.ts';
@@ -79,10 +79,10 @@ before(async () => {
   await ensureIndexTemplates(es, prefix);
   const index = indexNames(prefix).contexts;
   for (let i = 0; i < docs.length; i += 500) {
-    const res = await es.bulk({ operations: docs.slice(i, i + 500).flatMap((d) => [{ index: { _index: index, _id: d.id } }, toEsDoc(d)]) });
+    const res = await es.bulk({ operations: docs.slice(i, i + 500).flatMap((d) => contextOperations(prefix, d)) });
     assert.equal(res.errors, false, 'bulk indexing succeeded');
   }
-  await es.indices.refresh({ index });
+  await es.indices.refresh({ index: [index, indexNames(prefix).members] });
   handler = createGraphqlHandler({ es, indexPrefix: prefix, auth: { tokens: ['query-test-token'] } });
 });
 

@@ -5,7 +5,9 @@ import { testClient, uniquePrefix, deleteIndices, esUrl } from './helpers/es.ts'
 import { createEsClient } from '../src/store/es-client.ts';
 import { ensureIndexTemplates, loadTemplates } from '../src/store/templates.ts';
 import { createContextWriter, rawDay } from '../src/store/writer.ts';
-import { fromEsDoc, indexNames, type EsContextSource } from '../src/store/codec.ts';
+import { fromEsDoc, indexNames, type EsContextSource, type EsMemberSource } from '../src/store/codec.ts';
+import { membersOf } from '../src/store/read.ts';
+import { createDeadLetterSink } from '../src/store/dead-letter.ts';
 import { summarize } from '../src/cluster/summary.ts';
 import type { ContextWrite } from '../src/cluster/types.ts';
 import { countingReceipt, ev } from './cluster-fixtures.ts';
@@ -19,7 +21,7 @@ const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 
 function contextWrite(id: string, n: number, receipt = countingReceipt(), closed = true): { w: ContextWrite; receipt: ReturnType<typeof countingReceipt> } {
   const events = Array.from({ length: n }, (_, i) => ev({
-    id: i === 0 ? id : undefined, time: T0 + i * 10, label: 'create apps/deployments', user: i === 0 ? 'alice' : 'system:serviceaccount:kube-system:deployment-controller',
+    id: i === 0 ? id : `${id}-m${i}`, time: T0 + i * 10, label: 'create apps/deployments', user: i === 0 ? 'alice' : 'system:serviceaccount:kube-system:deployment-controller',
     verb: 'create', ref: { resource: i === 0 ? 'deployments' : 'replicasets', apiGroup: 'apps', namespace: 'shop', name: i === 0 ? 'web' : `web-6d4cf56db6` },
     code: 201,
   }));
@@ -67,14 +69,20 @@ test('templates apply idempotently and create the contexts index with the agreed
     assert.equal(got.settings?.index?.codec, 'best_compression');
     assert.equal(String(got.settings?.index?.number_of_shards), '1');
     const props = got.mappings!.properties!;
-    for (const f of ['label', 'users', 'namespaces', 'resources', 'names', 'verbs', 'flags', 'outcome', 'memberIds']) {
+    for (const f of ['label', 'users', 'namespaces', 'resources', 'names', 'verbs', 'flags', 'outcome']) {
       assert.equal((props[f] as { type: string }).type, 'keyword', f);
     }
+    assert.equal(props.members, undefined, 'members are not part of the summary document');
     assert.equal((props.start as { type: string }).type, 'date');
-    assert.equal((props.members as { enabled: boolean }).enabled, false);
     assert.equal((props.action as { fields: Record<string, { type: string }> }).fields.keyword!.type, 'keyword');
+    // members: one document per auditID, sorted by context then time on disk
+    const mi = (await client.indices.get({ index: names.members }))[names.members]!;
+    assert.deepEqual(Object.keys(mi.mappings!.properties!).sort(), ['contextId', 'time']);
+    assert.deepEqual(mi.settings?.index?.sort?.field, ['contextId', 'time']);
+    const dl = (await client.indices.get({ index: names.deadLetter }))[names.deadLetter]!;
+    assert.equal((dl.mappings!.properties!.reason as { type: string }).type, 'keyword');
     const tpl = await client.indices.getIndexTemplate({ name: `${prefix}-*` });
-    assert.deepEqual(tpl.index_templates.map((t) => t.name).sort(), [`${prefix}-contexts`, `${prefix}-raw`]);
+    assert.deepEqual(tpl.index_templates.map((t) => t.name).sort(), [`${prefix}-contexts`, `${prefix}-dead-letter`, `${prefix}-members`, `${prefix}-raw`]);
     assert.throws(() => loadTemplates('Bad Prefix'), /not valid/);
   } finally {
     await deleteIndices(client, prefix);
@@ -112,25 +120,97 @@ test('writer round-trip: settles receipts after the ack, memberIds resolves ever
     const names = indexNames(prefix);
     const count = await client.count({ index: names.contexts });
     assert.equal(count.count, 1);
+    assert.equal((await client.count({ index: names.members })).count, 7, 'one member document per auditID');
     for (const m of a2.w.doc.members) {
-      const r = await client.search<EsContextSource>({ index: names.contextsPattern, query: { term: { memberIds: m.auditID } } });
-      assert.equal(r.hits.hits.length, 1);
-      assert.equal(r.hits.hits[0]!._id, 'ctx-a');
+      const r = await client.get<EsMemberSource>({ index: names.members, id: m.auditID });
+      assert.equal(r._source!.contextId, 'ctx-a');
     }
     const got = await client.get<EsContextSource>({ index: names.contexts, id: 'ctx-a' });
-    assert.deepEqual(fromEsDoc(got._source!), a2.w.doc);
+    assert.equal(got._version, 15);
+    assert.deepEqual(fromEsDoc(got._source!, (await membersOf(client, prefix, ['ctx-a'])).get('ctx-a')), a2.w.doc);
     // filters on top-level fields
     const byUser = await client.count({ index: names.contexts, query: { bool: { filter: [{ term: { users: 'alice' } }, { term: { 'trigger.namespace': 'shop' } }, { range: { start: { gte: T0 } } }] } } });
     assert.equal(byUser.count, 1);
 
-    // a document Elasticsearch rejects fails its receipts and does not block the queue
+    await writer.close();
+  } finally {
+    await deleteIndices(client, prefix);
+    await client.close();
+  }
+});
+
+test('permanent refusals go to the dead-letter index with their reason and settle; the rest is stored', async () => {
+  const client = testClient();
+  const prefix = uniquePrefix('store');
+  try {
+    await ensureIndexTemplates(client, prefix);
+    const deadLetters = createDeadLetterSink({ client, prefix, refresh: true });
+    const writer = createContextWriter({ client, prefix, refresh: true, deadLetters });
+    const names = indexNames(prefix);
     const bad = contextWrite('ctx-bad', 2);
     (bad.w.doc as unknown as { start: string }).start = 'not a date';
     const good = contextWrite('ctx-good', 2);
-    assert.deepEqual(await writer.write([bad.w, good.w]), { stored: 1, rejected: 1 });
-    assert.equal(bad.receipt.settled, 0);
-    assert.equal(bad.receipt.failed.length, 1);
+    const long = contextWrite('x'.repeat(600), 3);
+    assert.deepEqual(await writer.write([bad.w, good.w, long.w]), { stored: 3, rejected: 0 });
+    assert.equal(bad.receipt.settled, 2, 'settled once the dead letter is stored (it can never succeed on retry)');
+    assert.equal(bad.receipt.failed.length, 0);
     assert.equal(good.receipt.settled, 2);
+    assert.equal(long.receipt.settled, 3);
+    const dead = await client.search<{ reason: string; stage: string; auditID?: string; record?: string }>({ index: names.deadLetter, size: 100 });
+    const reasons = dead.hits.hits.map((h) => h._source!.reason).sort();
+    assert.ok(reasons.includes('es-mapping'), `mapping error dead-lettered (${reasons})`);
+    assert.ok(reasons.filter((r) => r === 'id-too-long').length >= 1, 'a too-long id dead-lettered');
+    assert.ok(dead.hits.hits.every((h) => h._source!.stage === 'store' && h._source!.record));
+    assert.ok((await client.exists({ index: names.contexts, id: 'ctx-good' })));
+    assert.ok(logLines.some((l) => l.includes('dead-lettered')), 'logged');
+    // the same refusal again is stored once (content-addressed dead letters)
+    const again = contextWrite('ctx-bad', 2);
+    (again.w.doc as unknown as { start: string }).start = 'not a date';
+    await writer.write([again.w]);
+    const n = (await client.count({ index: names.deadLetter })).count;
+    assert.equal(n, dead.hits.hits.length);
+    await writer.close();
+  } finally {
+    await deleteIndices(client, prefix);
+    await client.close();
+  }
+});
+
+test('a replay with members removed and one new event loses nothing: the summary is recomputed from the store', async () => {
+  const client = testClient();
+  const prefix = uniquePrefix('store');
+  try {
+    await ensureIndexTemplates(client, prefix);
+    const writer = createContextWriter({ client, prefix, refresh: true });
+    const names = indexNames(prefix);
+    const full = contextWrite('ctx-r', 10);
+    await writer.write([full.w]);
+    // the same context rebuilt from a copy with members 3 and 4 missing and one new event
+    const events = contextWrite('ctx-r', 10).w.doc.members.filter((_, i) => i !== 3 && i !== 4);
+    const extra = { ...events[1]!, auditID: 'ctx-r-new', time: T0 + 55 };
+    const replay = contextWrite('ctx-r', 9);
+    replay.w.doc = { ...replay.w.doc, members: [...events, extra].sort((a, b) => a.time - b.time), eventCount: 9 };
+    replay.w.version = 19;
+    replay.w.receipts = [{ receipt: replay.receipt, n: 9 }];
+    replay.w.newEvents = 9;
+    assert.deepEqual(await writer.write([replay.w]), { stored: 1, rejected: 0 });
+    assert.equal(replay.receipt.settled, 9);
+    const got = await client.get<EsContextSource>({ index: names.contexts, id: 'ctx-r' });
+    assert.equal(got._source!.eventCount, 11, 'every stored member kept, the new one added');
+    assert.ok(got._version! >= 21);
+    const members = (await membersOf(client, prefix, ['ctx-r'])).get('ctx-r')!;
+    assert.equal(members.length, 11);
+    assert.equal((await client.get<EsMemberSource>({ index: names.members, id: 'ctx-r-new' }))._source!.contextId, 'ctx-r');
+
+    // a member already stored in another context stays there and is not counted twice
+    const other = contextWrite('ctx-o', 2);
+    other.w.doc = { ...other.w.doc, members: [other.w.doc.members[0]!, { ...other.w.doc.members[1]!, auditID: 'ctx-r-m5' }] };
+    await writer.write([other.w]);
+    assert.equal(other.receipt.settled, 2, 'held by a stored document (the other context)');
+    assert.equal((await client.get<EsMemberSource>({ index: names.members, id: 'ctx-r-m5' }))._source!.contextId, 'ctx-r');
+    assert.equal((await client.get<EsContextSource>({ index: names.contexts, id: 'ctx-o' }))._source!.eventCount, 1);
+    assert.equal((await client.get<EsContextSource>({ index: names.contexts, id: 'ctx-r' }))._source!.eventCount, 11);
+    await writer.close();
     await writer.close();
   } finally {
     await deleteIndices(client, prefix);

@@ -14,7 +14,7 @@ import express from 'express';
 import { simulate } from '../src/simulate/index.ts';
 import { eventFlags, summarize } from '../src/cluster/summary.ts';
 import { ensureIndexTemplates } from '../src/store/templates.ts';
-import { indexNames, toEsDoc } from '../src/store/codec.ts';
+import { contextOperations, indexNames } from '../src/store/codec.ts';
 import { createGraphqlHandler, type GraphqlHandler } from '../src/query/handler.ts';
 import { FLAGS } from '../src/query/resolvers.ts';
 import { memberSource } from '../src/query/members.ts';
@@ -66,10 +66,10 @@ before(async () => {
   await ensureIndexTemplates(es, prefix);
   const index = indexNames(prefix).contexts;
   for (let i = 0; i < docs.length; i += 500) {
-    const res = await es.bulk({ operations: docs.slice(i, i + 500).flatMap((d) => [{ index: { _index: index, _id: d.id } }, toEsDoc(d)]) });
+    const res = await es.bulk({ operations: docs.slice(i, i + 500).flatMap((d) => contextOperations(prefix, d)) });
     assert.equal(res.errors, false);
   }
-  await es.indices.refresh({ index });
+  await es.indices.refresh({ index: [index, indexNames(prefix).members] });
   handler = createGraphqlHandler({ es, indexPrefix: prefix, auth: { tokens: [TOKEN] } });
 });
 

@@ -21,7 +21,8 @@ import { simulate } from '../src/simulate/index.ts';
 import type { AuditEvent } from '../src/types/audit.ts';
 import { parseLabelKey } from '../src/types/label.ts';
 import { summarize } from '../src/cluster/summary.ts';
-import { toEsDoc } from '../src/store/codec.ts';
+import { contextOperations } from '../src/store/codec.ts';
+import { membersOf } from '../src/store/read.ts';
 import { setLogLevel } from '../src/util/log.ts';
 import { deleteIndices, esUrl, testClient, uniquePrefix } from './helpers/es.ts';
 
@@ -111,6 +112,9 @@ test('web UI in headless Chromium: auth, search, context, lookup, timeline, live
   const user: string = agg.aggregations.u.buckets[0].key;
   const ofUser: any = await es.search({ index, size: 1000, query: { term: { 'trigger.user': user } }, _source: ['id', 'eventCount', 'trigger', 'members', 'action'] });
   const expected = ofUser.hits.hits.map((h: any) => h._source);
+  // members live in their own index (one document per auditID)
+  const membersById = await membersOf(es, prefix, expected.map((c: any) => c.id));
+  for (const c of expected) c.members = membersById.get(c.id) ?? [];
   assert.ok(expected.length >= 2 && expected.length <= 50, `${user} triggered ${expected.length} contexts`);
 
   await t.test('search by user finds exactly that user\'s contexts, and the URL holds the search', async () => {
@@ -161,9 +165,11 @@ test('web UI in headless Chromium: auth, search, context, lookup, timeline, live
 
   await t.test('a very large context loads its members page by page', async () => {
     // one context of 1500 events (more than a page of members), stored as the pipeline stores contexts
-    const events = first.slice(0, 1500).map((audit) => ({ audit, time: Date.parse(audit.requestReceivedTimestamp), label: parseLabelKey('create apps/deployments'), labelKey: 'create apps/deployments', labelSource: 'rule' as const, confidence: 1 }));
+    // (its own auditIDs: an auditID is stored in one context only)
+    const events = first.slice(0, 1500).map((a, i) => ({ ...a, auditID: `ui-e2e-big-${String(i).padStart(4, '0')}` })).map((audit) => ({ audit, time: Date.parse(audit.requestReceivedTimestamp), label: parseLabelKey('create apps/deployments'), labelKey: 'create apps/deployments', labelSource: 'rule' as const, confidence: 1 }));
     const big = summarize('ui-e2e-big', events, 'closed');
-    await es.index({ index, id: big.id, document: toEsDoc(big), refresh: true });
+    const stored = await es.bulk({ operations: contextOperations(prefix, big), refresh: true });
+    assert.equal(stored.errors, false);
     try {
       await page.goto(`${base}/context/${big.id}`);
       await page.waitForSelector('[data-testid=members] tbody tr');
@@ -177,6 +183,7 @@ test('web UI in headless Chromium: auth, search, context, lookup, timeline, live
     } finally {
       // its events belong to other contexts too: gone before the lookups below
       await es.delete({ index, id: big.id, refresh: true });
+      await es.bulk({ operations: big.members.map((m) => ({ delete: { _index: `${prefix}-members`, _id: m.auditID } })), refresh: true });
     }
   });
 

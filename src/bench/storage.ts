@@ -3,8 +3,10 @@
  * as raw events the way Fluent Bit's `es` output writes them (whole record + `@timestamp`,
  * Logstash_Format daily index, Replace_Dots, dynamic mapping, default codec) and as kontext
  * contexts through the context writer — then refresh, force-merge to one segment and compare
- * `store.size_in_bytes`. Verifies that every auditID resolves to exactly one context through
- * `memberIds`, and scores the contexts against the simulator's ground truth (oracle labels).
+ * `store.size_in_bytes` (contexts = summaries + member documents). Verifies that every auditID
+ * resolves to exactly one context through its member document, reports the write
+ * amplification (bulk bytes sent per byte of `_source` stored), and scores the contexts
+ * against the simulator's ground truth (oracle labels).
  */
 import type { Client } from '@elastic/elasticsearch';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +19,7 @@ import { createEsClient } from '../store/es-client.ts';
 import { ensureIndexTemplates } from '../store/templates.ts';
 import { createContextWriter } from '../store/writer.ts';
 import { indexNames } from '../store/codec.ts';
+import { ownersOf } from '../store/read.ts';
 import { createClusterer } from '../cluster/clusterer.ts';
 import { oracleLabel, reorder } from '../cluster/replay.ts';
 import { evaluateContexts, formatContextEvaluation } from '../eval/contexts.ts';
@@ -98,6 +101,8 @@ export async function run(opts: StorageRunOptions): Promise<BenchResult> {
   const minutes = opts.minutes ?? (opts.quick ? 5 : 30);
   const seed = opts.seed ?? 7;
   const client = createEsClient({ elasticsearchUrl: url }, { requestTimeout: 120_000 });
+  // raw writes on their own client, so the contexts client counts only kontext's bulk bytes
+  const rawClient = createEsClient({ elasticsearchUrl: url }, { requestTimeout: 120_000 });
   const prefix = `bench-storage-${randomBytes(3).toString('hex')}`;
   const rawPrefix = `${prefix}-fluentbit`;
   const names = indexNames(prefix);
@@ -105,6 +110,13 @@ export async function run(opts: StorageRunOptions): Promise<BenchResult> {
   try {
     await ensureIndexTemplates(client, prefix);
     const writer = createContextWriter({ client, prefix });
+    let sentBytes = 0;
+    const onRequest = (_err: unknown, ev: any) => {
+      const p = ev?.meta?.request?.params;
+      if (!p || !String(p.path).endsWith('/_bulk')) return;
+      const b = p.body as string | Buffer | undefined;
+      if (typeof b === 'string') sentBytes += Buffer.byteLength(b); else if (b) sentBytes += b.length;
+    };
     const cl = createClusterer();
     const truth = new Map<string, string>();
     const rawIndices = new Set<string>();
@@ -114,7 +126,7 @@ export async function run(opts: StorageRunOptions): Promise<BenchResult> {
     const flushRaw = async () => {
       if (!rawBuf.length) return;
       const ops = rawBuf; rawBuf = [];
-      const resp = await client.bulk({ operations: ops });
+      const resp = await rawClient.bulk({ operations: ops });
       if (resp.errors) {
         for (const it of resp.items) {
           const err = it.create?.error;
@@ -134,6 +146,7 @@ export async function run(opts: StorageRunOptions): Promise<BenchResult> {
       await client.indices.create({ index, settings: { number_of_shards: 1, number_of_replicas: 0, 'mapping.total_fields.ignore_dynamic_beyond_limit': true } });
     };
 
+    client.diagnostic.on('request', onRequest);
     const simOpts = { seed, durationMs: minutes * MIN };
     log(`storage: simulating ${minutes} min (seed ${seed}), writing raw events and contexts under ${prefix}-*`);
     const progress = new Progress({ label: 'storage', unit: 'events' });
@@ -179,8 +192,20 @@ export async function run(opts: StorageRunOptions): Promise<BenchResult> {
     progress.finish();
     log(`storage: ${events} events, ${rawRejected} raw records rejected; measuring after refresh + forcemerge`);
 
+    client.diagnostic.off('request', onRequest);
     const raw = await storeBytes(client, `${rawPrefix}-*`);
-    const ctx = await storeBytes(client, names.contexts);
+    const ctx = await storeBytes(client, `${names.contexts},${names.members}`);
+    // bytes finally stored: the _source of every summary and member document
+    let storedSource = 0;
+    {
+      let r: any = await client.search({ index: `${names.contexts},${names.members}`, scroll: '1m', size: 5000, query: { match_all: {} } });
+      while (r.hits.hits.length) {
+        for (const h of r.hits.hits) storedSource += Buffer.byteLength(JSON.stringify(h._source));
+        r = await client.scroll({ scroll_id: r._scroll_id, scroll: '1m' });
+      }
+      await client.clearScroll({ scroll_id: r._scroll_id }).catch(() => {});
+    }
+    const writeAmplification = sentBytes / Math.max(1, storedSource);
     // per event: records Elasticsearch rejected (dynamic-mapping conflicts, as with Fluent Bit)
     // are not in the raw index, so raw storage is taken per stored record
     const rawPerEvent = raw.bytes / Math.max(1, raw.docs);
@@ -188,30 +213,20 @@ export async function run(opts: StorageRunOptions): Promise<BenchResult> {
     const reduction = rawPerEvent > 0 ? (1 - ctxPerEvent / rawPerEvent) * 100 : 0;
     if (rejectReasons.size) log(`storage: raw records rejected by Elasticsearch: ${[...rejectReasons].map(([k, n]) => `${n}× ${k}`).join('; ')}`);
 
-    // every auditID resolves to exactly one context via memberIds, and predictions for evaluation
+    // every auditID resolves to exactly one context via its member document (_id = auditID)
     const ids = [...truth.keys()];
     const predicted = new Map<string, string>();
-    let multi = 0;
+    const multi = 0; // one member document per auditID: the index cannot hold two
     const check = new Progress({ label: 'storage: resolve auditIDs', total: ids.length, unit: 'ids' });
     for (let i = 0; i < ids.length; i += 2_000) {
       const chunk = ids.slice(i, i + 2_000);
-      const want = new Set(chunk);
-      const r = await client.search<{ members: Array<{ auditID: string }> }>({
-        index: names.contexts, size: 10_000, query: { terms: { memberIds: chunk } }, _source: ['members.auditID'],
-      });
-      for (const h of r.hits.hits) {
-        for (const m of h._source?.members ?? []) {
-          if (!want.has(m.auditID)) continue;
-          if (predicted.has(m.auditID) && predicted.get(m.auditID) !== h._id) multi++;
-          predicted.set(m.auditID, h._id!);
-        }
-      }
+      for (const [a, c] of await ownersOf(client, prefix, chunk)) predicted.set(a, c);
       check.tick(chunk.length);
     }
     check.finish();
     const resolved = ids.filter((id) => predicted.has(id)).length;
     const ev = evaluateContexts(predicted, truth);
-    log(`storage: raw ${raw.bytes} B (${raw.docs} docs, ${raw.segments} segments), contexts ${ctx.bytes} B (${ctx.docs} docs, ${ctx.deleted} deleted, ${ctx.segments} segments), reduction ${reduction.toFixed(2)}%`);
+    log(`storage: raw ${raw.bytes} B (${raw.docs} docs, ${raw.segments} segments), contexts ${ctx.bytes} B (${ctx.docs} docs, ${ctx.deleted} deleted, ${ctx.segments} segments), reduction ${reduction.toFixed(2)}%; write amplification ${writeAmplification.toFixed(2)} (${sentBytes} B sent / ${storedSource} B stored)`);
     log(`storage: contexts vs ground truth (oracle labels)\n${formatContextEvaluation(ev)}`);
 
     return {
@@ -225,20 +240,22 @@ export async function run(opts: StorageRunOptions): Promise<BenchResult> {
         { name: 'context_bytes_per_event', value: ctxPerEvent, unit: 'bytes' },
         { name: 'auditids_resolved', value: ids.length ? (resolved / ids.length) * 100 : 0, unit: '%', target: { op: '>=', value: 100 } },
         { name: 'auditids_in_several_contexts', value: multi, unit: 'ids', target: { op: '<=', value: 0 } },
+        { name: 'write_amplification', value: writeAmplification, unit: 'bytes sent per byte stored', target: { op: '<=', value: 3 } },
         { name: 'jaccard_trigger', value: ev.trigger.jaccard, unit: 'mean' },
         { name: 'ari_trigger', value: ev.trigger.ari, unit: 'index' },
         { name: 'jaccard_overall', value: ev.overall.jaccard, unit: 'mean' },
         { name: 'ari_overall', value: ev.overall.ari, unit: 'index' },
       ],
       details: {
-        events, rawDocs: raw.docs, rawRejected, rawRejectReasons: Object.fromEntries(rejectReasons), rawJsonBytes, contexts: ctx.docs, prefix,
+        events, rawDocs: raw.docs, rawRejected, contextBytesSent: sentBytes, contextSourceBytesStored: storedSource, rawRejectReasons: Object.fromEntries(rejectReasons), rawJsonBytes, contexts: ctx.docs, prefix,
         evaluation: ev,
-        settings: { raw: 'Fluent Bit es output: Logstash_Format On, Replace_Dots On; ES dynamic mapping, default codec, 1 shard, 0 replicas', contexts: 'schema/elasticsearch/contexts.json (best_compression, members not indexed, memberIds index-only)' },
+        settings: { raw: 'Fluent Bit es output: Logstash_Format On, Replace_Dots On; ES dynamic mapping, default codec, 1 shard, 0 replicas', contexts: 'schema/elasticsearch/contexts.json + members.json (summaries; one member document per auditID, sorted by context and time; best_compression)' },
       },
     };
   } finally {
     await client.indices.delete({ index: `${prefix}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
     await client.indices.deleteIndexTemplate({ name: `${prefix}-*` }).catch(() => {});
     await client.close();
+    await rawClient.close();
   }
 }

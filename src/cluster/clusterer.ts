@@ -36,7 +36,8 @@
 import type { LabeledEvent, Receipt } from '../types/pipeline.ts';
 import type { AuditEvent } from '../types/audit.ts';
 import type { ClusterStage, ContextWrite, RawEvent } from './types.ts';
-import { eventFlags, resourceOf, summarize } from './summary.ts';
+import type { SecurityFlag } from '../types/context.ts';
+import { eventFlags, FLAG_ORDER, resourceOf, summarize } from './summary.ts';
 import { eventKeys, keyWeight } from './keys.ts';
 import { parseLabelKey, verbClassOf, type Label } from '../types/label.ts';
 import { clientFamily, isPerson, isSystemUser } from '../k8s/identity.ts';
@@ -84,6 +85,11 @@ export interface ClustererOptions {
   backgroundMaxAgeMs?: number;
   /** an open background context is rewritten at most this often, event time (default 10 s) */
   backgroundWriteMs?: number;
+  /**
+   * ...unless the input has been quiet this long (wall time; default 500 ms): a peer waiting
+   * for the acks of what it sent is not kept waiting for the next rewrite
+   */
+  backgroundQuietWriteMs?: number;
   /** link key weights by kind (see keys.ts WEIGHTS); 0 disables a kind */
   weights?: Partial<Record<'o' | 'u' | 'n' | 'f' | 'k' | 'h' | 'a' | 'y' | 's', number>>;
   /** a new trigger (non-system identity performing the labeled operation) starts a new context (default true) */
@@ -129,8 +135,12 @@ interface Ctx {
   lastWrite: number;
   dirty: boolean;
   newEvents: number;
+  /** auditIDs added since the last write */
+  added: string[];
   receipts: Map<Receipt, number>;
   raw: RawEvent[];
+  /** flags of the stored summary (restored contexts) */
+  storedFlags?: SecurityFlag[];
 }
 
 interface LabelIndex {
@@ -184,9 +194,27 @@ function triggerKeyOf(a: AuditEvent): string | undefined {
   return r?.name ? `o:${resourceOf(a)}:${r.namespace ?? ''}/${r.name}` : undefined;
 }
 
+/** A context stored before a restart, as restore.ts hands it back to the clusterer. */
+export interface RestoredContext {
+  id: string;
+  label: string;
+  state: 'open' | 'closed';
+  /** its members as events (compact: no bodies), in time order */
+  events: LabeledEvent[];
+  /** flags the stored summary had (some need bodies the members no longer carry) */
+  flags: SecurityFlag[];
+}
+
 export interface Clusterer extends ClusterStage {
   /** contexts currently in memory (open + retained), for tests and diagnostics */
   readonly memoryEvents: number;
+  /**
+   * Puts contexts stored before a restart back (start-up, before any push): open ones stay
+   * open, closed ones are retained for late events. An event whose auditID a restored
+   * context already holds goes straight back to it (its receipt settles with that context's
+   * next write; it is not counted twice). `watermark`: event time to continue from.
+   */
+  restore(contexts: RestoredContext[], watermark?: number): void;
 }
 
 export function createClusterer(opts: ClustererOptions = {}): Clusterer {
@@ -206,6 +234,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   const bgIdle = opts.backgroundIdleMs ?? 600_000;
   const bgMaxAge = opts.backgroundMaxAgeMs ?? 1_800_000;
   const bgWrite = opts.backgroundWriteMs ?? 10_000;
+  const bgQuietWrite = opts.backgroundQuietWriteMs ?? 500;
   const idleOf = (c: Ctx) => (c.background ? bgIdle : idle);
   const maxAgeOf = (c: Ctx) => (c.background ? bgMaxAge : maxAge);
   const triggerRule = opts.triggerRule ?? true;
@@ -233,6 +262,17 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   let watermark = -Infinity;
   let pending = 0;
   let memoryEvents = 0;
+  /** auditIDs held by restored contexts (a re-sent event goes back to its stored context) */
+  const restoredIds = new Map<string, Ctx>();
+
+  /** a re-sent event its restored context already holds: only its receipt rides along */
+  function absorb(c: Ctx, e: LabeledEvent): void {
+    c.dirty = true;
+    c.newEvents++;
+    pending++;
+    if (e.receipt) c.receipts.set(e.receipt, (c.receipts.get(e.receipt) ?? 0) + 1);
+    if (c.state === 'closed') closedDirty.add(c);
+  }
 
   function indexOf(label: string): LabelIndex {
     let ix = indexes.get(label);
@@ -286,7 +326,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   function newCtx(e: LabeledEvent, background: boolean): Ctx {
     const c: Ctx = {
       id: e.audit.auditID, label: e.labelKey, background, events: [], start: e.time, last: e.time, firstUser: e.audit.user?.username ?? '', firstNs: e.audit.objectRef?.namespace, userLast: new Map(),
-      keys: new Set(), lastTrigger: -Infinity, state: 'open', closedAt: Infinity, lastWrite: -Infinity, dirty: false, newEvents: 0, receipts: new Map(), raw: [],
+      keys: new Set(), lastTrigger: -Infinity, state: 'open', closedAt: Infinity, lastWrite: -Infinity, dirty: false, newEvents: 0, added: [], receipts: new Map(), raw: [],
     };
     open.add(c);
     mContexts.inc({ kind: background ? 'background' : 'trigger' });
@@ -303,6 +343,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     if (e.time > c.last) c.last = e.time;
     c.dirty = true;
     c.newEvents++;
+    c.added.push(e.audit.auditID);
     pending++;
     if (e.receipt) c.receipts.set(e.receipt, (c.receipts.get(e.receipt) ?? 0) + 1);
     if (keepRaw) c.raw.push({ auditID: e.audit.auditID, time: e.time, contextId: c.id, audit: e.audit });
@@ -559,21 +600,24 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       retained.delete(id);
       unregister(c);
       memoryEvents -= c.events.length;
+      if (c.storedFlags) for (const e of c.events) if (restoredIds.get(e.audit.auditID) === c) restoredIds.delete(e.audit.auditID);
     }
   }
 
   function toWrite(c: Ctx, wm: number): ContextWrite {
     c.lastWrite = wm;
     const doc = summarize(c.id, c.events, c.state, opts.detections);
+    if (c.storedFlags?.length) doc.flags = FLAG_ORDER.filter((f) => doc.flags.includes(f) || c.storedFlags!.includes(f));
     const w: ContextWrite = {
       doc,
       version: 2 * c.events.length + (c.state === 'closed' ? 1 : 0),
       newEvents: c.newEvents,
+      added: c.added,
       receipts: [...c.receipts].map(([receipt, n]) => ({ receipt, n })),
     };
     if (keepRaw) w.raw = c.raw;
     pending -= c.newEvents;
-    c.dirty = false; c.newEvents = 0; c.receipts = new Map(); c.raw = [];
+    c.dirty = false; c.newEvents = 0; c.added = []; c.receipts = new Map(); c.raw = [];
     return w;
   }
 
@@ -583,6 +627,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       for (const e of events) {
         if (!Number.isFinite(e.time)) throw new Error(`event ${e.audit?.auditID} has no valid time`);
         if (e.time > watermark) watermark = e.time;
+        const known = restoredIds.size ? restoredIds.get(e.audit.auditID) : undefined;
+        if (known) { absorb(known, e); continue; }
         if (e.label.kind === 'background') pushBackground(e);
         else pushTrigger(e);
       }
@@ -606,12 +652,52 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       for (const c of open) {
         if (!c.dirty) continue;
         // long-lived noise aggregates are rewritten less often (each write is the whole document)
-        if (c.background && w - c.lastWrite < bgWrite) continue;
+        if (c.background && w - c.lastWrite < bgWrite && quiet < bgQuietWrite) continue;
         out.push(toWrite(c, w));
       }
       evictRetained(w);
       pruneStarts(w);
       return out;
+    },
+
+    restore(contexts: RestoredContext[], wm?: number): void {
+      for (const r of contexts) {
+        if (!r.events.length || retained.has(r.id) || r.events.some((e) => restoredIds.has(e.audit.auditID))) continue;
+        const first = r.events[0]!;
+        const background = r.label.startsWith('background ');
+        const c = newCtx({ ...first, labelKey: r.label }, background);
+        c.id = r.id; // the id it was stored under (its first member to arrive, not the earliest)
+        c.storedFlags = r.flags;
+        const ix = indexOf(r.label);
+        for (const e of r.events) {
+          c.events.push(e);
+          memoryEvents++;
+          restoredIds.set(e.audit.auditID, c);
+          const u = e.audit.user?.username ?? '';
+          if (isPerson(e.audit) && e.time > (c.userLast.get(u) ?? -Infinity)) c.userLast.set(u, e.time);
+          if (e.time < c.start) c.start = e.time;
+          if (e.time > c.last) c.last = e.time;
+          if (!background && triggerRule && isTriggerLike(e)) {
+            const tk = triggerKeyOf(e.audit);
+            if (c.triggerUser === undefined) { c.triggerUser = u; c.triggerNs = e.audit.objectRef?.namespace; }
+            if (c.triggerUser === u) c.lastTrigger = e.time;
+            if (!c.triggerKey && tk) c.triggerKey = tk;
+          }
+          if (!background) register(ix, c, eventKeys(e.audit).own);
+        }
+        if (background) {
+          const key = `${r.label}\u0000${first.audit.user?.username ?? ''}`;
+          if (r.state === 'open' && !bgOpen.has(key)) { c.bgKey = key; bgOpen.set(key, c); }
+        }
+        if (r.state === 'closed') {
+          c.state = 'closed'; c.reason = 'idle'; c.closedAt = c.last;
+          open.delete(c);
+          retained.set(c.id, c);
+        }
+        c.lastWrite = c.last;
+      }
+      if (wm !== undefined && wm > watermark) { watermark = wm; lastPushWall = wallClock(); }
+      mOpen.set(open.size);
     },
 
     get watermark() { return watermark; },

@@ -48,7 +48,7 @@ export function toMember(e: LabeledEvent | { audit: AuditEvent; time: number }):
   return m;
 }
 
-function isForbidden(code: number): boolean { return code === 401 || code === 403; }
+export function isForbidden(code: number): boolean { return code === 401 || code === 403; }
 
 /**
  * A failed request that is part of normal control-plane life and says nothing about the
@@ -61,7 +61,7 @@ function isBenignFailure(m: ContextMember): boolean {
   return false;
 }
 
-function isFailure(m: ContextMember): boolean {
+export function isFailure(m: ContextMember): boolean {
   return m.code >= 400 && !isForbidden(m.code) && !isBenignFailure(m);
 }
 
@@ -254,7 +254,15 @@ export function memberAggregates(members: ContextMember[]): Pick<ContextDoc, 'st
   };
 }
 
-const FLAG_ORDER: SecurityFlag[] = ['secret-read', 'exec', 'attach', 'portforward', 'rbac-change', 'csr-approval', 'anonymous', 'forbidden-burst', 'impersonation', 'privileged-pod'];
+/** A context's outcome: its trigger's answer for an action, the members' answers for background traffic. */
+export function outcomeOf(trigger: TriggerInfo, background: boolean, n: number, forbidden: number, failures: number): Outcome {
+  if (!background) {
+    return isForbidden(trigger.code) ? 'forbidden' : trigger.code >= 400 ? 'failure' : forbidden + failures > 0 ? 'partial' : 'success';
+  }
+  return forbidden === n ? 'forbidden' : failures + forbidden === n ? 'failure' : forbidden + failures > 0 ? 'partial' : 'success';
+}
+
+export const FLAG_ORDER: SecurityFlag[] = ['secret-read', 'exec', 'attach', 'portforward', 'rbac-change', 'csr-approval', 'anonymous', 'forbidden-burst', 'impersonation', 'privileged-pod'];
 
 /**
  * Builds the stored document of a context. `events` may be in any order; members are sorted
@@ -287,13 +295,7 @@ export function summarize(id: string, events: LabeledEvent[], state: 'open' | 'c
   }
   if (forbidden >= FORBIDDEN_BURST) flags.add('forbidden-burst');
 
-  let outcome: Outcome;
-  if (!background) {
-    outcome = isForbidden(trigger.code) ? 'forbidden' : trigger.code >= 400 ? 'failure' : forbidden + failures > 0 ? 'partial' : 'success';
-  } else {
-    const n = members.length;
-    outcome = forbidden === n ? 'forbidden' : failures + forbidden === n ? 'failure' : forbidden + failures > 0 ? 'partial' : 'success';
-  }
+  const outcome = outcomeOf(trigger, background !== undefined, members.length, forbidden, failures);
 
   const aggregates = memberAggregates(members);
   let confidence = 0;

@@ -30,6 +30,11 @@ export interface ContextWrite {
   version: number;
   /** members added since the previous write of this context, not stored yet */
   newEvents: number;
+  /**
+   * auditIDs of the members added since the previous write of this context (the writer sends
+   * only these besides the summary); absent = every member of `doc` is new
+   */
+  added?: string[];
   /** receipts of those members; settled only after Elasticsearch acknowledged the write */
   receipts: ReceiptShare[];
   /** raw events of those members (only when the clusterer keeps raw events) */

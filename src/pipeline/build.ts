@@ -8,6 +8,9 @@ import { ConfigError, type Config } from '../config/config.ts';
 import { createEsClient, waitForEs } from '../store/es-client.ts';
 import { ensureIndexTemplates } from '../store/templates.ts';
 import { createContextWriter, type ContextWriter } from '../store/writer.ts';
+import { createDeadLetterSink, type EsDeadLetterSink } from '../store/dead-letter.ts';
+import { loadRecentContexts, sweepStaleOpen } from '../store/restore.ts';
+import { restoreContexts } from '../cluster/restore.ts';
 import { Normalizer } from '../normalize/index.ts';
 import { createLabeler, type Labeler } from '../label/index.ts';
 import { createClusterer, clustererOptions, type Clusterer } from '../cluster/index.ts';
@@ -83,21 +86,52 @@ export interface BuiltPipeline {
   labeler: Labeler;
   cluster: Clusterer;
   writer: ContextWriter;
+  /** `<prefix>-dead-letter`: inputs that can never be stored, with their reason */
+  deadLetters: EsDeadLetterSink;
+  /** contexts taken back from Elasticsearch at start-up, and stale open ones closed */
+  restored: { contexts: number; swept: number };
   detections: DetectionEngine;
 }
 
-export async function buildPipeline(cfg: Config, client: Client, opts: { refresh?: boolean | 'wait_for'; detections?: DetectionEngine } = {}): Promise<BuiltPipeline> {
+/** Background aggregates stay open up to this long (the clusterer's default window). */
+const BACKGROUND_WINDOW_MS = 1_800_000;
+
+export interface BuildOptions {
+  refresh?: boolean | 'wait_for';
+  /**
+   * Take open-context state back from Elasticsearch (default true): open contexts younger than
+   * `context-max-age` (background windows: 30 min) and contexts closed within `context-idle`
+   * come back into the clusterer, so late and re-sent events join the same context; stored
+   * contexts left open past that by a crash are closed.
+   */
+  restore?: boolean;
+  /** live input (serve): event time continues from the store's newest event, so restored contexts close on the clock */
+  live?: boolean;
+  /** the detections engine (default: from --rules and the shipped rules) */
+  detections?: DetectionEngine;
+}
+
+export async function buildPipeline(cfg: Config, client: Client, opts: BuildOptions = {}): Promise<BuiltPipeline> {
   const detections = opts.detections ?? detectionsFromConfig(cfg);
   logDetections(detections, log);
   await ensureIndexTemplates(client, cfg.indexPrefix);
   const labeler = await createLabeler({ modelDir: resolveModelDir(cfg.model), backend: cfg.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' });
-  const normalize = new Normalizer({ reorderHorizon: cfg.reorderHorizon, reorderWait: cfg.reorderWait, maxPending: Math.max(cfg.maxInFlight, 1000), maxBytes: cfg.maxBuffer });
+  const deadLetters = createDeadLetterSink({ client, prefix: cfg.indexPrefix, refresh: opts.refresh });
+  const normalize = new Normalizer({ deadLetters, reorderHorizon: cfg.reorderHorizon, reorderWait: cfg.reorderWait, maxPending: Math.max(cfg.maxInFlight, 1000), maxBytes: cfg.maxBuffer });
   const cluster = observeBefore(createClusterer({ ...clustererOptions(cfg), detections }), detections);
-  const writer = createContextWriter({ client, prefix: cfg.indexPrefix, rawRetentionMs: cfg.rawRetention, refresh: opts.refresh });
+  const restored = { contexts: 0, swept: 0 };
+  if (opts.restore !== false) {
+    const openHorizonMs = Math.max(cfg.contextMaxAge, BACKGROUND_WINDOW_MS);
+    const { docs, watermark } = await loadRecentContexts(client, cfg.indexPrefix, { openHorizonMs, closedHorizonMs: cfg.contextIdle });
+    restored.contexts = restoreContexts(cluster, docs, opts.live ? watermark : undefined);
+    restored.swept = await sweepStaleOpen(client, cfg.indexPrefix, openHorizonMs, { refresh: opts.refresh });
+    if (restored.contexts) log.info('took back contexts stored before the restart', { contexts: restored.contexts, open: docs.filter((d) => d.state === 'open').length, events: docs.reduce((n, d) => n + d.members.length, 0) });
+  }
+  const writer = createContextWriter({ client, prefix: cfg.indexPrefix, deadLetters, rawRetentionMs: cfg.rawRetention, refresh: opts.refresh });
   const pipeline = new Pipeline({ normalize, label: labeler, cluster, sink: writer }, {
     flushInterval: cfg.flushInterval,
     maxInFlight: cfg.maxInFlight,
     clockQuiet: Math.max(cfg.flushInterval, cfg.reorderWait),
   });
-  return { pipeline, normalize, labeler, cluster, writer, detections };
+  return { pipeline, normalize, labeler, cluster, writer, deadLetters, restored, detections };
 }

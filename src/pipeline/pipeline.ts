@@ -154,22 +154,27 @@ export class Pipeline implements Downstream {
   }
 
   /**
-   * Processes everything received so far and writes it, closing every open context;
-   * resolves when Elasticsearch has acknowledged it all. Used at end of a replay.
+   * Processes everything received so far and writes it, closing every open context (unless
+   * `close: false`: then only those due); resolves when Elasticsearch has acknowledged it all.
+   * Used at end of a replay and on shutdown.
    */
-  async flushAll(): Promise<void> {
+  async flushAll(opts: { close?: boolean } = {}): Promise<void> {
+    const force = opts.close !== false;
     await this.enqueue(async () => {
       await this.process(true, true);
       this.capabilities.decide();
-      this.write(this.collect(undefined, true));
+      this.write(this.collect(force ? undefined : this.watermark(), force));
     });
     await this.settleWrites();
   }
 
-  /** Stops accepting input, flushes everything, and closes the sink. */
-  async stop(): Promise<void> {
+  /**
+   * Stops accepting input, flushes everything, and closes the sink. `close: false` (a service
+   * restart) writes open contexts as open instead of closing them, for the next start to take back.
+   */
+  async stop(opts: { close?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
-    await this.flushAll();
+    await this.flushAll(opts);
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;

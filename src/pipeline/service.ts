@@ -37,7 +37,7 @@ export async function startService(cfg: Config, opts: ServiceOptions = {}): Prom
   }
   const detections = detectionsFromConfig(cfg); // an invalid rules file stops the start-up here
   const es = await connectEs(cfg);
-  const built = await buildPipeline(cfg, es.client, { detections });
+  const built = await buildPipeline(cfg, es.client, { detections, live: true });
   const { pipeline } = built;
   const alerts = alertsFromConfig(cfg, es.client, detections, (cb) => pipeline.subscribeClosed(cb));
   const forwardServer = new ForwardServer(pipeline, forwardOptionsFromConfig(cfg));
@@ -70,12 +70,14 @@ export async function startService(cfg: Config, opts: ServiceOptions = {}): Prom
     stop() {
       stopping ??= (async () => {
         await sim?.stop();
-        // write what is held so pending forward chunks and webhook batches get their acks
-        await pipeline.flushAll();
+        // write what is held so pending forward chunks and webhook batches get their acks;
+        // open contexts stay open in the store for the next start to take back (a restart
+        // does not split them), and the next start's sweeper closes any left past their age
+        await pipeline.flushAll({ close: false });
         await forwardServer.close({ graceMs: 5000 });
         graphql.close();
         await http.close();
-        await pipeline.stop();
+        await pipeline.stop({ close: false });
         await alerts?.close();
         await es.close();
       })();

@@ -1,10 +1,13 @@
 /**
  * Elasticsearch requests behind the GraphQL fields. Every answer comes from a search over the
  * contexts index pattern (`<prefix>-contexts*`, so rolled-over indices count too); nothing is
- * scanned in memory. Documents are decoded with fromEsDoc only.
+ * scanned in memory. Documents are decoded with fromEsDoc only. Members live in their own
+ * index (`<prefix>-members`, one document per auditID, see store/codec.ts) and are read only
+ * when a query selects them.
  */
 import type { Client } from '@elastic/elasticsearch';
-import { fromEsDoc, indexNames, type EsContextSource } from '../store/codec.ts';
+import { fromEsDoc, indexNames, type EsContextSource, type EsMemberSource } from '../store/codec.ts';
+import { membersOf } from '../store/read.ts';
 import type { ContextDoc } from '../types/context.ts';
 import { log } from '../util/log.ts';
 import { userError } from './errors.ts';
@@ -132,8 +135,22 @@ function backendError(e: unknown, what: string): Error {
 
 export class ContextSearch {
   readonly index: string;
-  constructor(private readonly es: Client, prefix: string) {
-    this.index = indexNames(prefix).contextsPattern;
+  private readonly names: ReturnType<typeof indexNames>;
+  constructor(private readonly es: Client, private readonly prefix: string) {
+    this.names = indexNames(prefix);
+    this.index = this.names.contextsPattern;
+  }
+
+  /** attaches every context's members (sorted by time, auditID) */
+  private async withMembers(ctxs: StoredContext[]): Promise<void> {
+    if (!ctxs.length) return;
+    let byId: Map<string, ContextDoc['members']>;
+    try {
+      byId = await membersOf(this.es, this.prefix, ctxs.map((c) => c.id));
+    } catch (e) {
+      throw backendError(e, 'members');
+    }
+    for (const c of ctxs) c.members = byId.get(c.id) ?? [];
   }
 
   private async search(what: string, body: Record<string, unknown>): Promise<any> {
@@ -144,12 +161,13 @@ export class ContextSearch {
     }
   }
 
-  private static source(withMembers: boolean): { excludes: string[] } {
-    return { excludes: withMembers ? ['memberIds'] : ['members', 'memberIds'] };
+  private static source(_withMembers: boolean): { excludes: string[] } {
+    return { excludes: ['members', 'memberIds'] };
   }
 
   private static decode(src: EsContextSource): StoredContext {
-    return fromEsDoc(src as EsContextSource) as StoredContext;
+    const { members: _m, ...ctx } = fromEsDoc(src as EsContextSource);
+    return ctx as StoredContext;
   }
 
   /**
@@ -183,6 +201,7 @@ export class ContextSearch {
     } else {
       hits = raw.map((h) => ({ ctx: ContextSearch.decode(h._source), sort: h.sort as SortValues }));
     }
+    if (opts.withMembers) await this.withMembers(hits.map((h) => h.ctx));
     const total = opts.withTotal ? (typeof res.hits.total === 'number' ? res.hits.total : res.hits.total?.value) : undefined;
     return { hits, hasNext: res.hits.hits.length > opts.first, total };
   }
@@ -190,19 +209,22 @@ export class ContextSearch {
   async byId(id: string, withMembers = true): Promise<StoredContext | null> {
     const res = await this.search('context', { query: { ids: { values: [id] } }, size: 1, _source: ContextSearch.source(withMembers) });
     const h = res.hits.hits[0];
-    return h ? ContextSearch.decode(h._source) : null;
+    if (!h) return null;
+    const ctx = ContextSearch.decode(h._source);
+    if (withMembers) await this.withMembers([ctx]);
+    return ctx;
   }
 
+  /** The context holding an auditID: its member document names it (one context per auditID). */
   async byAuditID(auditID: string, withMembers = true): Promise<StoredContext | null> {
-    const res = await this.search('contextOfEvent', {
-      query: { term: { memberIds: auditID } },
-      // an event belongs to one context; should a re-labelled event appear twice, the newest wins
-      sort: SORTS.START_DESC,
-      size: 1,
-      _source: ContextSearch.source(withMembers),
-    });
-    const h = res.hits.hits[0];
-    return h ? ContextSearch.decode(h._source) : null;
+    let res: any;
+    try {
+      res = await this.es.search<EsMemberSource>({ index: this.names.membersPattern, ignore_unavailable: true, allow_no_indices: true, query: { ids: { values: [auditID] } }, size: 1, _source: ['contextId'] });
+    } catch (e) {
+      throw backendError(e, 'contextOfEvent');
+    }
+    const contextId = res.hits.hits[0]?._source?.contextId;
+    return typeof contextId === 'string' ? this.byId(contextId, withMembers) : null;
   }
 
   /**

@@ -2,8 +2,8 @@
  * Index templates from schema/elasticsearch/*.json, applied at start-up. Each file is the body
  * of a composable index template; `{{prefix}}` in it becomes the configured index prefix and
  * the template is named `<prefix>-<file name>` (contexts.json → `kontext-contexts`).
- * Applying is idempotent (PUT replaces the template). The contexts index is created if
- * missing, and an existing one gets the template's mappings added (additive changes only),
+ * Applying is idempotent (PUT replaces the template). The contexts, members and dead-letter
+ * indices are created if missing, and existing ones get the template's mappings added (additive changes only),
  * so readers never meet index_not_found and an upgraded schema reaches a live index.
  * Shards, replicas and codec live in the files' `settings` and can be edited there or
  * overridden per call (`settings`).
@@ -22,7 +22,7 @@ export interface TemplateOptions {
   dir?: string;
   /** index settings merged over every template's `template.settings.index`, e.g. { number_of_replicas: 1 } */
   settings?: Record<string, unknown>;
-  /** create the contexts index when it does not exist (default true) */
+  /** create the contexts, members and dead-letter indices when they do not exist (default true) */
   createContextsIndex?: boolean;
 }
 
@@ -59,25 +59,32 @@ export async function ensureIndexTemplates(client: Client, prefix: string, opts:
     await client.indices.putIndexTemplate({ name: t.name, ...t.body } as any);
   }
   const names = indexNames(prefix);
-  const contexts = templates.find((t) => t.name === `${prefix}-contexts`);
-  if (!contexts) return;
-  const exists = await client.indices.exists({ index: names.contexts });
+  // the indices readers and the writer address by name: created up front, so nobody meets
+  // index_not_found, and an existing one gets the template's mappings added (additive only)
+  for (const [file, index] of [['contexts', names.contexts], ['members', names.members], ['dead-letter', names.deadLetter]] as const) {
+    const t = templates.find((x) => x.name === `${prefix}-${file}`);
+    if (t) await ensureIndex(client, index, t, opts);
+  }
+}
+
+async function ensureIndex(client: Client, index: string, t: LoadedTemplate, opts: TemplateOptions): Promise<void> {
+  const exists = await client.indices.exists({ index });
   if (!exists) {
     if (opts.createContextsIndex === false) return;
     try {
-      await client.indices.create({ index: names.contexts });
+      await client.indices.create({ index });
     } catch (e: any) {
       if (e?.body?.error?.type !== 'resource_already_exists_exception' && e?.meta?.body?.error?.type !== 'resource_already_exists_exception') throw e;
     }
-    await client.cluster.health({ index: names.contexts, wait_for_status: 'yellow', timeout: '30s' }).catch(() => {});
+    await client.cluster.health({ index, wait_for_status: 'yellow', timeout: '30s' }).catch(() => {});
     return;
   }
-  const mappings = contexts.body.template?.mappings;
+  const mappings = t.body.template?.mappings;
   if (mappings?.properties) {
     try {
-      await client.indices.putMapping({ index: names.contexts, properties: mappings.properties, dynamic: mappings.dynamic });
+      await client.indices.putMapping({ index, properties: mappings.properties, dynamic: mappings.dynamic });
     } catch (e) {
-      log.warn('contexts index mapping could not be updated to the current schema; new fields may not be searchable until reindexed', { index: names.contexts, err: e as Error });
+      log.warn('index mapping could not be updated to the current schema; new fields may not be searchable until reindexed', { index, err: e as Error });
     }
   }
 }

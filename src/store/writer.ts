@@ -1,34 +1,58 @@
 /**
  * Context writer: the Elasticsearch sink of the pipeline. Queues context writes, coalesces
  * them by context id (a newer state of a context replaces a queued older one and takes over
- * its receipts), sends them with the bulk API one request at a time, and settles the members'
- * receipts only after Elasticsearch acknowledged the documents. Every document is a whole
- * `index` op by `_id` with an external version (`2 × eventCount + closed`), so retries and
- * replays are idempotent and an older state never overwrites a newer one.
+ * its receipts and new members), and stores each batch in two bulk requests, one batch at a
+ * time:
  *
- * Elasticsearch down (connection refused, timeouts, 429, 5xx): the batch stays queued, the
- * writer reports `healthy = false` and retries with exponential backoff (with jitter) until it
- * succeeds; nothing is dropped. A document Elasticsearch rejects as invalid (other 4xx) is
- * logged and its receipts are failed, so the source does not ack it.
+ *  1. the new members, each a `create` of `<prefix>-members/_doc/<auditID>` (layout in
+ *     codec.ts). 201: stored. 409: that auditID is stored already; a realtime get tells in
+ *     which context, and the summary is then recomputed from what the store holds (merge.ts):
+ *     an event is never counted in two contexts, and a 409 never counts as stored by itself.
+ *  2. the summaries, an `index` of `<prefix>-contexts/_doc/<id>` with external version
+ *     `2 × eventCount + closed` (external_gte). A 409 means the stored summary knows more
+ *     members than this process (a restart, a replay of an overlapping file): the summary is
+ *     recomputed from the stored members plus ours and written with a version at least the
+ *     stored one. A stored context is only ever replaced by a state holding all its members.
+ *
+ * Receipts settle only after both: every new member is held by a stored member document (or
+ * was dead-lettered) and the summary is stored. An update of a context sends only its new
+ * members plus the small summary, not every member again.
+ *
+ * Transient errors (no answer, 408, 429, 5xx) keep the batch queued and retry with
+ * exponential backoff (with jitter); meanwhile `healthy = false` and the pipeline pauses the
+ * sources. Permanent errors (mapping, other 4xx, an id over 512 bytes) can never succeed: the
+ * document goes to the dead-letter index with the reason (dead-letter.ts) and its receipts
+ * settle once the dead letter is stored. A whole bulk refused as invalid is split and retried
+ * document by document, so one bad document never blocks the others.
  *
  * With `rawRetentionMs` > 0 the raw events of new members are indexed into daily
- * `<prefix>-raw-YYYY.MM.DD` indices (`_id` = auditID) in the same bulk, and daily indices older
- * than the retention are deleted by the writer (no ILM needed).
+ * `<prefix>-raw-YYYY.MM.DD` indices (`_id` = auditID) in the member bulk, and daily indices
+ * older than the retention are deleted by the writer (no ILM needed).
  */
 import type { Client } from '@elastic/elasticsearch';
-import type { ContextDoc } from '../types/context.ts';
+import type { ContextDoc, ContextMember } from '../types/context.ts';
+import type { DeadLetter, DeadLetterSink } from '../types/dead-letter.ts';
 import type { ContextSink, ContextWrite, RawEvent, ReceiptShare, WriteResult } from '../cluster/types.ts';
-import { indexNames, toEsDoc } from './codec.ts';
+import { indexNames, toEsDoc, toEsMember } from './codec.ts';
+import { errStatus, idTooLong, isTransientStatus, itemError, permanentReason } from './errors.ts';
+import { mergeSummary } from './merge.ts';
+import { membersOf, ownersOf, summariesOf } from './read.ts';
 import { log as rootLog } from '../util/log.ts';
 import { counter, gauge } from '../util/metrics.ts';
 
 const log = rootLog.child({ stage: 'store' });
 
-const mDocs = counter('kontext_store_docs_written_total', 'Context documents acknowledged by Elasticsearch.');
+const mDocs = counter('kontext_store_docs_written_total', 'Context summaries acknowledged by Elasticsearch.');
+const mMembers = counter('kontext_store_members_written_total', 'Member documents created in Elasticsearch.');
 const mEvents = counter('kontext_store_events_stored_total', 'Events whose context write was acknowledged by Elasticsearch.');
 const mRaw = counter('kontext_store_raw_written_total', 'Raw events written to the raw index.');
-const mBulkFail = counter('kontext_store_bulk_failures_total', 'Bulk requests that failed and were retried.');
-const mRejected = counter('kontext_store_docs_rejected_total', 'Context documents rejected by Elasticsearch (receipts failed).');
+const mBulkFail = counter('kontext_store_bulk_failures_total', 'Bulk requests that failed transiently and were retried.');
+const mRetries = counter('kontext_store_retries_total', 'Transient Elasticsearch failures retried with backoff, by kind.');
+const mRejected = counter('kontext_store_docs_rejected_total', 'Documents Elasticsearch refused for good (dead-lettered), by kind.');
+const mConflicts = counter('kontext_store_conflicts_total', 'Writes whose stored state differed from the pipeline view (resolved by recomputing from the store), by kind.');
+const mBytes = counter('kontext_store_bytes_sent_total', 'Bytes of bulk request bodies sent to Elasticsearch.');
+const mSlow = counter('kontext_store_slow_bulks_total', 'Bulk requests Elasticsearch took longer than 5 s to answer.');
+const SLOW_BULK_MS = 5_000;
 const mBacklog = gauge('kontext_store_backlog_events', 'Events queued for Elasticsearch, not yet acknowledged.');
 const mHealthy = gauge('kontext_store_healthy', '1 while Elasticsearch accepts writes, 0 while writes are failing.');
 
@@ -36,6 +60,8 @@ export interface ContextWriterOptions {
   client: Client;
   /** index prefix (`indexPrefix`) */
   prefix: string;
+  /** where documents Elasticsearch refuses for good are kept (default: failed receipts, logged) */
+  deadLetters?: DeadLetterSink;
   /** keep raw events this long (ms) in daily raw indices; 0 = off (default) */
   rawRetentionMs?: number;
   /** documents per bulk request (default 500) */
@@ -61,17 +87,16 @@ interface Entry {
   doc: ContextDoc;
   version: number;
   newEvents: number;
+  /** auditIDs of members not yet known to be held by a stored member document */
+  added: Set<string>;
   receipts: ReceiptShare[];
   raw: RawEvent[];
   tickets: Ticket[];
-}
-
-function isTransientStatus(status: number): boolean {
-  return status === 429 || status >= 500 || status === 408 || status === 0;
-}
-
-function errStatus(e: any): number | undefined {
-  return e?.meta?.statusCode ?? e?.statusCode;
+  /** the summary must be recomputed from the store (a member or summary conflict) */
+  rebuild: boolean;
+  /** members refused for good: excluded from the summary */
+  deadMembers: Set<string>;
+  dead: DeadLetter[];
 }
 
 /** UTC day of an epoch ms as used in raw index names. */
@@ -91,6 +116,20 @@ export interface ContextWriter extends ContextSink {
    * sources do not ack it and peers resend.
    */
   close(opts?: { timeoutMs?: number }): Promise<void>;
+}
+
+/** Contexts remembered as needing a summary recomputed from the store on every write. */
+const MAX_REBUILD_IDS = 100_000;
+
+function ndjson(ops: unknown[]): string {
+  let s = '';
+  for (const o of ops) s += JSON.stringify(o) + '\n';
+  return s;
+}
+
+function truncatedJson(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s.length > 16_384 ? s.slice(0, 16_384) : s;
 }
 
 export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
@@ -114,13 +153,29 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
   let pumping = false;
   let closed = false;
   let abandoned = false;
+  /** send the next batches one document at a time (a whole bulk was refused as invalid) */
+  let isolate = 0;
   let wake: (() => void) | undefined;
   let sleepTimer: NodeJS.Timeout | undefined;
   const idleWaiters: Array<() => void> = [];
+  /** context ids whose stored state differs from the pipeline's view (LRU by insertion) */
+  const rebuildIds = new Set<string>();
 
   const setBacklog = (d: number) => { backlog += d; mBacklog.set(backlog); };
   const setHealthy = (h: boolean) => { healthy = h; mHealthy.set(h ? 1 : 0); };
   setHealthy(true);
+
+  function recovered(): void {
+    if (!healthy) log.info('Elasticsearch accepts writes again', { afterFailures: failures });
+    failures = 0;
+    setHealthy(true);
+  }
+
+  function markRebuild(id: string): void {
+    rebuildIds.delete(id);
+    rebuildIds.add(id);
+    if (rebuildIds.size > MAX_REBUILD_IDS) rebuildIds.delete(rebuildIds.values().next().value!);
+  }
 
   function enqueue(e: Entry): void {
     const prev = queued.get(e.id);
@@ -128,102 +183,293 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
     // coalesce: keep the newest document, carry over everything unsettled
     if (e.version >= prev.version) { prev.doc = e.doc; prev.version = e.version; }
     prev.newEvents += e.newEvents;
+    for (const a of e.added) prev.added.add(a);
+    for (const a of e.deadMembers) prev.deadMembers.add(a);
     prev.receipts.push(...e.receipts);
     prev.raw.push(...e.raw);
     prev.tickets.push(...e.tickets);
+    prev.dead.push(...e.dead);
+    prev.rebuild ||= e.rebuild;
   }
 
-  function settle(e: Entry): void {
+  function settle(e: Entry, ok: boolean): void {
     for (const r of e.receipts) {
       try { r.receipt.settle(r.n); } catch (err) { log.error('receipt settle threw', { err: err as Error }); }
     }
     mEvents.inc(undefined, e.newEvents);
     setBacklog(-e.newEvents);
-    for (const t of e.tickets) t.done(true);
+    for (const t of e.tickets) t.done(ok);
   }
 
-  function reject(e: Entry, reason: string): void {
-    const err = new Error(`Elasticsearch rejected context ${e.id}: ${reason}`);
-    log.error('context document rejected', { id: e.id, reason, events: e.newEvents });
+  function fail(e: Entry, reason: string): void {
+    const err = new Error(`context ${e.id} not stored: ${reason}`);
+    log.error('context not stored', { id: e.id, reason, events: e.newEvents });
     for (const r of e.receipts) {
       try { r.receipt.fail(err); } catch (x) { log.error('receipt fail threw', { err: x as Error }); }
     }
-    mRejected.inc();
     setBacklog(-e.newEvents);
     for (const t of e.tickets) t.done(false);
+  }
+
+  function deadLetter(e: Entry, kind: 'member' | 'summary' | 'raw', reason: string, detail: string, auditID: string | undefined, record: unknown): void {
+    mRejected.inc({ kind });
+    e.dead.push({ time: now(), stage: 'store', reason, detail: `${kind}: ${detail}`, auditID, record: truncatedJson(record) });
   }
 
   function takeBatch(): Entry[] {
     const out: Entry[] = [];
     let bytes = 0;
+    const limit = isolate > 0 ? 1 : maxDocs;
     for (const [id, e] of queued) {
-      const size = 400 + e.doc.members.length * 160 + e.raw.length * 1500;
-      if (out.length && (out.length >= maxDocs || bytes + size > maxBytes)) break;
+      const size = 400 + e.added.size * 200 + e.raw.length * 1500;
+      if (out.length && (out.length >= limit || bytes + size > maxBytes)) break;
       out.push(e); bytes += size;
       queued.delete(id);
     }
+    if (isolate > 0) isolate--;
     return out;
   }
 
-  function bulkBody(batch: Entry[]): { ops: unknown[]; spans: Array<[number, number]> } {
-    const ops: unknown[] = [];
-    const spans: Array<[number, number]> = [];
-    let item = 0;
-    for (const e of batch) {
-      const first = item;
-      ops.push({ index: { _index: names.contexts, _id: e.id, version: e.version, version_type: 'external_gte' } }, toEsDoc(e.doc));
-      item++;
-      if (rawRetention > 0) {
-        for (const r of e.raw) {
-          ops.push({ index: { _index: names.raw(rawDay(r.time)), _id: r.auditID } }, { '@timestamp': Math.floor(r.time), contextId: r.contextId, ...r.audit });
-          item++;
-        }
-      }
-      spans.push([first, item]);
+  let slowSince = 0;
+  async function bulk(ops: unknown[], kind: string): Promise<any[]> {
+    const body = ndjson(ops);
+    mBytes.inc({ kind }, Buffer.byteLength(body));
+    const t0 = Date.now();
+    // a stalled Elasticsearch (paused, overloaded) answers late rather than failing: say so
+    const slow = setTimeout(() => {
+      mSlow.inc();
+      if (Date.now() - slowSince > 60_000) { slowSince = Date.now(); log.warn('Elasticsearch is slow to answer a bulk request; waiting (acks wait too)', { kind, waitedMs: Date.now() - t0, backlog }); }
+    }, SLOW_BULK_MS);
+    try {
+      const resp = await client.bulk({ operations: body as any, refresh: opts.refresh });
+      return resp.items;
+    } finally {
+      clearTimeout(slow);
     }
-    return { ops, spans };
   }
 
-  /** sends one bulk; returns the entries to retry and why */
-  async function sendBatch(batch: Entry[]): Promise<{ retry: Entry[]; error?: string }> {
-    const { ops, spans } = bulkBody(batch);
-    let resp;
-    try {
-      resp = await client.bulk({ operations: ops, refresh: opts.refresh });
-    } catch (e) {
-      const status = errStatus(e);
-      return { retry: batch, error: `bulk request failed${status ? ` (${status})` : ''}: ${(e as Error).message}` };
-    }
-    const items = resp.items;
-    const stored: Entry[] = [];
-    const retry: Entry[] = [];
-    let rawOk = 0;
-    batch.forEach((e, i) => {
-      const [from, to] = spans[i]!;
-      let transient = false; let fatal: string | undefined;
-      for (let k = from; k < to; k++) {
-        const res = items[k]?.index;
-        if (!res) { transient = true; continue; }
-        const st = res.status;
-        if (st >= 200 && st < 300) { if (k > from) rawOk++; continue; }
-        if (st === 409 && k === from) continue; // an equal or newer version is already stored
-        if (isTransientStatus(st)) transient = true;
-        else fatal ??= `${st} ${res.error?.type ?? ''}: ${res.error?.reason ?? ''}`;
+  type Outcome = { retry: Entry[]; error?: string; permanent?: boolean };
+
+  /** phase 1: new members (+ raw events); marks members held, conflicts and dead letters */
+  async function sendMembers(batch: Entry[]): Promise<Outcome> {
+    const ops: unknown[] = [];
+    const refs: Array<{ e: Entry; kind: 'member' | 'raw'; m: ContextMember | RawEvent }> = [];
+    for (const e of batch) {
+      if (idTooLong(e.id)) continue; // the whole context is dead-lettered in phase 2
+      const byId = new Map(e.doc.members.map((m) => [m.auditID, m]));
+      for (const a of e.added) {
+        const m = byId.get(a);
+        if (!m) { e.added.delete(a); continue; } // no longer part of the context
+        if (idTooLong(a)) {
+          deadLetter(e, 'member', 'id-too-long', `auditID is ${Buffer.byteLength(a)} bytes, Elasticsearch ids are at most 512`, a.slice(0, 1024), m);
+          e.deadMembers.add(a); e.added.delete(a); e.rebuild = true;
+          continue;
+        }
+        ops.push({ create: { _index: names.members, _id: a } }, toEsMember(e.id, m));
+        refs.push({ e, kind: 'member', m });
       }
-      if (fatal) reject(e, fatal);
-      else if (transient) retry.push(e);
-      else stored.push(e);
+      if (rawRetention > 0) {
+        for (const r of e.raw) {
+          if (idTooLong(r.auditID)) continue;
+          ops.push({ index: { _index: names.raw(rawDay(r.time)), _id: r.auditID } }, { '@timestamp': Math.floor(r.time), contextId: r.contextId, ...r.audit });
+          refs.push({ e, kind: 'raw', m: r });
+        }
+      }
+    }
+    if (!ops.length) return { retry: [] };
+    let items: any[];
+    try {
+      items = await bulk(ops, 'members');
+    } catch (err) {
+      const status = errStatus(err);
+      const msg = `member bulk failed${status ? ` (${status})` : ''}: ${(err as Error).message}`;
+      return { retry: batch, error: msg, permanent: !isTransientStatus(status) };
+    }
+    const retry = new Set<Entry>();
+    const exists: Array<{ e: Entry; id: string }> = [];
+    let rawOk = 0; let created = 0;
+    items.forEach((item, k) => {
+      const ref = refs[k]!;
+      const res = ref.kind === 'member' ? item.create : item.index;
+      const st: number = res?.status ?? 0;
+      if (ref.kind === 'raw') {
+        if (st >= 200 && st < 300) { rawOk++; ref.e.raw = ref.e.raw.filter((r) => r !== ref.m); }
+        else if (isTransientStatus(st)) { retry.add(ref.e); mRetries.inc({ kind: 'raw' }); }
+        else { deadLetter(ref.e, 'raw', permanentReason(res), itemError(res), (ref.m as RawEvent).auditID, (ref.m as RawEvent).audit); ref.e.raw = ref.e.raw.filter((r) => r !== ref.m); }
+        return;
+      }
+      const id = (ref.m as ContextMember).auditID;
+      if (st >= 200 && st < 300) { ref.e.added.delete(id); created++; }
+      else if (st === 409) exists.push({ e: ref.e, id });
+      else if (isTransientStatus(st)) { retry.add(ref.e); mRetries.inc({ kind: 'member' }); }
+      else {
+        deadLetter(ref.e, 'member', permanentReason(res), itemError(res), id, ref.m);
+        ref.e.deadMembers.add(id); ref.e.added.delete(id); ref.e.rebuild = true;
+      }
     });
     if (rawOk) mRaw.inc(undefined, rawOk);
-    for (const e of stored) settle(e);
-    mDocs.inc(undefined, stored.length);
-    if (stored.length && listeners.size) {
-      const docs = stored.map((e) => e.doc);
-      for (const l of listeners) {
-        try { l(docs); } catch (err) { log.error('onStored listener threw', { err: err as Error }); }
+    if (created) mMembers.inc(undefined, created);
+    if (exists.length) {
+      // stored before (a retry, a restart, a replay): find out in which context
+      let owners: Map<string, string>;
+      try {
+        owners = await ownersOf(client, opts.prefix, exists.map((x) => x.id));
+      } catch (err) {
+        for (const x of exists) retry.add(x.e);
+        return { retry: [...retry], error: `member owner lookup failed: ${(err as Error).message}` };
+      }
+      for (const x of exists) {
+        const owner = owners.get(x.id);
+        if (owner === undefined) { retry.add(x.e); continue; } // 409 without a document: ask again
+        x.e.added.delete(x.id);
+        x.e.rebuild = true;
+        mConflicts.inc({ kind: owner === x.e.id ? 'member-stored' : 'member-elsewhere' });
       }
     }
-    return retry.length ? { retry, error: `${retry.length} of ${batch.length} documents were not accepted (overloaded or unavailable)` } : { retry };
+    return retry.size ? { retry: [...retry], error: `${retry.size} of ${batch.length} contexts' members were not accepted (overloaded or unavailable)` } : { retry: [] };
+  }
+
+  /** the summary to store for `e`, recomputed from the store when needed; null = nothing of it is ours */
+  async function rebuilt(e: Entry, stored?: { doc: any; version: number }): Promise<{ doc: ContextDoc; version: number } | null> {
+    const mine = e.doc.members.filter((m) => !e.deadMembers.has(m.auditID));
+    const [owners, held, summaries] = await Promise.all([
+      ownersOf(client, opts.prefix, mine.map((m) => m.auditID)),
+      membersOf(client, opts.prefix, [e.id]),
+      stored ? Promise.resolve(new Map([[e.id, stored]])) : summariesOf(client, opts.prefix, [e.id]),
+    ]);
+    const union = new Map<string, ContextMember>();
+    for (const m of held.get(e.id) ?? []) union.set(m.auditID, m);
+    for (const m of mine) if (owners.get(m.auditID) === e.id) union.set(m.auditID, m);
+    const s = summaries.get(e.id);
+    if (!union.size) return null;
+    const doc = mergeSummary(e.doc, s?.doc, [...union.values()]);
+    const version = Math.max(s?.version ?? 0, 2 * doc.eventCount + (doc.state === 'closed' ? 1 : 0));
+    return { doc, version };
+  }
+
+  /** phase 2: summaries; returns entries to retry and the stored ones */
+  async function sendSummaries(batch: Entry[]): Promise<Outcome & { stored: Array<{ e: Entry; doc: ContextDoc | null }> }> {
+    const retry: Entry[] = [];
+    const stored: Array<{ e: Entry; doc: ContextDoc | null }> = [];
+    let pending: Array<{ e: Entry; doc: ContextDoc; version: number }> = [];
+    for (const e of batch) {
+      if (idTooLong(e.id)) {
+        // the whole context, members included: none of it can be stored under this id
+        deadLetter(e, 'summary', 'id-too-long', `context id is ${Buffer.byteLength(e.id)} bytes, Elasticsearch ids are at most 512`, e.id.slice(0, 1024), e.doc);
+        stored.push({ e, doc: null });
+        continue;
+      }
+      const dup = new Set(e.doc.members.map((m) => m.auditID)).size !== e.doc.members.length;
+      if (dup) mConflicts.inc({ kind: 'duplicate-member' });
+      if (e.rebuild || dup || rebuildIds.has(e.id)) {
+        markRebuild(e.id);
+        try {
+          const r = await rebuilt(e);
+          if (!r) { stored.push({ e, doc: null }); continue; }
+          pending.push({ e, ...r });
+        } catch (err) {
+          retry.push(e);
+          mRetries.inc({ kind: 'read' });
+          log.debug('conflict resolution read failed; retrying', { id: e.id, err: err as Error });
+        }
+      } else {
+        pending.push({ e, doc: e.doc, version: e.version });
+      }
+    }
+    let error: string | undefined;
+    for (let round = 0; pending.length && round < 3; round++) {
+      const ops: unknown[] = [];
+      for (const p of pending) ops.push({ index: { _index: names.contexts, _id: p.e.id, version: p.version, version_type: 'external_gte' } }, toEsDoc(p.doc));
+      let items: any[];
+      try {
+        items = await bulk(ops, 'summaries');
+      } catch (err) {
+        const status = errStatus(err);
+        return { retry: [...retry, ...pending.map((p) => p.e)], stored, error: `summary bulk failed${status ? ` (${status})` : ''}: ${(err as Error).message}`, permanent: !isTransientStatus(status) };
+      }
+      const conflicts: typeof pending = [];
+      items.forEach((item, i) => {
+        const p = pending[i]!;
+        const res = item.index;
+        const st: number = res?.status ?? 0;
+        if (st >= 200 && st < 300) stored.push({ e: p.e, doc: p.doc });
+        else if (st === 409) conflicts.push(p);
+        else if (isTransientStatus(st)) { retry.push(p.e); mRetries.inc({ kind: 'summary' }); }
+        else { deadLetter(p.e, 'summary', permanentReason(res), itemError(res), p.e.id, toEsDoc(p.doc)); stored.push({ e: p.e, doc: null }); }
+      });
+      // the stored summary knows more than we do: recompute from the store, write again
+      pending = [];
+      if (conflicts.length) {
+        const summaries = await summariesOf(client, opts.prefix, conflicts.map((c) => c.e.id)).catch(() => undefined);
+        for (const c of conflicts) {
+          mConflicts.inc({ kind: 'summary' });
+          markRebuild(c.e.id);
+          try {
+            const r = summaries ? await rebuilt(c.e, summaries.get(c.e.id)) : undefined;
+            if (r === undefined) { retry.push(c.e); continue; }
+            if (!r) { stored.push({ e: c.e, doc: null }); continue; }
+            pending.push({ e: c.e, ...r });
+          } catch {
+            retry.push(c.e);
+          }
+        }
+        error = `${conflicts.length} summaries changed concurrently`;
+      }
+    }
+    for (const p of pending) retry.push(p.e);
+    return { retry, stored, error: retry.length ? error ?? `${retry.length} of ${batch.length} summaries were not accepted (overloaded or unavailable)` : undefined };
+  }
+
+  /** stores one batch; returns the entries to retry and why */
+  async function sendBatch(batch: Entry[]): Promise<Outcome> {
+    const m = await sendMembers(batch);
+    if (m.permanent) {
+      if (batch.length > 1) { isolate = batch.length; return { retry: batch, error: `${m.error}; retrying one context at a time` }; }
+      // one context whose bulk is refused as a whole: keep it as a dead letter
+      const e = batch[0]!;
+      deadLetter(e, 'summary', 'es-bad-request', m.error ?? 'bulk refused', e.id.slice(0, 1024), e.doc);
+      e.added.clear();
+      return finish([{ e, doc: null }], []);
+    }
+    const retrySet = new Set(m.retry);
+    const ready = batch.filter((e) => !retrySet.has(e));
+    const s = ready.length ? await sendSummaries(ready) : { retry: [], stored: [] as Array<{ e: Entry; doc: ContextDoc | null }> };
+    if ((s as Outcome).permanent) {
+      if (ready.length > 1) { isolate = batch.length; return { retry: batch, error: `${(s as Outcome).error}; retrying one context at a time` }; }
+      const e = ready[0]!;
+      deadLetter(e, 'summary', 'es-bad-request', (s as Outcome).error ?? 'bulk refused', e.id.slice(0, 1024), toEsDoc(e.doc));
+      return finish([{ e, doc: null }], m.retry, m.error);
+    }
+    return finish(s.stored, [...m.retry, ...s.retry], m.error ?? (s as Outcome).error);
+  }
+
+  /** dead letters first (their receipts settle once those are stored), then settle and publish */
+  async function finish(done: Array<{ e: Entry; doc: ContextDoc | null }>, retry: Entry[], error?: string): Promise<Outcome> {
+    const dead = done.flatMap((d) => d.e.dead);
+    if (dead.length) {
+      if (!opts.deadLetters) {
+        for (const d of dead) log.error('document refused by Elasticsearch and no dead-letter index configured', { reason: d.reason, detail: d.detail, auditID: d.auditID });
+      } else {
+        try {
+          await opts.deadLetters.put(dead);
+        } catch (err) {
+          return { retry: [...retry, ...done.map((d) => d.e)], error: `dead letters not stored: ${(err as Error).message}` };
+        }
+      }
+      for (const d of done) d.e.dead = [];
+    }
+    if (!retry.length) recovered();
+    const published: ContextDoc[] = [];
+    for (const { e, doc } of done) {
+      settle(e, true);
+      if (doc) { published.push(doc); mDocs.inc(); }
+    }
+    if (published.length && listeners.size) {
+      for (const l of listeners) {
+        try { l(published); } catch (err) { log.error('onStored listener threw', { err: err as Error }); }
+      }
+    }
+    return retry.length ? { retry, error } : { retry: [] };
   }
 
   /** put failed entries back in front of the queue, merging with newer queued states */
@@ -247,7 +493,7 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
     try {
       while (queued.size) {
         inflight = takeBatch();
-        let result: { retry: Entry[]; error?: string };
+        let result: Outcome;
         try {
           result = await sendBatch(inflight);
         } catch (e) {
@@ -256,17 +502,13 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
           result = { retry: inflight, error: (e as Error).message };
         }
         inflight = [];
-        if (!result.retry.length) {
-          if (!healthy) log.info('Elasticsearch accepts writes again', { afterFailures: failures });
-          failures = 0;
-          setHealthy(true);
-          continue;
-        }
+        if (!result.retry.length) { recovered(); continue; }
         if (abandoned) {
-          for (const e of result.retry) reject(e, 'not stored before shutdown');
+          for (const e of result.retry) fail(e, 'not stored before shutdown');
           continue;
         }
         requeue(result.retry);
+        if (isolate > 0) continue; // split and resend right away
         failures++;
         mBulkFail.inc();
         setHealthy(false);
@@ -328,7 +570,12 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
             done(ok) { if (ok) stored++; else rejected++; if (--left === 0) resolve({ stored, rejected }); },
           };
           setBacklog(w.newEvents);
-          enqueue({ id: w.doc.id, doc: w.doc, version: w.version, newEvents: w.newEvents, receipts: [...w.receipts], raw: w.raw ? [...w.raw] : [], tickets: [ticket] });
+          enqueue({
+            id: w.doc.id, doc: w.doc, version: w.version, newEvents: w.newEvents,
+            added: new Set(w.added ?? w.doc.members.map((m) => m.auditID)),
+            receipts: [...w.receipts], raw: w.raw ? [...w.raw] : [], tickets: [ticket],
+            rebuild: false, deadMembers: new Set(), dead: [],
+          });
         }
         void pump();
       });
@@ -354,7 +601,7 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
         abandoned = true;
         const left = [...queued.values()];
         queued.clear();
-        for (const e of left) reject(e, `not stored before shutdown (Elasticsearch unavailable for ${timeoutMs} ms)`);
+        for (const e of left) fail(e, `not stored before shutdown (Elasticsearch unavailable for ${timeoutMs} ms)`);
         wake?.();
       }
     },
