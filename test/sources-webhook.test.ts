@@ -43,7 +43,7 @@ describe('audit webhook', () => {
       ds.settleAll();
       const res = await p;
       assert.equal(res.status, 200);
-      assert.deepEqual(await res.json(), { accepted: 3 });
+      assert.deepEqual(await res.json(), { received: 3, accepted: 3, rejected: 0 });
       assert.deepEqual(ds.records, list.items);
     } finally { await s.close(); }
   });
