@@ -20,6 +20,7 @@ export function forwardOptionsFromConfig(c: Config): ForwardServerOptions {
     maxMessageBytes: c.maxMessageBytes,
     maxDecompressionRatio: c.maxDecompressionRatio,
     maxDepth: c.maxDepth,
+    maxMessageEntries: c.maxMessageEntries,
     idleTimeout: c.idleTimeout,
     maxConnections: c.maxConnections,
     maxConnectionsPerPeer: c.maxConnectionsPerPeer,

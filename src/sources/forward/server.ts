@@ -77,6 +77,8 @@ export interface ForwardServerOptions {
   handshakeTimeout?: number;
   /** bytes of incomplete messages held across all connections (default max(4 x maxMessageBytes, 256 MiB)) */
   maxBufferedBytes?: number;
+  /** entries in one message (default 100000): a message of millions of tiny entries is refused */
+  maxMessageEntries?: number;
   /** deepest msgpack nesting accepted (default 512) */
   maxDepth?: number;
   logger?: Logger;
@@ -236,6 +238,7 @@ class Connection {
         if (entries.length) {
           const { records: batch } = extractRecords(entries, 'entries', entriesSeen);
           entriesSeen += entries.length;
+          if (entriesSeen > lim.maxMessageEntries) throw new ProtocolError(`more than ${lim.maxMessageEntries} entries in one message (max-message-entries)`, 'too-many-entries');
           if (!this.proven) this.proven = true;
           if (batch.length) {
             records += batch.length;
@@ -378,6 +381,7 @@ function limitsOf(o: ForwardServerOptions) {
     maxConnectionsPerPeer: o.maxConnectionsPerPeer ?? 128,
     maxBufferedBytes: o.maxBufferedBytes ?? Math.max(maxMessageBytes * 4, 256 * 1024 * 1024),
     maxDepth: o.maxDepth ?? 512,
+    maxMessageEntries: o.maxMessageEntries ?? 100_000,
   };
 }
 
@@ -464,6 +468,8 @@ export class ForwardServer {
   }
 
   get connectionCount(): number { return this.conns.size; }
+  /** connection slots taken (TLS sockets before their handshake included) */
+  get slotCount(): number { return this.slots.size; }
 
   /**
    * Warnings about bad input, at most 20 per 10 s (a flood of garbage connections must not
