@@ -112,7 +112,7 @@ export interface ReadinessProbes {
 }
 
 export const ES_CHECK_MS = 5_000;
-/** Elasticsearch not answering for this long: not ready */
+/** every Elasticsearch ping failing for this long: not ready */
 export const ES_UNREACHABLE_MS = 15_000;
 /** documents waiting and none stored for this long: the writer is stalled */
 export const WRITER_STALL_MS = 60_000;
@@ -122,7 +122,8 @@ export const WRITER_STALL_MS = 60_000;
  * background, never per probe), the writer failing, the writer stalled. Returns a stop function.
  */
 export function monitorReadiness(board: HealthBoard, probes: ReadinessProbes, now: () => number = Date.now): () => void {
-  let esOkAt = now();
+  /** since when every ping failed (undefined while Elasticsearch answers) */
+  let esFailingSince: number | undefined;
   let esCheckedAt = 0;
   let checking = false;
   let progressAt = now();
@@ -132,9 +133,9 @@ export function monitorReadiness(board: HealthBoard, probes: ReadinessProbes, no
     const t = now();
     if (!checking && t - esCheckedAt >= ES_CHECK_MS) {
       checking = true; esCheckedAt = t;
-      probes.pingEs().then(() => { esOkAt = now(); }, () => {}).finally(() => { checking = false; });
+      probes.pingEs().then(() => { esFailingSince = undefined; }, () => { esFailingSince ??= now(); }).finally(() => { checking = false; });
     }
-    board.set('esUnreachable', t - esOkAt > ES_UNREACHABLE_MS);
+    board.set('esUnreachable', esFailingSince !== undefined && t - esFailingSince >= ES_UNREACHABLE_MS);
     board.set('writerFailing', !probes.writer.healthy);
     const backlog = probes.writer.backlogDocs > 0;
     if (backlog && !hadBacklog) progressAt = t;

@@ -205,13 +205,19 @@ export async function throwBomb(c: ServeChild, bomb: Bomb, scale: number, timeou
   resetPeak(c.pid);
   const t0 = performance.now();
   const peer = await ForwardClient.connect(c.forwardPort, { sharedKey: c.sharedKey, hostname: 'attacker' });
+  // sampled while waiting: the peak is known even if the process dies
+  let peakRss = 0;
+  const sample = () => { try { peakRss = Math.max(peakRss, rssOf(c.pid).peak); } catch { /* exited */ } };
+  const sampler = setInterval(sample, 100);
   peer.write(bytes);
   let closed = true;
   try { await peer.closedWithin(timeoutMs); } catch { closed = false; }
   const ms = performance.now() - t0;
   peer.destroy();
-  const peakRss = c.exited ? NaN : rssOf(c.pid).peak;
-  const after = c.exited ? {} : await rejectedByReason(c);
+  await new Promise((r) => setTimeout(r, 200));
+  clearInterval(sampler);
+  sample();
+  const after = c.exited ? {} : await rejectedByReason(c).catch(() => ({} as Record<string, number>));
   const reasons = Object.keys(after).filter((r) => (after[r] ?? 0) > (before[r] ?? 0));
   return { name: bomb.name, sentBytes: bytes.length, closed, reasons, peakRss, ms };
 }
