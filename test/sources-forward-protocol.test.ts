@@ -394,8 +394,9 @@ describe('bad input closes only the offending connection', () => {
     { name: 'declared size over the limit (rejected before the bytes arrive)', bytes: () => Buffer.from([0x93, 0xa1, 0x74, 0xc6, 0x10, 0, 0, 0]), reason: 'oversized', opts: { maxMessageBytes: 4096 } },
     { name: 'array count over the limit', bytes: () => Buffer.from([0xdd, 0x7f, 0xff, 0xff, 0xff]), reason: 'oversized', opts: { maxMessageBytes: 4096 } },
     { name: 'message over the limit', bytes: () => pack([TAG, 1, { big: 'x'.repeat(10_000) }]), reason: 'oversized', opts: { maxMessageBytes: 4096 } },
-    { name: 'gzip bomb of tiny entries over the inflated limit', bytes: () => pack([TAG, gz(Buffer.alloc(1_200_000, pack([1, {}]))), { compressed: 'gzip' }]), reason: 'oversized', opts: { maxDecompressedBytes: 1_000_000 } },
-    { name: 'gzip bomb over the decompression ratio', bytes: () => pack([TAG, gz(Buffer.alloc(3_000_000, pack([1, {}]))), { compressed: 'gzip' }]), reason: 'decompression-ratio', opts: { maxDecompressionRatio: 20 } },
+    { name: 'gzip bomb of tiny entries over the inflated limit', bytes: () => pack([TAG, gz(Buffer.alloc(1_200_000, pack([1, {}]))), { compressed: 'gzip' }]), reason: 'oversized', opts: { maxDecompressedBytes: 1_000_000, maxMessageEntries: 10_000_000 } },
+    { name: 'gzip bomb over the decompression ratio', bytes: () => pack([TAG, gz(Buffer.alloc(3_000_000, pack([1, {}]))), { compressed: 'gzip' }]), reason: 'decompression-ratio', opts: { maxDecompressionRatio: 20, maxMessageEntries: 10_000_000 } },
+    { name: 'gzip bomb of more tiny entries than a message may hold', bytes: () => pack([TAG, gz(Buffer.alloc(300_000, pack([1, {}]))), { compressed: 'gzip' }]), reason: 'too-many-entries', opts: { maxMessageEntries: 50_000 } },
     { name: 'gzip bomb of zeros (not entries)', bytes: () => pack([TAG, gz(Buffer.alloc(5_000_000)), { compressed: 'gzip' }]), reason: 'invalid-message' },
   ];
 

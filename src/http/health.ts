@@ -10,6 +10,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
+import { log } from '../util/log.ts';
 
 /** Not-ready reasons, one bit each; the texts are shown by /readyz. */
 export const NOT_READY = {
@@ -91,6 +92,7 @@ export async function startHealthServer(board: HealthBoard, host: string, port: 
     resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
   });
   worker.unref();
+  worker.on('error', (e) => log.error('health worker failed: /healthz and /readyz on the health port are down', { err: e.message }));
   const [msg] = await Promise.race([
     once(worker, 'message') as Promise<[{ port?: number; error?: string }]>,
     once(worker, 'error').then(([e]) => { throw e as Error; }),
