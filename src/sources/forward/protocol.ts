@@ -2,9 +2,9 @@
  * Fluent forward protocol v1, server side: the envelope of the four event modes, entries in
  * both the classic `[time, record]` form and the `[[time, metadata], record]` form (Fluent Bit
  * group markers skipped), EventTime, options (`size`, `chunk`, `compressed`), and the PING of
- * the shared-key handshake. Everything here is synchronous (entries are decoded incrementally
- * by entries.ts) and throws ProtocolError with a
- * message fit for a log line.
+ * the shared-key handshake. Everything here is synchronous and throws ProtocolError with a
+ * message fit for a log line; the entries of a message are left as bytes, decoded
+ * incrementally by entries.ts.
  * Spec: https://github.com/fluent/fluentd/wiki/Forward-Protocol-Specification-v1
  */
 import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack';
