@@ -18,6 +18,7 @@ import { createGraphqlHandler } from '../src/query/handler.ts';
 import { forwardExposure, isLoopback } from '../src/sources/forward/index.ts';
 import { setLogLevel } from '../src/util/log.ts';
 import { ROOT } from './helpers/hostile.ts';
+import { captureLogs } from './sources-helpers.ts';
 
 setLogLevel('error');
 
@@ -137,6 +138,24 @@ describe('HTTP: /metrics and introspection as configured', () => {
       assert.equal((await fetch(`${pub.s.url}/metrics`)).status, 200);
     } finally { pub.graphql.close(); await pub.s.close(); }
     assert.ok(loadConfig({}, {}).metricsPublic === false, 'private by default');
+  });
+
+  test('auth failures are logged with the remote address and the reason, never the token', async () => {
+    const { s, graphql } = await serve(false);
+    setLogLevel('warn');
+    try {
+      const { lines } = await captureLogs(async () => {
+        await gql(s.url, '{ __typename }', 'guessed-token-value');
+        await fetch(`${s.url}/metrics`, { headers: { authorization: 'Bearer another-guess' } });
+      });
+      const fails = lines.filter((l) => l.msg === 'authentication failed');
+      assert.deepEqual(fails.map((l) => l.route), ['/graphql', '/metrics']);
+      for (const l of fails) {
+        assert.match(String(l.remote), /127\.0\.0\.1/);
+        assert.equal(l.reason, 'invalid bearer token');
+      }
+      assert.ok(!JSON.stringify(lines).includes('guess'), 'no token in the log');
+    } finally { setLogLevel('error'); graphql.close(); await s.close(); }
   });
 
   test('GraphQL: one introspection query is answered, 140 aliased __schema fields are refused before execution', async () => {
