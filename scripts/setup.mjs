@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm start` / `npm test` set-up step (no dependencies of its own): installs the npm packages
-// when node_modules is missing or older than package-lock.json, and checks for Java and Maven,
+// when node_modules is missing or older than package-lock.json, builds the web UI when its
+// sources changed, and checks for Java and Maven,
 // which the local Elasticsearch needs when ELASTICSEARCH_URL is unset.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,19 @@ if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const r = spawnSync(npm, ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) { process.stderr.write('kontext: npm ci failed\n'); process.exit(r.status ?? 1); }
+}
+// The web UI (ui/) is built into ui/dist whenever a source is newer than the build.
+const uiDir = path.join(root, 'ui');
+const uiIndex = path.join(uiDir, 'dist', 'index.html');
+const newest = (dir) => readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+  if (e.name === 'dist' || e.name === 'node_modules') return m;
+  const p = path.join(dir, e.name);
+  return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+}, 0);
+if (existsSync(uiDir) && (!existsSync(uiIndex) || statSync(uiIndex).mtimeMs < Math.max(newest(uiDir), statSync(lock).mtimeMs))) {
+  process.stderr.write('kontext: building the web UI (vite build ui)...\n');
+  const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', uiDir], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) { process.stderr.write('kontext: building the web UI failed\n'); process.exit(r.status ?? 1); }
 }
 if (!process.env.ELASTICSEARCH_URL) {
   const missing = ['java', 'mvn'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);

@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_FILE, importSavedObjects, KibanaImportFailure, withIndexPrefix } from '../src/cli/commands/kibana.ts';
+import { DEFAULT_FILE, DEFAULT_UI_URL, importSavedObjects, KibanaImportFailure, withIndexPrefix, withUiUrl } from '../src/cli/commands/kibana.ts';
+import { parseRoute } from '../ui/src/router.ts';
 
 const NDJSON = readFileSync(DEFAULT_FILE, 'utf8');
 const objects = NDJSON.split('\n').filter((l) => l.trim()).map((l, i) => {
@@ -58,6 +59,24 @@ test('the data view targets the contexts index with start as time field', () => 
   assert.equal(dv[0].attributes.timeFieldName, 'start');
   assert.equal(FIELDS.get('start'), 'date');
   for (const f of Object.keys(JSON.parse(dv[0].attributes.fieldAttrs))) assert.ok(FIELDS.has(f), `fieldAttrs ${f} is mapped`);
+});
+
+test('the data view formats a context id as a link to its page in the web UI; --ui-url moves it', () => {
+  const dv = objects.find((o) => o.type === 'index-pattern');
+  const formats = JSON.parse(dv.attributes.fieldFormatMap);
+  assert.equal(formats.id.id, 'url');
+  assert.equal(formats.id.params.urlTemplate, `${DEFAULT_UI_URL}/context/{{value}}`);
+  assert.equal(FIELDS.get('id'), 'keyword');
+  // the template is a route of the UI: Kibana URL-encodes {{value}}, the UI decodes it
+  const link = formats.id.params.urlTemplate.replace('{{value}}', encodeURIComponent('ctx/1 x'));
+  assert.deepEqual(parseRoute(new URL(link).pathname), { view: 'context', id: 'ctx/1 x' });
+  for (const s of objects.filter((o) => o.type === 'search')) assert.ok(s.attributes.columns.includes('id'), `${s.id} shows the linked id`);
+  const moved = withUiUrl(NDJSON, 'https://kontext.example/base/').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const mdv = moved.find((o) => o.type === 'index-pattern');
+  assert.equal(JSON.parse(mdv.attributes.fieldFormatMap).id.params.urlTemplate, 'https://kontext.example/base/context/{{value}}');
+  assert.deepEqual(moved.filter((o) => o.type !== 'index-pattern'), objects.filter((o) => o.type !== 'index-pattern'), 'only the data view changes');
+  assert.throws(() => withUiUrl(NDJSON, 'javascript:alert(1)'), /--ui-url/);
+  assert.throws(() => withUiUrl(NDJSON, 'not a url'), /--ui-url/);
 });
 
 test('every reference resolves to an object in the file', () => {

@@ -59,6 +59,7 @@ function fakeSearch(): ContextSearch {
     contexts: async () => ({ hits: [{ ctx, sort: [ctx.start, ctx.id] }], hasNext: true, total: 7 }),
     byId: async () => ctx,
     byAuditID: async () => ctx,
+    adjacent: async () => null,
     facet: async (field: any) => ({ field, buckets: [{ key: 'alice', count: 3 }], otherCount: 1, total: 4 }),
     timeline: async (_f: any, from: number, to: number, interval: any) => ({ interval, from, to, total: 3, buckets: [{ start: from, count: 3, events: 9, outcomes: [{ key: 'success', count: 3 }] }] }),
     ping: async () => true,
@@ -70,12 +71,18 @@ function buildSchema(deps: Partial<ResolverDeps> = {}): GraphQLSchema {
   return createSchema({ typeDefs: loadTypeDefs(), resolvers: createResolvers(full) as any });
 }
 
-/** Selection of every field of a type, recursively (the schema has no cycles below Query). */
-function selectAll(t: GraphQLObjectType, depth = 0): string {
+/**
+ * Selection of every field of a type, recursively; a type already on the path (Context's links
+ * to other contexts) is selected by its scalar fields only.
+ */
+function selectAll(t: GraphQLObjectType, depth = 0, path: ReadonlySet<string> = new Set()): string {
   assert.ok(depth < 8, 'schema nests too deeply');
-  return '{ ' + Object.values(t.getFields()).map((f) => {
+  const inner = new Set([...path, t.name]);
+  return '{ ' + Object.values(t.getFields()).flatMap((f) => {
     const named = getNamedType(f.type);
-    return isObjectType(named) ? `${f.name} ${selectAll(named, depth + 1)}` : f.name;
+    if (!isObjectType(named)) return [f.name];
+    if (path.has(t.name)) return [];
+    return [`${f.name} ${selectAll(named, depth + 1, inner)}`];
   }).join(' ') + ' }';
 }
 
@@ -87,7 +94,7 @@ test('every SDL field has a resolver or a property of the object it resolves on'
     Context: c, Trigger: c.trigger, Member: c.members[0]!, Counts: c.counts, KeyCount: { key: 'k', count: 1 },
     ContextConnection: { edges: [], nodes: [], pageInfo: {}, totalCount: 0 }, ContextEdge: { cursor: '', node: c },
     PageInfo: { hasNextPage: false, endCursor: null }, Facet: { field: 'user', buckets: [], otherCount: 0, total: 0 },
-    TimelineBucket: { start: 0, count: 0, events: 0, outcomes: [] }, Timeline: { interval: 'HOUR', from: 0, to: 0, buckets: [], total: 0 },
+    TimelineBucket: { start: 0, count: 0, events: 0, outcomes: [] }, FlagMatch: { flag: 'exec', members: [], complete: true }, Timeline: { interval: 'HOUR', from: 0, to: 0, buckets: [], total: 0 },
   };
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__')) continue;

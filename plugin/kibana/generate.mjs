@@ -9,6 +9,8 @@
 const CORE = '8.8.0';
 const DATA_VIEW = 'kontext-contexts';
 const DATA_VIEW_TITLE = 'kontext-contexts*';
+// where kontext's web UI runs; `kontext kibana --ui-url` (import.sh: KONTEXT_UI_URL) rewrites it
+const UI_URL = 'http://localhost:8080';
 const s = JSON.stringify;
 
 function dataView() {
@@ -19,8 +21,12 @@ function dataView() {
         'trigger.user': { customLabel: 'Triggered by' },
         eventCount: { customLabel: 'Events' },
         start: { customLabel: 'Start' },
+        id: { customLabel: 'Context' },
       }),
-      fieldFormatMap: '{}',
+      // a context's id links to its page in kontext's web UI
+      fieldFormatMap: s({
+        id: { id: 'url', params: { type: 'a', urlTemplate: `${UI_URL}/context/{{value}}`, labelTemplate: '{{value}}', openLinkInCurrentTab: false } },
+      }),
       fields: '[]',
       name: 'kontext contexts',
       runtimeFieldMap: '{}',
@@ -39,7 +45,7 @@ function dataView() {
   };
 }
 
-const COLUMNS = ['trigger.user', 'action', 'label', 'outcome', 'eventCount', 'flags', 'namespaces'];
+const COLUMNS = ['trigger.user', 'action', 'label', 'outcome', 'eventCount', 'flags', 'namespaces', 'id'];
 
 function search(id, title, description, query, { columns = COLUMNS, sort = [['start', 'desc']] } = {}) {
   return {
@@ -180,9 +186,9 @@ const byUser = search('kontext-search-by-user', 'Contexts by user', 'Every conte
 const failed = search('kontext-search-failed', 'Failed or forbidden contexts', 'Contexts whose trigger failed or was forbidden, or that met 403s.',
   'outcome : ("failure" or "forbidden") or forbidden > 0');
 const flagged = search('kontext-search-flagged', 'Flagged contexts (security)', 'Contexts with a security flag: secret reads, exec/attach, RBAC changes, impersonation, privileged pods, ...',
-  'flags : *', { columns: ['trigger.user', 'flags', 'action', 'outcome', 'namespaces', 'trigger.client'] });
+  'flags : *', { columns: ['trigger.user', 'flags', 'action', 'outcome', 'namespaces', 'trigger.client', 'id'] });
 const rbac = search('kontext-search-rbac', 'RBAC changes', 'Creates, updates and deletes of roles, cluster roles and their bindings.',
-  'flags : "rbac-change"', { columns: ['trigger.user', 'action', 'names', 'outcome', 'trigger.client'] });
+  'flags : "rbac-change"', { columns: ['trigger.user', 'action', 'names', 'outcome', 'trigger.client', 'id'] });
 
 const overTimeVis = overTime();
 const usersVis = topBar('kontext-lens-top-users', 'Top users', 'Users who triggered the most contexts.', 'trigger.user', 'Triggered by', 15);

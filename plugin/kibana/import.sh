@@ -2,7 +2,8 @@
 # Imports the kontext saved objects into Kibana (same as `kontext kibana`).
 # Usage: KIBANA_URL=http://localhost:5601 plugin/kibana/import.sh [--overwrite]
 # Optional: KIBANA_SPACE=<space id>, KIBANA_API_KEY=<base64 id:key> or KIBANA_USERNAME/KIBANA_PASSWORD,
-#           KONTEXT_INDEX_PREFIX=<prefix> (data view on <prefix>-contexts*; default kontext).
+#           KONTEXT_INDEX_PREFIX=<prefix> (data view on <prefix>-contexts*; default kontext),
+#           KONTEXT_UI_URL=<kontext web UI URL> (context ids link there; default http://localhost:8080).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 url=${KIBANA_URL:-http://localhost:5601}
@@ -11,7 +12,7 @@ overwrite=false
 for arg in "$@"; do
   case "$arg" in
     --overwrite) overwrite=true ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
     *) echo "import.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -19,10 +20,15 @@ path=/api/saved_objects/_import
 if [ -n "${KIBANA_SPACE:-}" ]; then path="/s/${KIBANA_SPACE}${path}"; fi
 file="$here/saved-objects.ndjson"
 prefix=${KONTEXT_INDEX_PREFIX:-kontext}
-if [ "$prefix" != kontext ]; then
+ui=${KONTEXT_UI_URL:-http://localhost:8080}
+ui=${ui%/}
+case "$ui" in http://*|https://*) ;; *) echo "import.sh: KONTEXT_UI_URL must be an http(s) URL" >&2; exit 2 ;; esac
+if [ "$prefix" != kontext ] || [ "$ui" != http://localhost:8080 ]; then
   tmp=$(mktemp)
   trap 'rm -f "$tmp"' EXIT
-  sed "s/\"title\":\"kontext-contexts\*\"/\"title\":\"${prefix}-contexts*\"/" "$file" > "$tmp"
+  # the data view's context links are the only place the UI URL appears
+  sed -e "s/\"title\":\"kontext-contexts\*\"/\"title\":\"${prefix}-contexts*\"/" \
+      -e "s#http://localhost:8080/context/#${ui}/context/#g" "$file" > "$tmp"
   file=$tmp
 fi
 set -- -sS -X POST "${url}${path}?overwrite=${overwrite}" -H 'kbn-xsrf: kontext' --form "file=@${file};filename=kontext-saved-objects.ndjson"

@@ -1,9 +1,9 @@
 /**
  * The HTTP server: GraphQL at /graphql, extra routers (e.g. the audit webhook) at their paths,
  * /healthz (process alive), /readyz (Elasticsearch and pipeline ready, with the reasons when
- * not) and /metrics (Prometheus text format; behind the bearer token unless made public).
- * The same /healthz and /readyz are also served off the main event loop by the health worker
- * (health.ts) when a health port is configured.
+ * not), /metrics (Prometheus text format; behind the bearer token unless made public) and the
+ * web UI at / (ui.ts). The same /healthz and /readyz are also served off the main event loop by
+ * the health worker (health.ts) when a health port is configured.
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +14,7 @@ import { requireBearer, type Authenticator } from './auth.ts';
 import type { Readiness } from './health.ts';
 import { log } from '../util/log.ts';
 import { counter, renderMetrics } from '../util/metrics.ts';
+import { mountUi } from './ui.ts';
 
 export interface HttpAppOptions {
   graphql: Pick<GraphqlHandler, 'endpoint' | 'yoga'>;
@@ -71,6 +72,8 @@ export function createHttpApp(opts: HttpAppOptions): Express {
 
   // yoga reads the body itself; no express body parser runs before it
   app.use(opts.graphql.endpoint, opts.graphql.yoga as unknown as (req: Request, res: Response) => void);
+
+  mountUi(app);
 
   app.use((_req, res) => { res.status(404).type('text/plain').send('not found\n'); });
   // errors from routers: log, never leak stacks

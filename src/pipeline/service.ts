@@ -68,7 +68,7 @@ export async function startService(cfg: Config, opts: ServiceOptions = {}): Prom
   const sim: SimulatedSource | undefined = opts.simulate ? startSimulatedSource(pipeline, opts.simulate) : undefined;
   board.set('starting', false);
   log.info('kontext is running', {
-    graphql: `${http.url}/graphql`, webhook: `${http.url}/webhook/audit`, forward: `${forward.host}:${forward.port}`,
+    ui: `${http.url}/`, graphql: `${http.url}/graphql`, webhook: `${http.url}/webhook/audit`, forward: `${forward.host}:${forward.port}`,
     elasticsearch: es.url, labeler: built.labeler.mode, auth: cfg.noAuth ? 'off' : 'bearer', forwardAuth: exposure.auth,
     metrics: cfg.metricsPublic ? 'public' : 'bearer', health: health?.url,
   });

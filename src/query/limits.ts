@@ -41,6 +41,9 @@ export const DEFAULT_LIMITS: QueryLimits = {
 /** Size assumed for object lists that take no `first` (counts.verbs, timeline buckets). */
 const DEFAULT_LIST_SIZE = 10;
 const LIST_SIZE: Record<string, number> = { 'Timeline.buckets': 100 };
+/** Fields that run an Elasticsearch request of their own per parent count this much each. */
+const SEARCH_FIELD_COST = 100;
+const SEARCH_FIELDS = new Set(['Context.previousOfUser', 'Context.nextOfUser', 'Context.sameObject', 'Context.flagMatches']);
 /** Connection-like fields: their `first` applies to these children. */
 const PAGED_CHILDREN = new Set(['edges', 'nodes', 'buckets']);
 
@@ -136,7 +139,8 @@ export function rootFieldLimitRule(max: number): ValidationRule {
  * Estimated cost: every field resolved counts 1 for each time it is resolved. A field with a
  * `first` argument multiplies its list children by it (or, for connections, its `edges`,
  * `nodes` and `buckets`); other object lists count DEFAULT_LIST_SIZE. Variables are resolved
- * from `variables`; an unknown variable counts as its schema default.
+ * from `variables`; an unknown variable counts as its schema default. Fields that search
+ * Elasticsearch themselves (SEARCH_FIELDS) count SEARCH_FIELD_COST each time.
  */
 export function costOf(schema: GraphQLSchema, op: OperationDefinitionNode, fragments: Record<string, FragmentDefinitionNode>, variables: Record<string, unknown> = {}): number {
   const root = op.operation === 'subscription' ? schema.getSubscriptionType() : op.operation === 'mutation' ? schema.getMutationType() : schema.getQueryType();
@@ -160,7 +164,7 @@ export function costOf(schema: GraphQLSchema, op: OperationDefinitionNode, fragm
         : name === '__type' && type === root ? TypeMetaFieldDef
         : (type as GraphQLObjectType).getFields()[name];
       if (!def) continue; // unknown fields are reported by the standard rules
-      cost += mult;
+      cost += mult * (SEARCH_FIELDS.has(`${type.name}.${name}`) ? SEARCH_FIELD_COST : 1);
       if (!node.selectionSet) continue;
       const first = firstOf(node, def);
       const isList = isListType(getNullableType(def.type));

@@ -13,6 +13,7 @@ import { decodeCursor, encodeCursor, type SortName } from './cursor.ts';
 import { fieldsOf, type QueryLimits } from './limits.ts';
 import { INTERVALS, docValueSelection, type ContextSearch, type IntervalName, type StoredContext } from './search.ts';
 import { DateTimeScalar, parseTime } from './time.ts';
+import { flagMatches, memberSource } from './members.ts';
 
 export type SubscribeClosed = (cb: (ctx: ContextDoc) => void) => () => void;
 
@@ -43,6 +44,7 @@ function sortedSet(xs: readonly string[] | undefined): string[] {
 }
 
 const MAX_MEMBERS = 1000;
+const MAX_SAME_OBJECT = 100;
 const MAX_FACET = 1000;
 const MAX_ID = 512;
 
@@ -130,10 +132,10 @@ export function createResolvers(deps: ResolverDeps) {
         };
       },
       async context(_: unknown, args: Args, _ctx: Ctx, info: GraphQLResolveInfo) {
-        return search.byId(idArg('id', args.id), selects(info, ['members']));
+        return search.byId(idArg('id', args.id), selects(info, ['members']) || selects(info, ['flagMatches']));
       },
       async contextOfEvent(_: unknown, args: Args, _ctx: Ctx, info: GraphQLResolveInfo) {
-        return search.byAuditID(idArg('auditID', args.auditID), selects(info, ['members']));
+        return search.byAuditID(idArg('auditID', args.auditID), selects(info, ['members']) || selects(info, ['flagMatches']));
       },
       users: facet('triggeredBy'),
       actions: facet('label'),
@@ -170,6 +172,28 @@ export function createResolvers(deps: ResolverDeps) {
         if (!members) members = (await search.byId(c.id, true))?.members ?? [];
         return members.slice(offset, offset + first);
       },
+      async flagMatches(c: StoredContext) {
+        const flags = FLAG_ORDER.filter((f) => (c.flags ?? []).includes(f));
+        if (!flags.length) return [];
+        const members = c.members ?? (await search.byId(c.id, true))?.members ?? [];
+        return flagMatches(flags, members, c.trigger);
+      },
+      previousOfUser: (c: StoredContext) => search.adjacent(c, { triggeredBy: [c.trigger.user] }, 'previous'),
+      nextOfUser: (c: StoredContext) => search.adjacent(c, { triggeredBy: [c.trigger.user] }, 'next'),
+      async sameObject(c: StoredContext, args: Args) {
+        const first = intArg('sameObject(first)', args.first ?? 10, 0, MAX_SAME_OBJECT);
+        const t = c.trigger;
+        if (!t.name || first === 0) return [];
+        const resource = t.apiGroup ? `${t.apiGroup}/${t.resource}` : t.resource;
+        const filter: Filter = { name: [t.name], resource: [resource], ...(t.namespace ? { namespace: [t.namespace] } : {}) };
+        const page = await search.contexts({ filter, sort: 'START_DESC', first: first + 1, withMembers: false, withTotal: false });
+        return page.hits.map((h) => h.ctx).filter((x) => x.id !== c.id).slice(0, first);
+      },
+    },
+
+    Member: {
+      component: (m: ContextDoc['members'][number]) => memberSource(m.user).component,
+      actor: (m: ContextDoc['members'][number]) => memberSource(m.user).actor,
     },
 
     Trigger: {

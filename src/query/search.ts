@@ -205,6 +205,23 @@ export class ContextSearch {
     return h ? ContextSearch.decode(h._source) : null;
   }
 
+  /**
+   * The context right before (`previous`) or after (`next`) `ctx` in start order among those
+   * matching `filter` (ties broken by id, as list pages are).
+   */
+  async adjacent(ctx: Pick<StoredContext, 'id' | 'start'>, filter: Filter, dir: 'previous' | 'next'): Promise<StoredContext | null> {
+    const sort: SortName = dir === 'previous' ? 'START_DESC' : 'START_ASC';
+    const res = await this.search(`${dir} context`, {
+      query: toEsQuery(filter),
+      sort: SORTS[sort],
+      search_after: [ctx.start, ctx.id],
+      size: 1,
+      _source: ContextSearch.source(false),
+    });
+    const h = res.hits.hits[0];
+    return h ? ContextSearch.decode(h._source) : null;
+  }
+
   /** Context counts per value of a keyword field. */
   async facet(field: FieldKey, filter: Filter, first: number): Promise<FacetResult> {
     const res = await this.search(`facet ${field}`, {

@@ -17,6 +17,8 @@ export interface KibanaImportOptions {
   overwrite?: boolean;
   /** rewrite the data view title kontext-contexts* to <prefix>-contexts* */
   indexPrefix?: string;
+  /** base URL of kontext's web UI, for the data view's links from a context id to its page */
+  uiUrl?: string;
   auth?: { apiKey?: string; username?: string; password?: string };
   timeoutMs?: number;
 }
@@ -36,6 +38,29 @@ export function withIndexPrefix(ndjson: string, prefix: string): string {
     const o = JSON.parse(line);
     if (o.type !== 'index-pattern' || typeof o.attributes?.title !== 'string') return line;
     o.attributes.title = o.attributes.title.replace(/^kontext-/, `${prefix}-`);
+    return JSON.stringify(o);
+  }).join('\n');
+}
+
+/** The UI base URL the saved objects link to unless --ui-url says otherwise. */
+export const DEFAULT_UI_URL = 'http://localhost:8080';
+
+/** Points the data view's context links (`id` formatted as a URL) at kontext's web UI at `uiUrl`. */
+export function withUiUrl(ndjson: string, uiUrl: string): string {
+  let u: URL;
+  try { u = new URL(uiUrl); } catch { throw new UsageError(`--ui-url: not a URL: ${JSON.stringify(uiUrl)}`); }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--ui-url: expected http(s), got ${u.protocol}`);
+  const base = u.href.replace(/\/+$/, '');
+  return ndjson.split('\n').map((line) => {
+    if (!line.trim()) return line;
+    const o = JSON.parse(line);
+    if (o.type !== 'index-pattern' || typeof o.attributes?.fieldFormatMap !== 'string') return line;
+    const formats = JSON.parse(o.attributes.fieldFormatMap);
+    for (const f of Object.values(formats) as any[]) {
+      const t = f?.params?.urlTemplate;
+      if (f?.id === 'url' && typeof t === 'string' && t.startsWith(`${DEFAULT_UI_URL}/`)) f.params.urlTemplate = base + t.slice(DEFAULT_UI_URL.length);
+    }
+    o.attributes.fieldFormatMap = JSON.stringify(formats);
     return JSON.stringify(o);
   }).join('\n');
 }
@@ -61,7 +86,8 @@ export async function importSavedObjects(opts: KibanaImportOptions): Promise<Kib
   try { base = new URL(opts.url); } catch { throw new UsageError(`--url: not a URL: ${JSON.stringify(opts.url)}`); }
   if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new UsageError(`--url: expected http(s), got ${base.protocol}`);
   if (opts.space !== undefined && !/^[a-z0-9_-]+$/.test(opts.space)) throw new UsageError(`--space: ${JSON.stringify(opts.space)} is not a space id (lowercase letters, digits, _ and -)`);
-  const ndjson = opts.indexPrefix && opts.indexPrefix !== 'kontext' ? withIndexPrefix(opts.ndjson, opts.indexPrefix) : opts.ndjson;
+  let ndjson = opts.indexPrefix && opts.indexPrefix !== 'kontext' ? withIndexPrefix(opts.ndjson, opts.indexPrefix) : opts.ndjson;
+  if (opts.uiUrl) ndjson = withUiUrl(ndjson, opts.uiUrl);
   checkNdjson(ndjson);
 
   const basePath = base.pathname.replace(/\/+$/, '');
@@ -115,7 +141,7 @@ export const command: Command = {
   description: [
     'Posts plugin/kibana/saved-objects.ndjson to Kibana\'s /api/saved_objects/_import. The data view',
     'targets <index-prefix>-contexts* with `start` as its time field; the dashboard is',
-    '"kontext: Kubernetes audit contexts". Kibana credentials: --api-key, or --username/--password',
+    '"kontext: Kubernetes audit contexts"; a context\'s id links to its page in kontext\'s web UI (--ui-url). Kibana credentials: --api-key, or --username/--password',
     '(or KIBANA_API_KEY, KIBANA_USERNAME, KIBANA_PASSWORD).',
   ].join('\n'),
   flags: [
@@ -124,6 +150,7 @@ export const command: Command = {
     { flag: 'space', help: 'Kibana space id (default space when omitted)' },
     { flag: 'overwrite', help: 'replace objects that already exist', boolean: true },
     { flag: 'index-prefix', help: 'index prefix the data view targets [KONTEXT_INDEX_PREFIX]', default: 'kontext' },
+    { flag: 'ui-url', help: `kontext's web UI as Kibana users reach it: context ids link to <ui-url>/context/<id> [KONTEXT_UI_URL]`, default: DEFAULT_UI_URL },
     { flag: 'api-key', help: 'Kibana API key (base64 id:key) [KIBANA_API_KEY]' },
     { flag: 'username', help: 'Kibana user [KIBANA_USERNAME]' },
     { flag: 'password', help: 'Kibana password [KIBANA_PASSWORD]' },
@@ -146,6 +173,7 @@ export const command: Command = {
         space: flagString(f, 'space'),
         overwrite: f.overwrite === true,
         indexPrefix: flagString(f, 'index-prefix') ?? process.env.KONTEXT_INDEX_PREFIX ?? 'kontext',
+        uiUrl: flagString(f, 'ui-url') ?? process.env.KONTEXT_UI_URL,
         auth: {
           apiKey: flagString(f, 'api-key') ?? process.env.KIBANA_API_KEY,
           username: flagString(f, 'username') ?? process.env.KIBANA_USERNAME,

@@ -31,7 +31,7 @@ export const command: Command = {
   description: [
     'Listens for Fluent Bit / Fluentd on the forward port and for the kube-apiserver audit webhook',
     'at POST /webhook/audit, labels and groups events into contexts, stores them in Elasticsearch and',
-    'serves GraphQL at /graphql (plus /healthz, /readyz, /metrics).',
+    'serves GraphQL at /graphql and the web UI at / (plus /healthz, /readyz, /metrics).',
     'Closed by default: GraphQL, the webhook and /metrics need --auth-tokens; the forward input on a',
     'non-loopback address needs --forward-shared-key or --forward-tls-ca (client certificates), or',
     '--forward-insecure for a lab. --health-port answers the probes off the main event loop.',
