@@ -13,6 +13,8 @@ export interface BenchResult {
   /** one line: what was measured, on what data */
   description: string;
   metrics: BenchMetric[];
+  /** extra Markdown (e.g. a per-level table) printed under the metrics in results.md */
+  markdown?: string;
   /** free-form details (configurations, sizes, notes) kept in the JSON output */
   details?: Record<string, unknown>;
 }

@@ -1,9 +1,10 @@
 /**
  * The HTTP server: GraphQL at /graphql, extra routers (e.g. the audit webhook) at their paths,
  * /healthz (process alive), /readyz (Elasticsearch and pipeline ready, with the reasons when
- * not), /metrics (Prometheus text format; behind the bearer token unless made public) and the
- * web UI at / (ui.ts). The same /healthz and /readyz are also served off the main event loop by
- * the health worker (health.ts) when a health port is configured.
+ * not; `?verbose` answers JSON with details such as what the audit stream carries), /metrics
+ * (Prometheus text format; behind the bearer token unless made public) and the web UI at /
+ * (ui.ts). The same /healthz and /readyz are also served off the main event loop by the health
+ * worker (health.ts) when a health port is configured.
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +23,8 @@ export interface HttpAppOptions {
   routers?: Array<{ path: string; router: Router }>;
   /** readiness: Elasticsearch reachable and the pipeline started (a Readiness names the reasons) */
   ready: () => Promise<boolean | Readiness> | boolean | Readiness;
+  /** extra readiness details for `/readyz?verbose` (JSON) */
+  details?: () => Record<string, unknown>;
   /** bearer auth for /metrics; absent: public */
   metricsAuth?: Authenticator;
 }
@@ -48,7 +51,7 @@ export function createHttpApp(opts: HttpAppOptions): Express {
 
   app.get('/healthz', (_req, res) => { res.type('text/plain').send('ok\n'); });
 
-  app.get('/readyz', async (_req, res) => {
+  app.get('/readyz', async (req, res) => {
     let r: Readiness = { ready: false, reasons: ['readiness check timed out'] };
     try {
       const v = await Promise.race([
@@ -60,6 +63,7 @@ export function createHttpApp(opts: HttpAppOptions): Express {
       log.warn('readiness check failed', { err: e instanceof Error ? e.message : String(e) });
       r = { ready: false, reasons: ['readiness check failed'] };
     }
+    if (req.query.verbose !== undefined) { res.status(r.ready ? 200 : 503).json({ ready: r.ready, reasons: r.reasons, ...(opts.details?.() ?? {}) }); return; }
     res.status(r.ready ? 200 : 503).type('text/plain')
       .send(r.ready ? 'ready\n' : r.reasons.length ? `not ready: ${r.reasons.join('; ')}\n` : 'not ready\n');
   });

@@ -16,6 +16,7 @@ import type { Downstream, KEvent, LabelStage, NormalizeStage, Receipt } from '..
 import type { ClusterStage, ContextSink } from '../cluster/types.ts';
 import { counter, gauge } from '../util/metrics.ts';
 import { log as rootLog } from '../util/log.ts';
+import { StreamCapabilities } from './capabilities.ts';
 
 const log = rootLog.child({ stage: 'pipeline' });
 
@@ -70,6 +71,8 @@ export class Pipeline implements Downstream {
   private wasSaturated = false;
   private readonly writes = new Set<Promise<unknown>>();
   private readonly unsubscribeSink: () => void;
+  /** what the stream carries of what kontext uses (decided on its first events) */
+  readonly capabilities = new StreamCapabilities();
 
   constructor(stages: PipelineStages, opts: PipelineOptions) {
     this.normalize = stages.normalize;
@@ -132,6 +135,7 @@ export class Pipeline implements Downstream {
   async flushAll(): Promise<void> {
     await this.enqueue(async () => {
       await this.process(true);
+      this.capabilities.decide();
       this.write(this.cluster.collect(undefined, true));
     });
     await this.settleWrites();
@@ -187,6 +191,7 @@ export class Pipeline implements Downstream {
     if (events.length) {
       mEvents.inc({ stage: 'normalize' }, events.length);
       this.advanceClock(events);
+      this.capabilities.observe(events);
     }
     const labeled = events.length ? await this.label.push(events) : [];
     if (release && this.label.pending > 0) labeled.push(...(await this.label.flush()));

@@ -61,6 +61,7 @@ export async function startService(cfg: Config, opts: ServiceOptions = {}): Prom
     graphql,
     routers: [{ path: '/webhook/audit', router: webhook }],
     ready: () => board.readiness(),
+    details: () => ({ stream: pipeline.capabilities.report() }),
     metricsAuth: cfg.metricsPublic ? undefined : createAuthenticator(auth),
   });
   const http = await startHttpServer(app, cfg.httpHost, cfg.httpPort);

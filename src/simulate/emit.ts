@@ -5,6 +5,7 @@
  */
 import type { AuditEvent, AuditLevel } from '../types/audit.ts';
 import { TRUTH_CONTEXT_ANNOTATION, TRUTH_LABEL_ANNOTATION } from '../types/audit.ts';
+import { applyPolicy, type Policy } from '../k8s/audit-policy.ts';
 import type { Actor } from './identity.ts';
 import type { TimeQueue } from './queue.ts';
 import { resourceInfo, resourcePath, type ResourceInfo } from './resources.ts';
@@ -53,7 +54,10 @@ export interface EmitStats { action: number; background: number; records: number
 
 const LONG_RUNNING_SUBS = new Set(['exec', 'attach', 'portforward', 'proxy', 'log']);
 
-/** The audit policy: what each request is logged at. */
+/**
+ * The simulator's default audit policy (no `policy` option): what each request is logged at.
+ * Like `kubeadm-gke-default` without its dropped requests.
+ */
 export function policyLevel(c: Call): AuditLevel {
   if (!c.res) return 'Metadata';
   if (c.res === 'secrets' || c.res === 'authentication.k8s.io/tokenreviews' || c.sub === 'token') return 'Metadata';
@@ -104,6 +108,8 @@ export class Emitter {
     private readonly queue: TimeQueue<AuditEvent>,
     private readonly rng: Rng,
     private readonly allStages: boolean,
+    /** an audit policy: records are built at RequestResponse, then logged as the policy says */
+    private readonly policy?: Policy,
   ) {}
 
   /** Queues the record(s) of one request. Returns the µs time its response completed. */
@@ -112,7 +118,7 @@ export class Emitter {
     const code = c.code ?? (c.verb === 'create' ? 201 : 200);
     const latency = Math.round(c.latency ?? defaultLatency(c, rng));
     const auditID = c.auditID ?? rng.uuid();
-    const level = c.level ?? policyLevel(c);
+    const level = this.policy ? 'RequestResponse' : c.level ?? policyLevel(c);
     const longRunning = c.verb === 'watch' || (c.sub !== undefined && LONG_RUNNING_SUBS.has(c.sub));
     const startedAt = c.at + latency;
     const completeAt = startedAt + (longRunning ? Math.round(c.duration ?? 0) : 0);
@@ -206,8 +212,11 @@ export class Emitter {
   }
 
   private push(t: number, ev: AuditEvent): void {
+    // stats count every request the cluster served, logged or not, so that pacing (and with
+    // it the traffic) is the same under every policy
     this.stats.records++;
-    this.queue.push(t, ev);
+    const logged = this.policy ? applyPolicy(this.policy, ev) : ev;
+    if (logged) this.queue.push(t, logged);
   }
 }
 

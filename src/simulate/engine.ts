@@ -8,6 +8,7 @@ import type { AuditEvent } from '../types/audit.ts';
 import { parseLabelKey, type TriggerLabel } from '../types/label.ts';
 import { Background, PRIOR_EVENTS_PER_ACTION } from './background.ts';
 import { bootstrap } from './bootstrap.ts';
+import { policyByName, type Policy } from '../k8s/audit-policy.ts';
 import type { Verb } from './emit.ts';
 import { HELM_UA, KUBECTL_DEFAULT_UA, type Actor } from './identity.ts';
 import { ALL_SCENARIOS, scenarioByName, type Scenario } from './scenarios/index.ts';
@@ -22,6 +23,8 @@ export const DEFAULTS = {
 export interface OptionsIn {
   seed?: number; start?: number; durationMs?: number; actionsPerMinute?: number; users?: number; nodes?: number;
   backgroundShare?: number; mix?: Partial<Record<string, number>>; stages?: 'final' | 'all';
+  /** audit policy: a name of POLICIES (k8s/audit-policy.ts), a level name, or a Policy */
+  policy?: string | Policy;
 }
 
 /** Validates options and fills defaults. A given `mix` replaces the default weights (unlisted scenarios get 0). */
@@ -55,7 +58,16 @@ export function resolveOptions(o: OptionsIn = {}): ResolvedOptions {
     nodes: num('nodes', o.nodes, DEFAULTS.nodes, 1, 5_000, true),
     backgroundShare: num('backgroundShare', o.backgroundShare, DEFAULTS.backgroundShare, 0, 0.95),
     mix, stages,
+    ...(o.policy !== undefined ? { policy: resolvePolicy(o.policy) } : {}),
   };
+}
+
+function resolvePolicy(p: string | Policy): Policy {
+  if (typeof p !== 'string') {
+    if (!p || !Array.isArray(p.rules)) throw new RangeError('simulate: policy must be a policy name or an audit.k8s.io/v1 Policy with rules');
+    return p;
+  }
+  try { return policyByName(p); } catch (e) { throw new RangeError(`simulate: ${(e as Error).message}`); }
 }
 
 const VERB_OF: Record<string, Verb> = { create: 'create', delete: 'delete', 'patch-update': 'patch', 'get-list': 'get', watch: 'watch' };

@@ -36,7 +36,8 @@ const KUBECTL_UAS = [
   'kubectl/v1.30.1 (windows/amd64) kubernetes/6911225',
 ];
 export const KUBECTL_DEFAULT_UA = `kubectl/${K8S_VERSION} (${PLATFORM}) kubernetes/${K8S_COMMIT}`;
-export const HELM_UA = `helm/v3.14.0 (${PLATFORM}) kubernetes/$Format`;
+/** Helm 3 sets its user agent to "Helm/<version without v>" and nothing else */
+export const HELM_UA = 'Helm/3.14.0';
 
 /**
  * The acting people and CI robots. User 0 is the kubeadm admin (system:masters); the others

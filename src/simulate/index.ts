@@ -1,11 +1,12 @@
 /**
  * kontext's audit-log simulator: realistic, labeled Kubernetes audit events (audit.k8s.io/v1,
- * RequestResponse level) for training, tests and benchmarks. Every record carries its ground
+ * at any audit level or policy) for training, tests and benchmarks. Every record carries its ground
  * truth in `sim.kontext.io/label` and `sim.kontext.io/context` annotations.
  *
  *   for (const ev of simulate({ seed: 7, durationMs: 60_000 })) ...
  */
 import type { AuditEvent } from '../types/audit.ts';
+import type { Policy } from '../k8s/audit-policy.ts';
 import { run } from './engine.ts';
 import { ALL_SCENARIOS } from './scenarios/index.ts';
 
@@ -19,6 +20,14 @@ export interface SimulateOptions {
   backgroundShare?: number;   // share of raw events that are background noise (default 0.6)
   mix?: Partial<Record<string, number>>; // scenario name → weight (a given mix replaces the defaults)
   stages?: 'final' | 'all';   // 'all' also emits RequestReceived (and ResponseStarted) records (default 'final')
+  /**
+   * audit policy the records are logged under: a name of POLICIES ('metadata', 'request',
+   * 'request-response', 'kubeadm-gke-default', 'k8s-docs-example'), a level name, or a Policy.
+   * Default: the simulator's own levels (secrets and tokens at Metadata, reads at Request,
+   * writes at RequestResponse). The traffic is the same under every policy; only what is
+   * logged of it changes.
+   */
+  policy?: string | Policy;
 }
 
 /** Audit events in log (stageTimestamp) order. Lazy: records are generated as they are consumed. */
@@ -34,3 +43,19 @@ export const SCENARIO_INFO: readonly { name: string; weight: number; trigger: st
   ALL_SCENARIOS.map((s) => ({ name: s.name, weight: s.weight, trigger: s.trigger, summary: s.summary }));
 
 export { resolveOptions, DEFAULTS } from './engine.ts';
+
+/** The policies training and evaluation cover: the three levels and the two common mixed policies. */
+export const TRAINING_POLICIES: readonly string[] = ['metadata', 'request', 'request-response', 'kubeadm-gke-default', 'k8s-docs-example'];
+
+/**
+ * The same traffic logged under each policy, one stream per policy (lazy, like `simulate`):
+ * training or evaluation data at every audit level in one call.
+ *
+ *   for (const { policy, events } of simulateLevels({ seed: 1, durationMs: 3_600_000 })) ...
+ */
+export function simulateLevels(opts: Omit<SimulateOptions, 'policy'> = {}, policies: readonly (string | Policy)[] = TRAINING_POLICIES): { policy: string; events: Iterable<AuditEvent> }[] {
+  return policies.map((policy) => ({
+    policy: typeof policy === 'string' ? policy : policy.metadata?.name ?? 'custom',
+    events: simulate({ ...opts, policy }),
+  }));
+}

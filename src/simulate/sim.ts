@@ -5,6 +5,7 @@
  */
 import type { AuditEvent } from '../types/audit.ts';
 import { labelKey, verbClassOf, type BackgroundKind } from '../types/label.ts';
+import type { Policy } from '../k8s/audit-policy.ts';
 import { ClusterState } from './cluster.ts';
 import { Emitter, type Call, type Verb } from './emit.ts';
 import { makeSystemActors, makeUsers, type Actor, type SystemActors } from './identity.ts';
@@ -23,6 +24,8 @@ export interface ResolvedOptions {
   backgroundShare: number;
   mix: Record<string, number>;
   stages: 'final' | 'all';
+  /** audit policy the records are logged under; none: the simulator's default levels (emit.ts policyLevel) */
+  policy?: Policy;
 }
 
 export type CallIn = Omit<Call, 'actor'> & { actor?: Actor; trigger?: boolean };
@@ -60,7 +63,7 @@ export class Sim {
     this.bgRng = root.fork('background');
     this.start = opts.start * MS;
     this.end = this.start + opts.durationMs * MS;
-    this.emitter = new Emitter(this.queue, this.rng, opts.stages === 'all');
+    this.emitter = new Emitter(this.queue, this.rng, opts.stages === 'all', opts.policy);
     this.cluster = new ClusterState(this.start, 1_000_000 + idRng.int(0, 8_000_000));
     this.users = makeUsers(opts.users, idRng);
     this.sys = makeSystemActors(idRng);

@@ -14,6 +14,9 @@ const BENCHES: Record<string, { needsEs: boolean; load: () => Promise<{ run: (o:
   'query-latency': { needsEs: true, load: () => import('../../bench/query-latency.ts') },
 };
 
+/** Simulator seeds by use; the bench and `kontext evaluate` never score on a training seed. */
+export const SEEDS = 'training 1 (models/default); evaluation 7 (kontext evaluate, storage bench); tests 2, 3, 4, 5, 9, 11, 21, 42; bench 11 (label-throughput), 13 (contexts)';
+
 export function resultsMarkdown(results: BenchResult[], meta: Record<string, string>): string {
   const lines = ['# kontext benchmark results', ''];
   for (const [k, v] of Object.entries(meta)) lines.push(`- ${k}: ${v}`);
@@ -24,6 +27,7 @@ export function resultsMarkdown(results: BenchResult[], meta: Record<string, str
       const v = Number.isInteger(m.value) ? String(m.value) : m.value.toPrecision(4);
       lines.push(`| ${m.name} | ${v} | ${m.unit} | ${m.target ? `${m.target.op} ${m.target.value}` : ''} | ${ok === undefined ? '' : ok ? 'yes' : 'NO'} |`);
     }
+    if (r.markdown) lines.push('', r.markdown);
   }
   return lines.join('\n') + '\n';
 }
@@ -80,6 +84,7 @@ export const command: Command = {
       machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
       node: process.version,
       mode: quick ? 'quick' : 'full',
+      seeds: SEEDS,
     };
     mkdirSync(outDir, { recursive: true });
     const suffix = quick ? '-quick' : '';

@@ -10,6 +10,7 @@ import { writeJsonl } from '../../simulate/sinks.ts';
 import { ForwardSink, parseHostPort } from '../../simulate/forward-sink.ts';
 import { parseMicro } from '../../simulate/time.ts';
 import { Progress } from '../../util/progress.ts';
+import { POLICY_NAMES } from '../../k8s/audit-policy.ts';
 
 export function parseMix(s: string): Record<string, number> {
   const out: Record<string, number> = {};
@@ -48,14 +49,17 @@ export const command: Command = {
   summary: 'Generate realistic labeled Kubernetes audit logs.',
   usage: '[options]',
   description: [
-    'Writes audit.k8s.io/v1 Event records (RequestResponse level) in log order: users acting concurrently',
+    'Writes audit.k8s.io/v1 Event records in log order: users acting concurrently',
     '(kubectl, helm), the control-plane cascades their actions cause, and background traffic. Every record',
     'carries its ground truth in annotations sim.kontext.io/label and sim.kontext.io/context.',
-    'Same --seed and options give byte-identical output.',
+    'Same --seed and options give byte-identical output; --policy / --audit-level change only what is',
+    'logged of the same traffic (levels as the kube-apiserver applies an audit.k8s.io/v1 Policy).',
     '',
     'Examples:',
     '  kontext simulate --duration 1h --out audit.jsonl.gz',
     '  kontext simulate --mix deployment-create=5,helm-install=1 --rate 60 --forward 127.0.0.1:24224',
+    '  kontext simulate --audit-level Metadata --out metadata.jsonl.gz',
+    '  kontext simulate --policy kubeadm-gke-default --out gke.jsonl.gz',
     '  kontext simulate --list',
   ].join('\n'),
   flags: [
@@ -67,6 +71,8 @@ export const command: Command = {
     { flag: 'nodes', help: 'Worker nodes', default: '3' },
     { flag: 'background-share', help: 'Share of raw events that are background traffic, 0 to 0.95', default: '0.6' },
     { flag: 'mix', help: 'Scenario weights, e.g. deployment-create=5,pod-exec=1 (replaces the defaults; see --list)' },
+    { flag: 'policy', help: `Audit policy the records are logged under: ${POLICY_NAMES.join(', ')} (default: the simulator's own levels)` },
+    { flag: 'audit-level', help: 'Log every request at one level: Metadata, Request or RequestResponse (same as --policy metadata|request|request-response)' },
     { flag: 'stages', help: 'final: one record per request; all: also RequestReceived/ResponseStarted', default: 'final' },
     { flag: 'out', help: 'Output file (JSONL; a .gz suffix writes gzip). Default: stdout' },
     { flag: 'forward', help: 'Send to a Fluentd forward endpoint HOST:PORT (PackedForward, acked chunks) instead' },
@@ -101,6 +107,11 @@ export const command: Command = {
     };
     const mix = flagString(f, 'mix');
     if (mix) opts.mix = parseMix(mix);
+    const policy = flagString(f, 'policy');
+    const level = flagString(f, 'audit-level');
+    if (policy && level) throw new UsageError('--policy and --audit-level are exclusive');
+    if (level && !['metadata', 'request', 'requestresponse'].includes(level.toLowerCase().replace(/[-_]/g, ''))) throw new UsageError(`--audit-level: must be Metadata, Request or RequestResponse, got ${JSON.stringify(level)}`);
+    if (policy ?? level) opts.policy = policy ?? level;
     try { resolveOptions(opts); } catch (e) { throw new UsageError((e as Error).message.replace(/^simulate: /, '')); }
     const out = flagString(f, 'out');
     const forward = flagString(f, 'forward');

@@ -18,7 +18,7 @@ const JOBS = [
 
 const TRACKING = 'batch.kubernetes.io/job-tracking';
 
-function jobSpec(uid: string, name: string, tpl: Body): Body {
+export function jobSpec(uid: string, name: string, tpl: Body): Body {
   const labels = { 'batch.kubernetes.io/controller-uid': uid, 'batch.kubernetes.io/job-name': name, 'controller-uid': uid, 'job-name': name };
   const template = snap(tpl);
   template.metadata.labels = { ...(template.metadata.labels ?? {}), ...labels };

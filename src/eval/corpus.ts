@@ -1,0 +1,165 @@
+/**
+ * Evaluation corpora on disk, and the cases (corpus × variant × audit level) scored on them:
+ * - hkerma (`strict.jsonl.gz`, `enriched.jsonl.gz`, `truth.jsonl.gz`): a Metadata-level
+ *   capture, scored as it is, one case per variant;
+ * - recorded (`<dir>/<run>/{manifest.json, audit*.jsonl[.gz], truth.jsonl.gz}`, or one such
+ *   run directory): rendered at every level the recording allows (a RequestResponse recording
+ *   at Metadata, Request, RequestResponse and the mixed named policies) with the audit-policy
+ *   renderer; events a policy drops leave the truth too. Runs whose manifest says
+ *   `"split": "train"` are left out (kontext trains on them).
+ * - the simulator: any seed and duration, at every named policy.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { AuditEvent, AuditLevel } from '../types/audit.ts';
+import { applyPolicy, levelLess, POLICIES } from '../k8s/audit-policy.ts';
+import { hkermaTruth, readJsonl, recordedTruth, restrictTruth, simulatorTruth, type HkermaTruthLine, type RecordedTruthLine, type TruthSet } from './truth.ts';
+
+export interface EvalCase {
+  corpus: string;
+  variant: string;
+  /** audit level or policy name the events are logged at */
+  level: string;
+  /** raw records in log order (what a source would push) */
+  records: unknown[];
+  truth: TruthSet;
+  /** truth labels exist (label macro-F1 is scored) */
+  labelled: boolean;
+}
+
+export type CorpusKind = 'hkerma' | 'recorded';
+
+/** Level columns and the policies that produce them, least to most logged, then the mixed ones. */
+export const LEVEL_POLICIES: readonly { level: string; policy: string; needs: AuditLevel }[] = [
+  { level: 'Metadata', policy: 'metadata', needs: 'Metadata' },
+  { level: 'Request', policy: 'request', needs: 'Request' },
+  { level: 'RequestResponse', policy: 'request-response', needs: 'RequestResponse' },
+  { level: 'kubeadm-gke-default', policy: 'kubeadm-gke-default', needs: 'RequestResponse' },
+  { level: 'k8s-docs-example', policy: 'k8s-docs-example', needs: 'RequestResponse' },
+];
+
+/** The corpus format of `dir`: undefined when absent; throws when present but not a corpus. */
+export function detectCorpus(dir: string): CorpusKind | undefined {
+  if (!existsSync(dir)) return undefined;
+  if (!statSync(dir).isDirectory()) throw new Error(`${dir}: not a directory`);
+  const has = (f: string) => existsSync(path.join(dir, f));
+  if (has('truth.jsonl.gz') && (has('strict.jsonl.gz') || has('enriched.jsonl.gz'))) return 'hkerma';
+  if (has('manifest.json') || recordedRuns(dir).length) return 'recorded';
+  throw new Error(`${dir}: neither an hkerma capture (truth.jsonl.gz with strict/enriched.jsonl.gz) nor a recorded corpus (<run>/manifest.json)`);
+}
+
+async function readAll(file: string): Promise<any[]> {
+  const out: any[] = [];
+  for await (const v of readJsonl(file)) out.push(v);
+  return out;
+}
+
+/** hkerma cases: one per variant present, at Metadata (the capture's level). */
+export async function hkermaCases(dir: string, log: (m: string) => void = () => {}): Promise<EvalCase[]> {
+  const truth = hkermaTruth((await readAll(path.join(dir, 'truth.jsonl.gz'))) as HkermaTruthLine[]);
+  const out: EvalCase[] = [];
+  for (const variant of ['strict', 'enriched']) {
+    const f = path.join(dir, `${variant}.jsonl.gz`);
+    if (!existsSync(f)) continue;
+    const records = await readAll(f);
+    log(`hkerma ${variant}: ${records.length} records, ${truth.events.size} events with truth, ${truth.actions.size} actions`);
+    out.push({ corpus: 'hkerma', variant, level: 'Metadata', records, truth, labelled: false });
+  }
+  return out;
+}
+
+/** Run directories of a recorded corpus (or the directory itself when it is one run). */
+export function recordedRuns(dir: string): string[] {
+  if (existsSync(path.join(dir, 'manifest.json'))) return [dir];
+  return readdirSync(dir).map((d) => path.join(dir, d)).filter((d) => statSync(d).isDirectory() && existsSync(path.join(d, 'manifest.json'))).sort();
+}
+
+const AUDIT_FILE = /^audit.*\.(jsonl|json|log)(\.gz)?$/;
+
+interface RecordedRun { name: string; records: AuditEvent[]; truth: TruthSet; level: AuditLevel }
+
+async function loadRun(runDir: string): Promise<RecordedRun | undefined> {
+  const manifest = JSON.parse(readFileSync(path.join(runDir, 'manifest.json'), 'utf8')) as Record<string, any>;
+  if (manifest.split === 'train') return undefined;
+  const name = String(manifest.run ?? manifest.name ?? path.basename(runDir));
+  const files = readdirSync(runDir).filter((f) => AUDIT_FILE.test(f)).sort();
+  if (!files.length) throw new Error(`${runDir}: no audit*.jsonl[.gz] file`);
+  const records: AuditEvent[] = [];
+  for (const f of files) for (const r of await readAll(path.join(runDir, f))) {
+    if (r?.kind === 'EventList' && Array.isArray(r.items)) records.push(...r.items); else records.push(r);
+  }
+  // helm installs among the steps: {steps: [{id, command, release}]} (a step without a command counts as an install)
+  const releases = new Map<string, string>();
+  for (const s of Array.isArray(manifest.steps) ? manifest.steps : []) {
+    const step = s?.id ?? s?.name ?? s?.step;
+    const cmd = typeof s?.command === 'string' ? s.command : 'helm install';
+    const install = /\bhelm\b.*\b(install|upgrade\b.*(--install|-i\b))/.test(cmd) && !/\buninstall\b/.test(cmd);
+    if (step !== undefined && typeof s.release === 'string' && install) releases.set(`${name}/${step}`, s.release);
+  }
+  const truth = recordedTruth((await readAll(path.join(runDir, 'truth.jsonl.gz'))) as RecordedTruthLine[], releases);
+  let level: AuditLevel = 'Metadata';
+  for (const r of records) if (r?.level && levelLess(level, r.level)) level = r.level;
+  if (typeof manifest.level === 'string' && ['Metadata', 'Request', 'RequestResponse'].includes(manifest.level)) level = manifest.level as AuditLevel;
+  return { name, records, truth, level };
+}
+
+/** Renders records under a policy; returns them and the auditIDs kept. */
+function render(records: readonly AuditEvent[], policy: string): { records: AuditEvent[]; ids: Set<string> } {
+  const out: AuditEvent[] = [];
+  const ids = new Set<string>();
+  for (const r of records) {
+    const e = applyPolicy(POLICIES[policy]!, r);
+    if (e) { out.push(e); ids.add(e.auditID); }
+  }
+  return { records: out, ids };
+}
+
+/**
+ * Recorded cases: every run left out of training, rendered at each level its recording
+ * allows. Runs are concatenated per level (actions are named "<run>/<step>").
+ */
+export async function recordedCases(dir: string, log: (m: string) => void = () => {}): Promise<EvalCase[]> {
+  const runs: RecordedRun[] = [];
+  for (const d of recordedRuns(dir)) {
+    const r = await loadRun(d);
+    if (r) { runs.push(r); log(`recorded run ${r.name}: ${r.records.length} records at ${r.level}, ${r.truth.actions.size} actions`); }
+  }
+  if (!runs.length) return [];
+  const out: EvalCase[] = [];
+  for (const lp of LEVEL_POLICIES) {
+    const usable = runs.filter((r) => !levelLess(r.level, lp.needs));
+    if (!usable.length) continue;
+    const records: AuditEvent[] = [];
+    const events = new Map(); const actions = new Map();
+    for (const r of usable) {
+      const rendered = render(r.records, lp.policy);
+      records.push(...rendered.records);
+      const t = restrictTruth(r.truth, rendered.ids);
+      for (const [k, v] of t.events) events.set(k, v);
+      for (const [k, v] of t.actions) actions.set(k, v);
+    }
+    out.push({ corpus: 'recorded', variant: usable.length === runs.length ? `${runs.length} runs` : `${usable.length}/${runs.length} runs`, level: lp.level, records, truth: { events, actions }, labelled: false });
+  }
+  return out;
+}
+
+/** Simulator cases: the same traffic (seed, duration) logged under each named policy. */
+export async function simulatorCases(opts: { seed: number; durationMs: number; levels?: readonly string[] }, log: (m: string) => void = () => {}): Promise<EvalCase[]> {
+  const { simulate } = await import('../simulate/index.ts');
+  const out: EvalCase[] = [];
+  for (const lp of LEVEL_POLICIES) {
+    if (opts.levels && !opts.levels.includes(lp.level)) continue;
+    const records = [...simulate({ seed: opts.seed, durationMs: opts.durationMs, policy: lp.policy })];
+    const truth = simulatorTruth(records);
+    log(`simulator seed ${opts.seed} at ${lp.level}: ${records.length} events, ${truth.actions.size} actions`);
+    out.push({ corpus: 'simulator', variant: `seed ${opts.seed}, ${Math.round(opts.durationMs / 60_000)} min`, level: lp.level, records, truth, labelled: true });
+  }
+  return out;
+}
+
+/** Cases of the corpus in `dir` (format auto-detected); undefined when `dir` does not exist. */
+export async function corpusCases(dir: string, log: (m: string) => void = () => {}): Promise<EvalCase[] | undefined> {
+  const kind = detectCorpus(dir);
+  if (!kind) return undefined;
+  return kind === 'hkerma' ? hkermaCases(dir, log) : recordedCases(dir, log);
+}

@@ -1,0 +1,160 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import type { ContextDoc } from '../src/types/context.ts';
+import { TRUTH_CONTEXT_ANNOTATION, TRUTH_LABEL_ANNOTATION, type AuditEvent } from '../src/types/audit.ts';
+import { hkermaTruth, recordedTruth, simulatorTruth } from '../src/eval/truth.ts';
+import { labelledHelmInstall, scoreContexts } from '../src/eval/score.ts';
+import { corpusCases, detectCorpus } from '../src/eval/corpus.ts';
+import { runContexts } from '../src/eval/run.ts';
+import { createLabeler } from '../src/label/index.ts';
+import { simulate } from '../src/simulate/index.ts';
+
+function doc(id: string, ids: string[], o: Partial<ContextDoc> & { user?: string } = {}): ContextDoc {
+  return {
+    id, label: o.label ?? 'create secrets', action: o.action ?? 'x', state: 'closed',
+    trigger: { auditID: ids[0]!, user: o.user ?? 'admin', groups: [], userAgent: '', client: '', sourceIPs: [], verb: 'create', apiGroup: '', resource: 'secrets', code: 201 },
+    start: 0, end: 0, eventCount: ids.length, users: [], namespaces: [], resources: [], names: [], verbs: [],
+    counts: { verbs: [], resources: [], users: [], codes: [] }, outcome: 'success', failures: 0, forbidden: 0, flags: [],
+    members: ids.map((auditID) => ({ auditID, time: 0, user: 'u', verb: 'get', resource: 'pods', code: 200 })), confidence: 1,
+  };
+}
+
+test('hkerma truth: core = helm + cascade, pseudo-releases are actions, helm-tier users trigger', () => {
+  const t = hkermaTruth([
+    { auditID: 'a', user: 'kubernetes-admin', release: 'my-x', tier: 'helm' },
+    { auditID: 'b', user: 'system:kube-controller-manager', release: 'my-x', tier: 'cascade' },
+    { auditID: 'c', user: 'kubernetes-admin', release: 'my-x', tier: 'discovery' },
+    { auditID: 'd', user: 'system:serviceaccount:x:op', release: 'my-x', tier: 'workload' },
+    { auditID: 'e', user: 'system:serviceaccount:kube-system:namespace-controller', release: 'nsdelete:loki', tier: 'cascade' },
+    { auditID: 'f', user: 'kubernetes-admin', release: 'admin:other', tier: 'helm' },
+    { auditID: 'g', user: 'system:node:n1', release: '-', tier: '-' },
+  ]);
+  assert.deepEqual([...t.events].filter(([, e]) => e.core).map(([id]) => id), ['a', 'b', 'e', 'f']);
+  assert.equal(t.events.get('g')!.action, null);
+  assert.deepEqual(t.actions.get('my-x'), { id: 'my-x', user: 'kubernetes-admin', release: 'my-x' });
+  assert.deepEqual(t.actions.get('nsdelete:loki'), { id: 'nsdelete:loki' });
+  assert.deepEqual(t.actions.get('admin:other'), { id: 'admin:other', user: 'kubernetes-admin' });
+});
+
+test('recorded truth: own + cascade are core, own-tier users trigger, background has no action', () => {
+  const t = recordedTruth([
+    { auditID: 'a', action: 'r/1', tier: 'own', user: 'alice' },
+    { auditID: 'b', action: 'r/1', tier: 'cascade', user: 'system:kube-scheduler' },
+    { auditID: 'c', action: null, tier: 'background', user: 'system:node:n1' },
+  ], new Map([['r/1', 'web']]));
+  assert.equal(t.events.get('b')!.core, true);
+  assert.equal(t.events.get('c')!.action, null);
+  assert.deepEqual(t.actions.get('r/1'), { id: 'r/1', user: 'alice', release: 'web' });
+});
+
+test('scoreContexts: share, purity, labels, partition and contexts per user', () => {
+  const t = hkermaTruth([
+    ...['a1', 'a2', 'a3', 'a4'].map((auditID, i) => ({ auditID, user: i ? 'kcm' : 'kubernetes-admin', release: 'my-x', tier: i ? 'cascade' : 'helm' })),
+    { auditID: 'b1', user: 'kubernetes-admin', release: 'admin:other', tier: 'helm' },
+    { auditID: 'n1', user: 'node', release: '-', tier: '-' },
+  ]);
+  const docs = [
+    doc('P1', ['a1', 'a2', 'a3', 'n1'], { user: 'kubernetes-admin', action: 'kubernetes-admin helm install of release my-x' }),
+    doc('P2', ['a4'], { user: 'kcm' }),
+    doc('P3', ['b1'], { user: 'kubernetes-admin', label: 'get-list-collection pods' }),
+    doc('BG', ['zz'], { label: 'background lease', user: 'node' }),
+  ];
+  const s = scoreContexts(t, docs);
+  const x = s.actions.find((a) => a.action === 'my-x')!;
+  assert.equal(x.core, 4);
+  assert.equal(x.contexts, 2);
+  assert.equal(x.share, 0.75);
+  assert.equal(x.purity, 0.75);
+  assert.equal(x.labelled, true);
+  assert.equal(s.actions.find((a) => a.action === 'admin:other')!.labelled, null);
+  assert.equal(s.whole, 1, 'admin:other is whole, my-x is not');
+  assert.equal(s.labelExpected, 1);
+  assert.equal(s.labelRight, 1);
+  assert.deepEqual(s.users, [{ user: 'kubernetes-admin', truth: 2, predicted: 2 }, { user: '(others)', truth: 0, predicted: 1 }]);
+  assert.ok(s.partition.trigger.jaccard < 1 && s.partition.trigger.jaccard > 0.5);
+  assert.equal(s.macroF1, undefined, 'no truth labels, no macro-F1');
+  assert.equal(labelledHelmInstall(doc('Q', ['a1'], { action: 'kubernetes-admin created secret x/sh.helm.release.v1.my-x.v1 via helm' }), 'my-x'), false);
+  assert.equal(labelledHelmInstall(doc('Q', ['a1'], { label: 'helm install', action: 'helm install my-y' }), 'my-x'), false);
+});
+
+test('runContexts: normalize keeps one event per auditID (final stage) before labeling and clustering', async () => {
+  const evs = [...simulate({ seed: 4, durationMs: 40_000, stages: 'all' })];
+  const ids = new Set(evs.map((e) => e.auditID));
+  assert.ok(evs.length > ids.size, 'several stages per request');
+  const labeler = await createLabeler({});
+  const r = await runContexts(evs, labeler);
+  assert.equal(r.events, ids.size);
+  assert.equal(r.labels.size, ids.size);
+  const members = r.docs.flatMap((d) => d.members.map((m) => m.auditID));
+  assert.equal(new Set(members).size, members.length, 'every event in at most one context');
+});
+
+async function writeGz(file: string, rows: unknown[]): Promise<void> {
+  await writeFile(file, gzipSync(rows.map((r) => JSON.stringify(r)).join('\n') + '\n'));
+}
+
+/** A recorded run built from simulated traffic: truth moved out of the events into truth.jsonl.gz. */
+async function recordedRun(dir: string, name: string, split?: string): Promise<AuditEvent[]> {
+  const evs = [...simulate({ seed: 3, durationMs: 60_000, policy: 'request-response' })];
+  const trig = new Map(evs.filter((e) => e.annotations?.[TRUTH_CONTEXT_ANNOTATION] === e.auditID).map((e) => [e.auditID, e.user.username]));
+  const truth = evs.map((e) => {
+    const c = e.annotations![TRUTH_CONTEXT_ANNOTATION]!;
+    const bg = c.startsWith('bg:');
+    return { auditID: e.auditID, action: bg ? null : `${name}/${c}`, tier: bg ? 'background' : e.user.username === trig.get(c) ? 'own' : 'cascade', user: e.user.username };
+  });
+  const stripped = evs.map((e) => { const { [TRUTH_CONTEXT_ANNOTATION]: _c, [TRUTH_LABEL_ANNOTATION]: _l, ...ann } = e.annotations!; return { ...e, annotations: ann }; });
+  const run = path.join(dir, name);
+  await mkdir(run, { recursive: true });
+  await writeFile(path.join(run, 'manifest.json'), JSON.stringify({ run: name, level: 'RequestResponse', ...(split ? { split } : {}) }));
+  await writeGz(path.join(run, 'audit.jsonl.gz'), stripped);
+  await writeGz(path.join(run, 'truth.jsonl.gz'), truth);
+  return evs;
+}
+
+test('corpora: absent is undefined, unknown fails, recorded runs are rendered at every level, training runs left out', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kontext-corpus-'));
+  try {
+    assert.equal(detectCorpus(path.join(dir, 'missing')), undefined);
+    assert.equal(await corpusCases(path.join(dir, 'missing')), undefined);
+    await mkdir(path.join(dir, 'empty'));
+    assert.throws(() => detectCorpus(path.join(dir, 'empty')), /neither an hkerma capture/);
+    const rec = path.join(dir, 'recorded');
+    const evs = await recordedRun(rec, 'r1');
+    await recordedRun(rec, 'r0', 'train');
+    assert.equal(detectCorpus(rec), 'recorded');
+    const cases = (await corpusCases(rec))!;
+    assert.deepEqual(cases.map((c) => c.level), ['Metadata', 'Request', 'RequestResponse', 'kubeadm-gke-default', 'k8s-docs-example']);
+    const md = cases[0]!; const rr = cases[2]!; const gke = cases[3]!;
+    assert.equal(md.variant, '1 runs', 'the training run is left out');
+    assert.equal(rr.records.length, evs.length);
+    assert.ok((md.records as AuditEvent[]).every((e) => e.level === 'Metadata' && !e.requestObject && !e.responseObject));
+    assert.ok(gke.records.length < rr.records.length);
+    const kept = new Set((gke.records as AuditEvent[]).map((e) => e.auditID));
+    assert.ok([...gke.truth.events.keys()].every((id) => kept.has(id)), 'dropped events leave the truth');
+    assert.deepEqual(rr.truth.actions.size, simulatorTruth(evs).actions.size);
+  } finally { await rm(dir, { recursive: true, force: true }); }
+});
+
+test('cli: kontext evaluate --corpus skips a missing directory with a message', async () => {
+  const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, ['bin/kontext.js', 'evaluate', '--corpus', path.join(tmpdir(), 'kontext-no-such-corpus')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (d) => { stderr += d; });
+    p.on('exit', (code) => resolve({ code: code ?? 1, stderr }));
+  });
+  assert.equal(r.code, 0);
+  assert.match(r.stderr, /not found: skipping/);
+});
+
+test('labelledHelmInstall: helm, an install and the whole release name', () => {
+  const d = (action: string) => doc('Q', ['a'], { label: 'create secrets', action });
+  assert.equal(labelledHelmInstall(d('kubernetes-admin installed helm release prometheus/my-prometheus'), 'my-prometheus'), true);
+  assert.equal(labelledHelmInstall(d('kubernetes-admin installed helm release prometheus/my-prometheus-2'), 'my-prometheus'), false);
+  assert.equal(labelledHelmInstall(d('kubernetes-admin uninstalled helm release prometheus/my-prometheus'), 'my-prometheus'), false);
+  assert.equal(labelledHelmInstall(d('kubernetes-admin installed helm release my-prometheus (revision 2)'), 'my-prometheus'), true);
+});
