@@ -63,7 +63,7 @@ export function createHttpApp(opts: HttpAppOptions): Express {
       log.warn('readiness check failed', { err: e instanceof Error ? e.message : String(e) });
       r = { ready: false, reasons: ['readiness check failed'] };
     }
-    if (req.query.verbose !== undefined) { res.status(r.ready ? 200 : 503).json({ ready: r.ready, reasons: r.reasons, ...(opts.details?.() ?? {}) }); return; }
+    if (req.query.verbose !== undefined) { res.status(r.ready ? 200 : 503).json({ ready: r.ready, ...(r.ready ? {} : { reasons: r.reasons }), ...(opts.details?.() ?? {}) }); return; }
     res.status(r.ready ? 200 : 503).type('text/plain')
       .send(r.ready ? 'ready\n' : r.reasons.length ? `not ready: ${r.reasons.join('; ')}\n` : 'not ready\n');
   });
