@@ -17,7 +17,7 @@ test('defaults, env, and flags layer in that order', () => {
 
 test('bad values fail with messages naming the option and its source', () => {
   assert.throws(() => loadConfig({ 'forward-port': 'abc' }, {}), (e: Error) => e instanceof ConfigError && /--forward-port \(from flag\).*integer/.test(e.message));
-  assert.throws(() => loadConfig({}, { KONTEXT_LATENESS: 'soon' }), /--lateness \(from env KONTEXT_LATENESS\): not a duration/);
+  assert.throws(() => loadConfig({}, { KONTEXT_REORDER_WAIT: 'soon' }), /--reorder-wait \(from env KONTEXT_REORDER_WAIT\): not a duration/);
   assert.throws(() => loadConfig({ backend: 'gpu' }, {}), /must be one of auto, tensorflow, wasm, cpu/);
   assert.throws(() => loadConfig({ 'forward-tls-cert': 'a.pem' }, {}), /go together/);
   assert.throws(() => loadConfig({ 'forward-users': 'bob:pw' }, {}), /needs --forward-shared-key/);

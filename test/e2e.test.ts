@@ -31,7 +31,7 @@ test('forward peer + webhook → contexts in Elasticsearch → GraphQL', { timeo
   const prefix = uniquePrefix('e2e');
   const cfg = loadConfig({
     'index-prefix': prefix, 'forward-host': '127.0.0.1', 'forward-port': '0', 'http-host': '127.0.0.1', 'http-port': '0',
-    'forward-shared-key': SHARED_KEY, 'auth-tokens': TOKEN, 'flush-interval': '200ms', lateness: '1s',
+    'forward-shared-key': SHARED_KEY, 'auth-tokens': TOKEN, 'flush-interval': '200ms', 'reorder-wait': '1s',
   }, { ELASTICSEARCH_URL: esUrl() });
   const svc = await startService(cfg);
   const es = testClient();

@@ -112,38 +112,63 @@ describe('normalize stage', () => {
     const n = createNormalizer();
     const r = new UnitReceipt(3);
     const rejected = counter('kontext_normalize_rejected_total', '');
-    const before = rejected.get({ reason: 'not-an-event' }) + rejected.get({ reason: 'missing-auditID' });
+    const before = rejected.get({ reason: 'not-an-event' }) + rejected.get({ reason: 'missing-field' });
     n.push([{ hello: 'world' }, { ...auditEvent(), auditID: undefined }, auditEvent()], r);
     assert.equal(r.outstanding, 1);
     assert.equal(n.stats().rejected, 2);
-    assert.equal(rejected.get({ reason: 'not-an-event' }) + rejected.get({ reason: 'missing-auditID' }), before + 2);
+    assert.equal(n.stats().deadLettered, 1, 'the invalid event is a dead letter; the record without an event is not');
+    assert.equal(rejected.get({ reason: 'not-an-event' }) + rejected.get({ reason: 'missing-field' }), before + 2);
     const out = n.drain(true);
     assert.equal(out.length, 1);
     out[0]!.receipt!.settle();
     assert.equal(r.state, 'done');
   });
 
-  test('duplicates (same auditID and stage) are dropped and settled at once', () => {
-    const n = createNormalizer({ lateness: 0 });
+  test('a duplicate (same auditID and stage) is dropped and settles when the original is stored', () => {
+    const n = createNormalizer({ reorderHorizon: 0 });
     const e = at(T0);
     const r1 = new UnitReceipt(1); const r2 = new UnitReceipt(1);
     n.push([e], r1);
     n.push([structuredClone(e)], r2);
-    assert.equal(r2.state, 'done');
-    assert.equal(r1.state, 'pending');
+    assert.equal(r2.state, 'pending', 'not acked before the original is stored');
     const out = n.drain(true);
     assert.equal(out.length, 1);
-    assert.equal(out[0]!.receipt, r1);
-    // a re-sent copy after release is still recognised
+    assert.equal(out[0]!.audit, e);
+    // a copy re-sent while the original is on its way to the store waits too
     const r3 = new UnitReceipt(1);
     n.push([structuredClone(e)], r3);
-    assert.equal(r3.state, 'done');
     assert.equal(n.drain(true).length, 0);
-    assert.equal(n.stats().duplicates, 2);
+    assert.deepEqual([r1.state, r2.state, r3.state], ['pending', 'pending', 'pending']);
+    out[0]!.receipt!.settle();
+    assert.deepEqual([r1.state, r2.state, r3.state], ['done', 'done', 'done']);
+    // once stored, a copy is acked at once
+    const r4 = new UnitReceipt(1);
+    n.push([structuredClone(e)], r4);
+    assert.equal(r4.state, 'done');
+    assert.equal(n.drain(true).length, 0);
+    assert.equal(n.stats().duplicates, 3);
+  });
+
+  test('when the original fails, its waiting copies fail and a re-sent unit is processed and stored', () => {
+    const n = createNormalizer({ reorderHorizon: 0 });
+    const e = at(T0);
+    const r1 = new UnitReceipt(1); const r2 = new UnitReceipt(1);
+    n.push([e], r1);
+    const [first] = n.drain(true);
+    n.push([structuredClone(e)], r2);
+    first!.receipt!.fail(new Error('bulk rejected'));
+    assert.deepEqual([r1.state, r2.state], ['failed', 'failed']);
+    assert.equal(n.unstored, 0, 'the auditID is forgotten');
+    const r3 = new UnitReceipt(1);
+    n.push([structuredClone(e)], r3);
+    const again = n.drain(true);
+    assert.equal(again.length, 1, 'the re-sent copy goes downstream again');
+    again[0]!.receipt!.settle();
+    assert.equal(r3.state, 'done');
   });
 
   test('only the final stage is kept, whatever the arrival order', () => {
-    const n = createNormalizer({ lateness: 1000 });
+    const n = createNormalizer({ reorderHorizon: 1000 });
     const a = at(T0, { stage: 'RequestReceived', auditID: 'a' });
     const aDone = at(T0, { stage: 'ResponseComplete', auditID: 'a' });
     const b = at(T0 + 1, { stage: 'ResponseComplete', auditID: 'b' });
@@ -152,14 +177,16 @@ describe('normalize stage', () => {
     const cPanic = at(T0 + 2, { stage: 'Panic', auditID: 'c' });
     const rs = [a, aDone, b, bEarly, c, cPanic].map(() => new UnitReceipt(1));
     [a, aDone, b, bEarly, c, cPanic].forEach((e, i) => n.push([e], rs[i]));
-    assert.deepEqual(rs.map((r) => r.state), ['done', 'pending', 'pending', 'done', 'done', 'pending'], 'superseded stages settled');
+    assert.ok(rs.every((r) => r.state === 'pending'), 'superseded stages wait for the kept one');
     const out = n.drain(true);
     assert.deepEqual(out.map((e) => `${e.audit.auditID}:${e.audit.stage}`), ['a:ResponseComplete', 'b:ResponseComplete', 'c:Panic']);
     assert.equal(out[0]!.audit, aDone, 'the event object passes through untouched');
+    for (const e of out) e.receipt!.settle();
+    assert.ok(rs.every((r) => r.state === 'done'), 'all settle once the kept stages are stored');
   });
 
   test('a long-running watch seen only at ResponseStarted is released when it ages out; its late ResponseComplete is dropped', () => {
-    const n = createNormalizer({ lateness: 1000 });
+    const n = createNormalizer({ reorderHorizon: 1000 });
     const watch = at(T0, { stage: 'ResponseStarted', verb: 'watch', auditID: 'watch-1' });
     n.push([watch]);
     assert.equal(n.drain().length, 0, 'held within the window');
@@ -168,12 +195,15 @@ describe('normalize stage', () => {
     assert.deepEqual(out.map((e) => `${e.audit.auditID}:${e.audit.stage}`), ['watch-1:ResponseStarted']);
     const r = new UnitReceipt(1);
     n.push([at(T0, { stage: 'ResponseComplete', verb: 'watch', auditID: 'watch-1' })], r);
+    assert.equal(r.state, 'pending', 'waits for the released stage to be stored');
+    out[0]!.receipt!.settle();
     assert.equal(r.state, 'done');
+    assert.ok(!ids(n.drain(true)).includes('watch-1'), 'the late stage is not released again');
     assert.equal(n.stats().afterRelease, 1);
   });
 
-  test('events are put in requestReceivedTimestamp order within the lateness window', () => {
-    const n = createNormalizer({ lateness: 1000 });
+  test('events are put in requestReceivedTimestamp order within the reorder horizon', () => {
+    const n = createNormalizer({ reorderHorizon: 1000 });
     const e = [at(T0 + 300), at(T0), at(T0 + 900), at(T0 + 100), at(T0 + 2500), at(T0 + 1200)];
     n.push(e);
     // newest 2500, watermark 1500: everything up to 1200 goes, in order
@@ -188,7 +218,7 @@ describe('normalize stage', () => {
   });
 
   test('microseconds order events within one millisecond', () => {
-    const n = createNormalizer({ lateness: 0 });
+    const n = createNormalizer({ reorderHorizon: 0 });
     const x = auditEvent({ requestReceivedTimestamp: '2026-01-01T10:00:00.000900Z' });
     const y = auditEvent({ requestReceivedTimestamp: '2026-01-01T10:00:00.000100Z' });
     n.push([x, y]);
@@ -196,7 +226,7 @@ describe('normalize stage', () => {
   });
 
   test('memory is bounded: at most maxPending events held, the oldest go early', () => {
-    const n = createNormalizer({ lateness: 3_600_000, maxPending: 10 });
+    const n = createNormalizer({ reorderHorizon: 3_600_000, maxPending: 10 });
     for (let i = 0; i < 100; i++) {
       n.push([at(T0 + i * 10)]);
       n.drain();
@@ -206,10 +236,12 @@ describe('normalize stage', () => {
   });
 
   test('dedupe memory is bounded by dedupeCapacity', () => {
-    const n = createNormalizer({ lateness: 0, dedupeCapacity: 5 });
+    const n = createNormalizer({ reorderHorizon: 0, dedupeCapacity: 5 });
     const evs = Array.from({ length: 10 }, (_, i) => at(T0 + i));
     n.push(evs);
-    assert.equal(n.drain(true).length, 10);
+    const out = n.drain(true);
+    assert.equal(out.length, 10);
+    for (const e of out) e.receipt!.settle();
     n.push([structuredClone(evs[9]!)]);
     assert.equal(n.drain(true).length, 0, 'recent auditID still remembered');
     n.push([structuredClone(evs[0]!)]);
@@ -217,7 +249,7 @@ describe('normalize stage', () => {
   });
 
   test('an EventList record settles its share once all its events settled; a failure fails the unit', () => {
-    const n = createNormalizer({ lateness: 0 });
+    const n = createNormalizer({ reorderHorizon: 0 });
     const ok = new UnitReceipt(2);
     n.push([{ kind: 'EventList', items: [at(T0), at(T0 + 1), at(T0 + 2)] }, at(T0 + 3)], ok);
     const out = n.drain(true);
@@ -236,10 +268,67 @@ describe('normalize stage', () => {
   });
 
   test('ground truth annotations pass through untouched', () => {
-    const n = createNormalizer({ lateness: 0 });
+    const n = createNormalizer({ reorderHorizon: 0 });
     const e = at(T0, { annotations: { 'sim.kontext.io/label': 'create apps/deployments', 'sim.kontext.io/context': 'ctx-42' } });
     n.push([{ log: JSON.stringify(e) }]);
     const [out] = n.drain(true);
     assert.deepEqual(out!.audit.annotations, e.annotations);
+  });
+});
+
+describe('reorder: live and catching up', () => {
+  test('live (event time ≈ wall clock): an event goes once what arrived after it has waited reorder-wait', () => {
+    let now = T0 + 1000;
+    const n = createNormalizer({ reorderWait: 2000, now: () => now });
+    n.push([at(T0 + 500), at(T0 + 200)]);
+    assert.equal(n.drain().length, 0, 'waiting for older events');
+    now += 1000;
+    n.push([at(T0 + 100)]); // a chunk delivered late, within the wait
+    now += 1100;
+    assert.deepEqual(n.drain().map((e) => e.time - T0), [100, 200, 500], 'put in place');
+    assert.equal(n.stats().late, 0);
+  });
+
+  test('catching up (a backlog hours behind the wall clock): order over the horizon, everything goes once arrivals stop', () => {
+    let now = T0 + 6 * 3_600_000;
+    const n = createNormalizer({ reorderWait: 2000, reorderHorizon: 3_600_000, now: () => now });
+    // chunks 40 minutes of event time apart, delivered newest first, seconds apart in wall time
+    for (const m of [40, 0, 20]) { n.push([at(T0 + m * 60_000), at(T0 + m * 60_000 + 1)]); now += 1500; n.drain(); }
+    assert.equal(n.pending, 6, 'held: still arriving');
+    now += 2000;
+    assert.deepEqual(n.drain().map((e) => Math.round((e.time - T0) / 60_000)), [0, 0, 20, 20, 40, 40]);
+    assert.equal(n.stats().late, 0);
+  });
+});
+
+describe('byte bound', () => {
+  test('the pipeline pauses sources once normalize holds max-buffer bytes; the oldest go early past it', async () => {
+    const { Pipeline } = await import('../src/pipeline/pipeline.ts');
+    const { createLabeler } = await import('../src/label/index.ts');
+    const { createClusterer } = await import('../src/cluster/index.ts');
+    const n = createNormalizer({ maxBytes: 20_000, reorderWait: 60_000 });
+    const sink = {
+      healthy: true, backlog: 0, backlogDocs: 0,
+      async write(b: { receipts: { receipt: { settle(n: number): void }; n: number }[] }[]) { for (const w of b) for (const r of w.receipts) r.receipt.settle(r.n); return { stored: b.length, rejected: 0 }; },
+      onStored: () => () => {}, async close() {},
+    };
+    const p = new Pipeline({ normalize: n, label: await createLabeler({}), cluster: createClusterer({}), sink: sink as never }, { flushInterval: 1000, maxInFlight: 100_000 });
+    try {
+      let drained = false;
+      for (let i = 0; i < 200 && !p.saturated; i++) p.push([at(T0 + i)]);
+      assert.equal(p.saturated, true, 'saturated by bytes, far below max-in-flight');
+      assert.ok(n.pendingBytes >= 20_000 && n.pending < 200);
+      p.onDrain(() => { drained = true; });
+      assert.equal(drained, false);
+      const out = n.drain();
+      assert.ok(out.length > 0 && n.pendingBytes <= 20_000, 'past the bound the oldest are released early');
+      assert.ok(n.stats().forced > 0);
+      for (const e of out) e.receipt?.settle();
+      await p.flushAll();
+      assert.equal(p.saturated, false);
+      assert.equal(drained, true, 'sources resume');
+    } finally {
+      await p.stop();
+    }
   });
 });

@@ -47,12 +47,14 @@ export const OPTIONS = [
   { key: 'noAuth', flag: 'no-auth', env: 'KONTEXT_NO_AUTH', type: 'bool', default: false, help: 'Serve without authentication (local use only). `npm start` sets it for a local run.' },
   { key: 'model', flag: 'model', env: 'KONTEXT_MODEL', type: 'string', default: 'models/default', help: 'Directory of the labeling model (model.json, weights, vocab.json).' },
   { key: 'backend', flag: 'backend', env: 'KONTEXT_TF_BACKEND', type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend: auto = tfjs-node when it loads, else wasm.' },
-  { key: 'lateness', flag: 'lateness', env: 'KONTEXT_LATENESS', type: 'duration', default: '2s', help: 'How late (event time) an event may arrive and still be put in order.' },
+  { key: 'reorderHorizon', flag: 'reorder-horizon', env: 'KONTEXT_REORDER_HORIZON', type: 'duration', default: '1h', help: 'How far (event time) behind the newest event an event may arrive and still be put in order.' },
+  { key: 'reorderWait', flag: 'reorder-wait', env: 'KONTEXT_REORDER_WAIT', type: 'duration', default: '2s', help: 'How long (wall time) events wait for older ones delivered after them (out-of-order chunks of a backlog).' },
   { key: 'contextIdle', flag: 'context-idle', env: 'KONTEXT_CONTEXT_IDLE', type: 'duration', default: '60s', help: 'Close a context after this long without a new member (event time).' },
   { key: 'contextMaxAge', flag: 'context-max-age', env: 'KONTEXT_CONTEXT_MAX_AGE', type: 'duration', default: '300s', help: 'Close a context this long after its first event.' },
   { key: 'contextMaxEvents', flag: 'context-max-events', env: 'KONTEXT_CONTEXT_MAX_EVENTS', type: 'int', default: 1000, min: 1, help: 'Close a context at this many members.' },
   { key: 'flushInterval', flag: 'flush-interval', env: 'KONTEXT_FLUSH_INTERVAL', type: 'duration', default: '1s', help: 'How often open contexts are written to Elasticsearch (and forward chunks acked).' },
   { key: 'maxInFlight', flag: 'max-in-flight', env: 'KONTEXT_MAX_IN_FLIGHT', type: 'int', default: 200000, min: 1, help: 'Events buffered before sources stop reading (backpressure).' },
+  { key: 'maxBuffer', flag: 'max-buffer', env: 'KONTEXT_MAX_BUFFER', type: 'bytes', default: '256mb', help: 'Estimated bytes of events held for reordering before sources stop reading (backpressure).' },
   { key: 'logLevel', flag: 'log-level', env: 'KONTEXT_LOG_LEVEL', type: 'string', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'Log level (JSON lines on stderr).' },
 ] as const satisfies readonly OptionSpec[];
 

@@ -1,22 +1,35 @@
 /**
- * Normalize stage: raw records → audit events in their final stage, one per auditID, in
- * event-time (requestReceivedTimestamp) order within a lateness window.
+ * Normalize stage: raw records → valid audit events in their final stage, one per auditID,
+ * in event-time (requestReceivedTimestamp) order within a reorder horizon.
  *
  * - unwrap: the event itself, an EventList, or a log shipper's wrapper (see unwrap.ts);
- *   records that hold no valid event are dropped with a metric and a debug log.
- * - dedupe by auditID + stage: re-sent records (a forward chunk retried after a lost ack, a
- *   webhook batch retried) are dropped; bounded memory of released auditIDs.
+ *   records that hold no event at all are dropped with a metric and a debug log.
+ * - validate at the door: every field kontext reads is type-checked and every string it
+ *   turns into a key or an id is bounded (validate.ts, schema.ts). An event that fails can
+ *   never succeed on a retry: it goes with its reason to the dead-letter sink and its share
+ *   of the receipt settles once the dead letter is stored (dead-letters.ts).
+ * - dedupe by auditID + stage, remembering an auditID only once it is stored: a copy that
+ *   arrives while the original is on its way to Elasticsearch waits for it (settles when the
+ *   original's receipt settles, fails when it fails); after a failure the auditID is
+ *   forgotten, so a re-sent unit is processed and stored. Stored auditIDs are remembered up
+ *   to `dedupeCapacity`.
  * - final stage: of RequestReceived / ResponseStarted / ResponseComplete / Panic only the
  *   latest stage held is kept; an auditID seen only at an early stage (long-running watch)
- *   is released as that stage when it ages out of the window, and later stages of it are
- *   then dropped.
- * - reorder: events are held until the newest event time seen minus `lateness` passes them,
- *   then released sorted; an event arriving later than that is released at the next drain
- *   (counted as late). At most `maxPending` events are held: beyond, the oldest go early.
- * Every record dropped (not an event, duplicate, superseded) settles its share of the
- * receipt, so sources can acknowledge their units.
+ *   is released as that stage, and later stages of it then wait for / follow that one.
+ * - reorder: events are held and released in event-time order, with a release point that
+ *   understands catch-up. Live (newest event time close to the wall clock): the newest event
+ *   time that arrived at least `reorderWait` (wall time) ago, and at least the newest event
+ *   time minus `reorderHorizon`. Catching up a backlog (newest event time minutes behind the
+ *   wall clock), chunks that a peer delivers out of order (several output workers, retries;
+ *   40 minutes of event time apart) are put in place over the whole horizon, and everything
+ *   goes once arrivals stop for `reorderWait`. An event behind what was already released is
+ *   released at the next drain (counted late; the clusterer attaches it to its context if it
+ *   still retains it).
+ * - bounded memory: at most `maxPending` events and `maxBytes` (estimated) held; beyond,
+ *   the oldest are released early (counted as forced). The pipeline pauses sources before.
  */
 import type { AuditStage } from '../types/audit.ts';
+import type { DeadLetter, DeadLetterSink } from '../types/dead-letter.ts';
 import type { KEvent, NormalizeStage, Receipt } from '../types/pipeline.ts';
 import { log as rootLog, type Logger } from '../util/log.ts';
 import { counter, gauge } from '../util/metrics.ts';
@@ -24,31 +37,46 @@ import { partReceipt } from './receipt.ts';
 import { MinHeap } from './heap.ts';
 import { unwrapRecord } from './unwrap.ts';
 import { validateEvent, type Validated } from './validate.ts';
+import { DeadLetters, recordText } from './dead-letters.ts';
+import { approxBytes } from './size.ts';
 
 export { unwrapRecord, type Candidate } from './unwrap.ts';
 export { validateEvent, STAGE_RANK } from './validate.ts';
 export { parseAuditTime } from './time.ts';
+export { LIMITS } from './schema.ts';
 
 const eventsIn = counter('kontext_normalize_events_total', 'Audit events accepted by normalize (before dedupe).');
-const rejected = counter('kontext_normalize_rejected_total', 'Records dropped by normalize because they hold no valid audit event, by reason.');
+const rejected = counter('kontext_normalize_rejected_total', 'Records dropped or dead-lettered by normalize because they hold no valid audit event, by reason.');
 const dropped = counter('kontext_normalize_dropped_total', 'Audit events dropped on purpose: duplicate (same auditID+stage), superseded (a later stage of the auditID is kept), after-release (stage arrived after the auditID was released).');
-const lateTotal = counter('kontext_normalize_late_total', 'Events that arrived after events with a later time were already released (out of order by more than the lateness window).');
-const forcedTotal = counter('kontext_normalize_forced_total', 'Events released before the lateness window passed because max-pending events were held.');
+const lateTotal = counter('kontext_normalize_late_total', 'Events that arrived after events with a later time were already released (out of order beyond the reorder wait/horizon).');
+const forcedTotal = counter('kontext_normalize_forced_total', 'Events released before their turn because max-pending events or max-buffer bytes were held.');
 const pendingGauge = gauge('kontext_normalize_pending', 'Events held by normalize for reordering.');
+const bytesGauge = gauge('kontext_normalize_pending_bytes', 'Estimated bytes of the events held by normalize.');
 
 export interface NormalizeOptions {
-  /** how late (event time, ms) an event may arrive and still be put in order (default 2000) */
+  /** how far (event time, ms) an event may be behind the newest one and still be put in order (default 1 h) */
+  reorderHorizon?: number;
+  /** former name of reorderHorizon */
   lateness?: number;
+  /** how long (wall time, ms) an event waits for older events that arrive after it (default 2000) */
+  reorderWait?: number;
   /** most events held for reordering (default 100000) */
   maxPending?: number;
-  /** auditIDs remembered after release to drop late duplicates (default 200000) */
+  /** most bytes (estimated) held for reordering (default 256 MiB) */
+  maxBytes?: number;
+  /** stored auditIDs remembered to drop re-sent duplicates (default 200000) */
   dedupeCapacity?: number;
+  /** where invalid events go; without one they are counted, logged and acknowledged */
+  deadLetters?: DeadLetterSink;
   logger?: Logger;
+  /** wall clock (tests) */
+  now?: () => number;
 }
 
 export interface NormalizeStats {
   accepted: number;
   rejected: number;
+  deadLettered: number;
   duplicates: number;
   superseded: number;
   afterRelease: number;
@@ -57,6 +85,9 @@ export interface NormalizeStats {
   released: number;
   pending: number;
 }
+
+/** newest event time this far (ms) behind the wall clock: the input is a backlog being caught up */
+export const CATCH_UP_LAG_MS = 120_000;
 
 const STAGE_BIT: Record<AuditStage, number> = { RequestReceived: 1, ResponseStarted: 2, ResponseComplete: 4, Panic: 8 };
 
@@ -68,56 +99,93 @@ interface Held {
   rank: number;
   receipt?: Receipt;
   stages: number;
+  bytes: number;
+  /** receipts of copies and superseded stages: they settle or fail with this one */
+  waiters: Receipt[];
 }
+
+/** an auditID released and not yet stored: copies of it wait for its outcome */
+interface InFlight { stages: number; waiters: Receipt[] }
 
 /** short, generic reason for the metric label (the debug log carries the detail) */
 function reasonLabel(reason: string): string {
-  if (reason.startsWith('missing ')) return `missing-${reason.split(' ')[1]}`;
   if (reason.startsWith('invalid JSON')) return 'invalid-json';
   if (reason.startsWith('not an audit event')) return 'not-an-event';
-  if (reason.startsWith('invalid ')) return `invalid-${reason.split(' ')[1]}`;
-  if (reason.startsWith('kind ')) return 'wrong-kind';
-  if (reason.startsWith('apiVersion')) return 'unsupported-apiversion';
-  return 'invalid-field';
+  return 'not-an-event';
 }
 
 export class Normalizer implements NormalizeStage {
-  private readonly lateness: number;
+  private readonly horizon: number;
+  private readonly wait: number;
   private readonly maxPending: number;
+  private readonly maxBytes: number;
   private readonly dedupeCapacity: number;
   private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly dead: DeadLetters;
   private readonly held = new Map<string, Held>();
   private readonly heap = new MinHeap<Held>((a, b) => a.time < b.time || (a.time === b.time && a.seq < b.seq));
-  /** auditID → stage bits, of events already released (insertion order = release order) */
-  private readonly released = new Map<string, number>();
+  /** arrivals in wall-time order: [wall ms, event time] (for the wait-based release point) */
+  private arrivals: number[] = [];
+  private arrivalsHead = 0;
+  private readonly inflight = new Map<string, InFlight>();
+  /** auditID → stage bits, of events stored (insertion order = store order) */
+  private readonly stored = new Map<string, number>();
   private seq = 0;
   private maxTime = -Infinity;
+  private waitedTime = -Infinity;
+  private lastArrival = -Infinity;
   private lastReleased = -Infinity;
-  private readonly s: Omit<NormalizeStats, 'pending'> = { accepted: 0, rejected: 0, duplicates: 0, superseded: 0, afterRelease: 0, late: 0, forced: 0, released: 0 };
+  private heldBytes = 0;
+  private readonly s: Omit<NormalizeStats, 'pending'> = { accepted: 0, rejected: 0, deadLettered: 0, duplicates: 0, superseded: 0, afterRelease: 0, late: 0, forced: 0, released: 0 };
 
   constructor(opts: NormalizeOptions = {}) {
-    this.lateness = opts.lateness ?? 2000;
+    this.horizon = Math.max(0, opts.reorderHorizon ?? opts.lateness ?? 3_600_000);
+    this.wait = Math.max(0, opts.reorderWait ?? 2000);
     this.maxPending = Math.max(1, opts.maxPending ?? 100_000);
+    this.maxBytes = Math.max(1, opts.maxBytes ?? 256 * 1024 * 1024);
     this.dedupeCapacity = Math.max(1, opts.dedupeCapacity ?? 200_000);
     this.log = (opts.logger ?? rootLog).child({ component: 'normalize' });
+    this.now = opts.now ?? Date.now;
+    this.dead = new DeadLetters(opts.deadLetters, this.log, this.now);
   }
 
-  get pending(): number { return this.held.size; }
+  /** events held (and dead letters not stored yet), for backpressure accounting */
+  get pending(): number { return this.held.size + this.dead.pending; }
+  /** estimated bytes of the events held */
+  get pendingBytes(): number { return this.heldBytes; }
+  /** the byte bound; the pipeline pauses sources when it is reached */
+  get byteLimit(): number { return this.maxBytes; }
+  /** auditIDs released and not stored yet */
+  get unstored(): number { return this.inflight.size; }
 
   stats(): NormalizeStats { return { ...this.s, pending: this.held.size }; }
 
   push(records: unknown[], receipt?: Receipt): void {
+    const dead: { entry: DeadLetter; share?: Receipt }[] = [];
     for (const record of records) {
       const cands = unwrapRecord(record);
       const share = receipt && (cands.length === 1 ? receipt : partReceipt(receipt, cands.length));
       for (const c of cands) {
         if ('reject' in c) { this.reject(c.reject, record, share); continue; }
         const v = validateEvent(c.event);
-        if (!v.ok) { this.reject(v.reason, record, share); continue; }
+        if (!v.ok) { dead.push({ entry: this.deadLetter(v, c.event), share }); continue; }
         this.accept(v, share);
       }
     }
-    pendingGauge.set(this.held.size);
+    this.dead.put(dead);
+    this.gauges();
+  }
+
+  private deadLetter(v: Extract<Validated, { ok: false }>, event: unknown): DeadLetter {
+    this.s.rejected++;
+    this.s.deadLettered++;
+    rejected.inc({ reason: v.code });
+    const entry: DeadLetter = { time: this.now(), stage: 'normalize', reason: v.code, detail: v.reason };
+    if (v.auditID) entry.auditID = v.auditID;
+    const text = recordText(event);
+    if (text !== undefined) entry.record = text;
+    return entry;
   }
 
   private reject(reason: string, record: unknown, share: Receipt | undefined): void {
@@ -128,12 +196,11 @@ export class Normalizer implements NormalizeStage {
     share?.settle();
   }
 
-  private drop(kind: 'duplicate' | 'superseded' | 'after-release', r: Receipt | undefined): void {
+  private count(kind: 'duplicate' | 'superseded' | 'after-release'): void {
     if (kind === 'duplicate') this.s.duplicates++;
     else if (kind === 'superseded') this.s.superseded++;
     else this.s.afterRelease++;
     dropped.inc({ reason: kind });
-    r?.settle();
   }
 
   private accept(v: Extract<Validated, { ok: true }>, receipt: Receipt | undefined): void {
@@ -141,60 +208,145 @@ export class Normalizer implements NormalizeStage {
     eventsIn.inc();
     const id = v.event.auditID;
     const bit = STAGE_BIT[v.event.stage];
-    const rel = this.released.get(id);
-    if (rel !== undefined) {
-      this.released.set(id, rel | bit);
-      this.drop(rel & bit ? 'duplicate' : 'after-release', receipt);
+    const st = this.stored.get(id);
+    if (st !== undefined) {
+      this.stored.set(id, st | bit);
+      this.count(st & bit ? 'duplicate' : 'after-release');
+      receipt?.settle();
+      return;
+    }
+    const f = this.inflight.get(id);
+    if (f) {
+      this.count(f.stages & bit ? 'duplicate' : 'after-release');
+      f.stages |= bit;
+      if (receipt) f.waiters.push(receipt);
       return;
     }
     const h = this.held.get(id);
     if (h) {
-      if (h.stages & bit) { this.drop('duplicate', receipt); return; }
+      // a copy or another stage of a held event: settles (or fails) with the one kept
+      if (h.stages & bit) { this.count('duplicate'); if (receipt) h.waiters.push(receipt); return; }
       h.stages |= bit;
+      this.count('superseded');
       if (v.rank > h.rank) {
         const old = h.receipt;
-        h.event = v.event; h.rank = v.rank; h.receipt = receipt;
-        this.drop('superseded', old);
-      } else {
-        this.drop('superseded', receipt);
+        const bytes = approxBytes(v.event);
+        this.heldBytes += bytes - h.bytes;
+        h.event = v.event; h.rank = v.rank; h.receipt = receipt; h.bytes = bytes;
+        if (old) h.waiters.push(old);
+      } else if (receipt) {
+        h.waiters.push(receipt);
       }
       return;
     }
-    const e: Held = { id, time: v.time, seq: this.seq++, event: v.event, rank: v.rank, receipt, stages: bit };
+    const e: Held = { id, time: v.time, seq: this.seq++, event: v.event, rank: v.rank, receipt, stages: bit, bytes: approxBytes(v.event), waiters: [] };
     this.held.set(id, e);
     this.heap.push(e);
+    this.heldBytes += e.bytes;
+    const now = this.now();
+    this.arrivals.push(now, v.time);
+    this.lastArrival = now;
     if (v.time > this.maxTime) this.maxTime = v.time;
     if (v.time < this.lastReleased) { this.s.late++; lateTotal.inc(); }
   }
 
+  /** newest event time that arrived at least `reorderWait` ago */
+  private advanceWaited(now: number): number {
+    const cut = now - this.wait;
+    const a = this.arrivals;
+    let i = this.arrivalsHead;
+    while (i < a.length && a[i]! <= cut) {
+      if (a[i + 1]! > this.waitedTime) this.waitedTime = a[i + 1]!;
+      i += 2;
+    }
+    if (i >= a.length) { this.arrivals = []; this.arrivalsHead = 0; }
+    else if (i > 65_536 && i * 2 > a.length) { this.arrivals = a.slice(i); this.arrivalsHead = 0; }
+    else this.arrivalsHead = i;
+    return this.waitedTime;
+  }
+
+  /**
+   * The event time up to which held events are released now. Live (the newest event is
+   * close to the wall clock): what arrived at least `reorderWait` ago, at least the newest
+   * time minus the horizon. Catching up (a backlog, the newest event more than
+   * CATCH_UP_LAG_MS behind the wall clock): order over the whole horizon — processing a
+   * backlog competes with reading it, so wall time says nothing about its order — and release
+   * everything once arrivals stop for `reorderWait`.
+   */
+  releasePoint(): number {
+    const now = this.now();
+    const waited = this.advanceWaited(now);
+    if (this.held.size === 0) return waited;
+    if (now - this.maxTime <= CATCH_UP_LAG_MS) return Math.max(this.maxTime - this.horizon, waited);
+    if (now - this.lastArrival >= this.wait) return Infinity;
+    return this.maxTime - this.horizon;
+  }
+
+  /** whether the input is a backlog being caught up (see releasePoint) */
+  get catchingUp(): boolean { return this.now() - this.maxTime > CATCH_UP_LAG_MS; }
+
   drain(force = false): KEvent[] {
-    const watermark = force ? Infinity : this.maxTime - this.lateness;
+    const point = force ? Infinity : this.releasePoint();
     const out: KEvent[] = [];
     for (;;) {
       const top = this.heap.peek();
       if (!top) break;
-      if (top.time > watermark) {
-        if (this.held.size <= this.maxPending) break;
+      if (top.time > point) {
+        if (this.held.size <= this.maxPending && this.heldBytes <= this.maxBytes) break;
         this.s.forced++;
         forcedTotal.inc();
       }
       this.heap.pop();
       this.held.delete(top.id);
-      this.remember(top.id, top.stages);
+      this.heldBytes -= top.bytes;
       if (top.time > this.lastReleased) this.lastReleased = top.time;
-      out.push(top.receipt ? { audit: top.event, time: top.time, receipt: top.receipt } : { audit: top.event, time: top.time });
+      out.push({ audit: top.event, time: top.time, receipt: this.track(top) });
     }
+    if (!this.held.size) this.heldBytes = 0;
     this.s.released += out.length;
-    pendingGauge.set(this.held.size);
+    this.gauges();
     return out;
   }
 
+  /** the receipt a released event carries: its outcome decides what copies of it do */
+  private track(h: Held): Receipt {
+    const id = h.id;
+    const origin = h.receipt;
+    const f: InFlight = { stages: h.stages, waiters: h.waiters };
+    this.inflight.set(id, f);
+    let done = false;
+    return {
+      settle: () => {
+        if (done) return;
+        done = true;
+        if (this.inflight.get(id) === f) this.inflight.delete(id);
+        this.remember(id, f.stages);
+        origin?.settle();
+        for (const w of f.waiters) w.settle();
+      },
+      fail: (err: Error) => {
+        if (done) return;
+        done = true;
+        // forgotten: a re-sent copy is processed and stored
+        if (this.inflight.get(id) === f) this.inflight.delete(id);
+        origin?.fail(err);
+        for (const w of f.waiters) w.fail(err);
+      },
+    };
+  }
+
   private remember(id: string, stages: number): void {
-    this.released.set(id, stages);
-    if (this.released.size > this.dedupeCapacity) {
-      const oldest = this.released.keys().next().value;
-      if (oldest !== undefined) this.released.delete(oldest);
+    this.stored.delete(id);
+    this.stored.set(id, stages);
+    if (this.stored.size > this.dedupeCapacity) {
+      const oldest = this.stored.keys().next().value;
+      if (oldest !== undefined) this.stored.delete(oldest);
     }
+  }
+
+  private gauges(): void {
+    pendingGauge.set(this.held.size);
+    bytesGauge.set(this.heldBytes);
   }
 }
 

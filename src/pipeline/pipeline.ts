@@ -10,6 +10,9 @@
  *
  * Receipts travel with the events untouched; the sink settles them once Elasticsearch has
  * acknowledged the documents holding those events, and only then do sources ack upstream.
+ * Nothing is logged and dropped: an error in a stage fails the receipts of every event that
+ * stage held (the pipeline tracks which receipts are inside the labeler and the clusterer),
+ * so the units are not acknowledged and their peers re-send them.
  */
 import type { ContextDoc } from '../types/context.ts';
 import type { Downstream, KEvent, LabelStage, NormalizeStage, Receipt } from '../types/pipeline.ts';
@@ -43,6 +46,12 @@ export interface PipelineOptions {
    * Default: the flush interval.
    */
   idleRelease?: number;
+  /**
+   * Wall-clock quiet time (ms) after which event time follows the wall clock, so contexts of
+   * an input that went quiet close. Shorter quiet spells never move event time: contexts
+   * close only on event time while data flows (default: idleRelease).
+   */
+  clockQuiet?: number;
   /** process as soon as this many events are held by normalize (default 4096) */
   batchEvents?: number;
   /** wall clock (tests) */
@@ -70,6 +79,12 @@ export class Pipeline implements Downstream {
   private stopped = false;
   private wasSaturated = false;
   private readonly writes = new Set<Promise<unknown>>();
+  /** receipts of events handed to the labeler and not returned yet */
+  private readonly inLabel = new Set<Receipt>();
+  /** receipts of events pushed to the clusterer since its last collect */
+  private inCluster: Receipt[] = [];
+  /** units pushed whose records normalize has not all settled or released yet */
+  private readonly inNormalize = new Set<Receipt>();
   private readonly unsubscribeSink: () => void;
   /** what the stream carries of what kontext uses (decided on its first events) */
   readonly capabilities = new StreamCapabilities();
@@ -84,6 +99,7 @@ export class Pipeline implements Downstream {
       flushInterval: opts.flushInterval,
       maxInFlight: opts.maxInFlight,
       idleRelease: opts.idleRelease ?? opts.flushInterval,
+      clockQuiet: opts.clockQuiet ?? opts.idleRelease ?? opts.flushInterval,
       batchEvents: opts.batchEvents ?? 4096,
     };
     this.unsubscribeSink = this.sink.onStored((docs) => this.published(docs));
@@ -97,7 +113,9 @@ export class Pipeline implements Downstream {
   }
 
   get saturated(): boolean {
-    return this.inFlight >= this.opts.maxInFlight || !this.sink.healthy;
+    const n = this.normalize;
+    return this.inFlight >= this.opts.maxInFlight || !this.sink.healthy
+      || (n.byteLimit !== undefined && (n.pendingBytes ?? 0) >= n.byteLimit);
   }
 
   onDrain(cb: () => void): void {
@@ -110,7 +128,14 @@ export class Pipeline implements Downstream {
       receipt?.fail(new Error('kontext is shutting down'));
       return;
     }
-    this.normalize.push(records, receipt);
+    try {
+      this.normalize.push(records, receipt && this.trackUnit(receipt, records.length));
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      mErrors.inc({ stage: 'normalize' });
+      log.error('normalize failed; the unit is not acknowledged', { err });
+      receipt?.fail(err);
+    }
     this.lastArrival = this.now();
     if (this.normalize.pending >= this.opts.batchEvents) this.schedule();
     this.updateGauges();
@@ -134,9 +159,9 @@ export class Pipeline implements Downstream {
    */
   async flushAll(): Promise<void> {
     await this.enqueue(async () => {
-      await this.process(true);
+      await this.process(true, true);
       this.capabilities.decide();
-      this.write(this.cluster.collect(undefined, true));
+      this.write(this.collect(undefined, true));
     });
     await this.settleWrites();
   }
@@ -170,36 +195,92 @@ export class Pipeline implements Downstream {
       await this.process(quiet);
       if (flushDue || quiet) {
         this.lastFlush = this.now();
-        this.write(this.cluster.collect(this.watermark(), false));
+        this.write(this.collect(this.watermark(), false));
       }
     });
   }
 
-  /** Serializes all stage work on one chain; errors are logged and counted, never thrown out. */
+  /**
+   * Serializes all stage work on one chain. A failed step fails the receipts of the events
+   * the failing stage and the ones after it held; the error is logged and counted, never
+   * thrown out of the loop.
+   */
   private enqueue(fn: () => Promise<void>): Promise<void> {
     const run = this.chain.then(fn).catch((e: unknown) => {
-      mErrors.inc({ stage: 'loop' });
-      log.error('pipeline step failed', { err: e instanceof Error ? e : new Error(String(e)) });
+      const err = e instanceof Error ? e : new Error(String(e));
+      const stage = e instanceof StageError ? e.stage : 'loop';
+      const failed = this.failHeld(err, stage);
+      mErrors.inc({ stage });
+      log.error('pipeline step failed; the receipts of the events it held are failed (their units will be re-sent)', { err, stage, failed });
     });
     this.chain = run;
     return run;
   }
 
-  /** normalize → label → cluster for what is ready; `release` also lets go of held events. */
-  private async process(release: boolean): Promise<void> {
-    const events = this.normalize.drain(release);
+  /**
+   * The unit's receipt as normalize sees it: normalize settles each record once (stored,
+   * dropped on purpose, dead-lettered) or hands it on inside an event; until then the unit
+   * is tracked, so a failure of normalize itself can fail it.
+   */
+  private trackUnit(receipt: Receipt, records: number): Receipt {
+    let left = records;
+    const units = this.inNormalize;
+    const tracked: Receipt = {
+      settle(n = 1) { left -= n; if (left <= 0) units.delete(tracked); receipt.settle(n); },
+      fail(err) { units.delete(tracked); receipt.fail(err); },
+    };
+    if (left > 0) units.add(tracked);
+    return tracked;
+  }
+
+  /** fails every receipt inside the labeler and the clusterer (and normalize's, when it failed); returns how many */
+  private failHeld(err: Error, stage: string): number {
+    const all = [...this.inLabel, ...this.inCluster, ...(stage === 'normalize' ? this.inNormalize : [])];
+    this.inLabel.clear();
+    this.inCluster = [];
+    if (stage === 'normalize') this.inNormalize.clear();
+    for (const r of all) r.fail(err);
+    return all.length;
+  }
+
+  private async stage<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+    try { return await fn(); } catch (e) { throw new StageError(name, e); }
+  }
+
+  /**
+   * normalize → label → cluster for what is ready. Normalize releases events on its own
+   * (event time and its reorder wait); `release` (the input is quiet) also flushes the
+   * labeler's windows; `force` releases everything normalize holds (flushAll).
+   */
+  private async process(release: boolean, force = false): Promise<void> {
+    const events = await this.stage('normalize', () => this.normalize.drain(force));
     if (events.length) {
       mEvents.inc({ stage: 'normalize' }, events.length);
       this.advanceClock(events);
       this.capabilities.observe(events);
+      for (const e of events) if (e.receipt) this.inLabel.add(e.receipt);
     }
-    const labeled = events.length ? await this.label.push(events) : [];
-    if (release && this.label.pending > 0) labeled.push(...(await this.label.flush()));
+    const labeled = events.length ? await this.stage('label', () => this.label.push(events)) : [];
+    // the labeler's windows are flushed only when nothing is held before it (a flush splits a window)
+    if (release && this.label.pending > 0 && this.normalize.pending === 0) labeled.push(...(await this.stage('label', () => this.label.flush())));
     if (labeled.length) {
       mEvents.inc({ stage: 'label' }, labeled.length);
-      this.cluster.push(labeled);
+      for (const e of labeled) {
+        if (!e.receipt) continue;
+        this.inLabel.delete(e.receipt);
+        this.inCluster.push(e.receipt);
+      }
+      await this.stage('cluster', () => this.cluster.push(labeled));
     }
     this.updateGauges();
+  }
+
+  /** collects the clusterer's writes; from here on the writes carry the receipts */
+  private collect(watermark: number | undefined, force: boolean): ReturnType<ClusterStage['collect']> {
+    let batch: ReturnType<ClusterStage['collect']>;
+    try { batch = this.cluster.collect(watermark, force); } catch (e) { throw new StageError('cluster', e); }
+    this.inCluster = [];
+    return batch;
   }
 
   private advanceClock(events: KEvent[]): void {
@@ -218,18 +299,24 @@ export class Pipeline implements Downstream {
     if (this.eventClock === -Infinity) return undefined;
     // paused sources are not a quiet input: do not close contexts on the clock meanwhile
     if (this.saturated) return this.eventClock;
+    // events still held for reordering may belong to the open contexts: wait for them
+    if (this.normalize.pending > 0) return this.eventClock;
     const quietFor = this.now() - Math.max(this.eventClockWall, this.lastArrival);
-    return this.eventClock + Math.max(0, quietFor);
+    return quietFor >= this.opts.clockQuiet ? this.eventClock + quietFor : this.eventClock;
   }
 
   private write(batch: ReturnType<ClusterStage['collect']>): void {
     if (!batch.length) return;
-    const p = this.sink.write(batch).then((r) => {
+    let pending: Promise<Awaited<ReturnType<ContextSink['write']>>>;
+    try { pending = this.sink.write(batch); } catch (e) { pending = Promise.reject(e); }
+    const p = pending.then((r) => {
       if (r.rejected) { mErrors.inc({ stage: 'store' }, r.rejected); log.warn('context documents rejected by Elasticsearch', { rejected: r.rejected }); }
       mEvents.inc({ stage: 'store' }, batch.reduce((n, w) => n + w.newEvents, 0));
     }).catch((e: unknown) => {
+      const err = e instanceof Error ? e : new Error(String(e));
       mErrors.inc({ stage: 'store' });
-      log.error('context write failed', { err: e instanceof Error ? e : new Error(String(e)) });
+      log.error('context write failed; its receipts are failed (the units will be re-sent)', { err });
+      for (const w of batch) for (const r of w.receipts) r.receipt.fail(err);
     }).finally(() => {
       this.writes.delete(p);
       this.updateGauges();
@@ -272,5 +359,13 @@ export class Pipeline implements Downstream {
     if (!this.drainCbs.length || this.saturated) return;
     const cbs = this.drainCbs.splice(0);
     for (const cb of cbs) cb();
+  }
+}
+
+/** an error thrown by one stage, named for the log and the metric */
+class StageError extends Error {
+  constructor(readonly stage: string, cause: unknown) {
+    super(`${stage}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'StageError';
   }
 }

@@ -44,19 +44,23 @@ export interface Downstream {
 }
 
 /**
- * Normalize stage: raw records (whatever a source received) → audit events in their final
- * stage, deduplicated by auditID+stage and put in event-time order within a lateness window.
+ * Normalize stage: raw records (whatever a source received) → valid audit events in their
+ * final stage, deduplicated by auditID+stage and put in event-time order within the reorder
+ * horizon; invalid events go to the dead-letter sink.
  */
 export interface NormalizeStage {
   /** accept raw records; returns nothing until events are released by `drain` */
   push(records: unknown[], receipt?: Receipt): void;
   /**
-   * Release events whose time is older than (newest event time seen - lateness), in order.
-   * `force` releases everything (idle flush, shutdown).
+   * Release, in event-time order, the events whose turn has come (see src/normalize/index.ts:
+   * reorder wait and horizon). `force` releases everything (shutdown, end of a replay).
    */
   drain(force?: boolean): KEvent[];
   /** events held, for backpressure accounting */
   readonly pending: number;
+  /** estimated bytes of the events held, and the bound past which sources must pause */
+  readonly pendingBytes?: number;
+  readonly byteLimit?: number;
 }
 
 /**

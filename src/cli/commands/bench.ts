@@ -12,6 +12,8 @@ const BENCHES: Record<string, { needsEs: boolean; load: () => Promise<{ run: (o:
   contexts: { needsEs: false, load: () => import('../../bench/contexts.ts') },
   storage: { needsEs: true, load: () => import('../../bench/storage.ts') },
   'query-latency': { needsEs: true, load: () => import('../../bench/query-latency.ts') },
+  reorder: { needsEs: false, load: () => import('../../bench/reorder.ts') },
+  'backlog-memory': { needsEs: false, load: () => import('../../bench/backlog-memory.ts') },
 };
 
 /** Simulator seeds by use; the bench and `kontext evaluate` never score on a training seed. */
