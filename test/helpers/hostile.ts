@@ -99,7 +99,7 @@ export async function startServe(o: { esUrl: string; prefix: string; bin?: strin
   const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), o.bin ?? path.join(ROOT, 'bin/kontext.js'), 'serve',
     '--forward-host', '127.0.0.1', '--forward-port', '0', '--http-host', '127.0.0.1', '--http-port', '0',
     '--forward-shared-key', sharedKey, '--auth-tokens', token, '--index-prefix', o.prefix,
-    '--flush-interval', '200ms', '--lateness', '200ms', '--log-level', 'info', ...(o.extra ?? [])], {
+    '--flush-interval', '200ms', '--reorder-wait', '200ms', '--log-level', 'info', ...(o.extra ?? [])], {
     env: { ...process.env, ELASTICSEARCH_URL: o.esUrl }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
