@@ -115,7 +115,11 @@ test('readable actions and helpers', () => {
   assert.equal(act({ time: T0, label: 'create pods/exec', user: 'alice', verb: 'create', ref: { resource: 'pods', namespace: 'shop', name: 'web-1', subresource: 'exec' } }), "alice exec'd into pod shop/web-1");
   assert.equal(act({ time: T0, label: 'patch-update apps/deployments/scale', user: 'alice', verb: 'patch', ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'shop', name: 'web', subresource: 'scale' } }), 'alice scaled deployment shop/web');
   assert.equal(act({ time: T0, label: 'delete namespaces (cluster)', user: 'alice', verb: 'delete', ref: { resource: 'namespaces', name: 'shop' } }), 'alice deleted namespace shop');
-  assert.equal(act({ time: T0, label: 'create secrets', user: 'system:serviceaccount:ci:deployer', userAgent: 'helm/v3.14.0 (linux/amd64) kubernetes/$Format', verb: 'create', ref: { resource: 'secrets', namespace: 'shop', name: 'sh.helm.release.v1.web.v1' } }), 'system:serviceaccount:ci:deployer created secret shop/sh.helm.release.v1.web.v1 via helm');
+  assert.equal(act({ time: T0, label: 'create secrets', user: 'system:serviceaccount:ci:deployer', userAgent: 'helm/v3.14.0 (linux/amd64) kubernetes/$Format', verb: 'create', ref: { resource: 'secrets', namespace: 'shop', name: 'sh.helm.release.v1.web.v1' } }), 'system:serviceaccount:ci:deployer installed helm release shop/web');
+  assert.equal(act({ time: T0, label: 'create secrets', user: 'bob', verb: 'create', ref: { resource: 'secrets', namespace: 'shop', name: 'sh.helm.release.v1.web.v3' } }), 'bob upgraded helm release shop/web (revision 3)');
+  assert.equal(act({ time: T0, label: 'delete secrets', user: 'bob', verb: 'delete', ref: { resource: 'secrets', namespace: 'shop', name: 'sh.helm.release.v1.web.v3' } }), 'bob uninstalled helm release shop/web');
+  // a secret that only looks alike is a secret
+  assert.equal(act({ time: T0, label: 'create secrets', user: 'bob', verb: 'create', ref: { resource: 'secrets', namespace: 'shop', name: 'sh.helm.release.v1.web' } }), 'bob created secret shop/sh.helm.release.v1.web');
   const bg = summarize('b', [
     ev({ time: T0, label: 'background lease', user: 'system:node:w1', verb: 'update', ref: { resource: 'leases', apiGroup: 'coordination.k8s.io', namespace: 'kube-node-lease', name: 'w1' } }),
     ev({ time: T0 + 10_000, label: 'background lease', user: 'system:node:w1', verb: 'update', ref: { resource: 'leases', apiGroup: 'coordination.k8s.io', namespace: 'kube-node-lease', name: 'w1' } }),

@@ -123,9 +123,13 @@ test('features: a person\'s change is what the owner\'s controller reacts to; on
   const svc = x(ev({ t: 90_020, verb: 'create', ...helm, ref: { resource: 'services', namespace: 'shop', name: 'db' } }));
   assert.equal(svc.origin, 'create secrets');
   assert.equal(svc.candidates.self, 'create services');
-  // long after, the same account acts anew
-  const later = x(ev({ t: 200_000, verb: 'delete', ...helm, ref: { resource: 'services', namespace: 'shop', name: 'db' } }));
+  // long after, the same account acts anew: with kubectl, its own action
+  const later = x(ev({ t: 200_000, verb: 'delete', user: helm.user, ref: { resource: 'services', namespace: 'shop', name: 'db' } }));
   assert.equal(later.origin, 'delete services');
+  // with helm, a new command starts with its history check; an uninstall is named by its record update
+  x(ev({ t: 300_000, verb: 'list', ...helm, ref: { resource: 'secrets', namespace: 'shop' }, uri: '/api/v1/namespaces/shop/secrets?labelSelector=name%3Ddb%2Cowner%3Dhelm' }));
+  x(ev({ t: 300_010, verb: 'update', ...helm, ref: { resource: 'secrets', namespace: 'shop', name: 'sh.helm.release.v1.db.v1' } }));
+  assert.equal(x(ev({ t: 300_020, verb: 'delete', ...helm, ref: { resource: 'services', namespace: 'shop', name: 'db' } })).origin, 'patch-update secrets');
 });
 
 const KUBELET = { groups: ['system:nodes', 'system:authenticated'], ua: 'kubelet/v1.30.2 (linux/amd64) kubernetes/39683505' };

@@ -13,9 +13,12 @@ test('shipped model: loads and labels a held-out simulated stream accurately', {
   const r = await evaluateLabeler({ modelDir, seed: 9, durationMs: 15 * 60_000, backend: 'auto', log: () => {} });
   assert.equal(r.mode, 'model');
   assert.ok(r.metrics.events > 1000);
-  // measured 0.993 accuracy / 0.984 macro-F1 on this log (63 labels, several with < 5 events);
-  // the thresholds leave room for simulator changes, the benchmark tracks the 0.98 target
+  // the quality targets (macro-F1 >= 0.95 at every audit level) are tracked by `npm run bench` and
+  // `kontext evaluate`; this test guards that the shipped model labels accurately and adds to what
+  // the rules and the attribution tracer alone get on the same stream
   assert.ok(r.metrics.accuracy >= 0.98, `accuracy ${r.metrics.accuracy}`);
-  assert.ok(r.metrics.macroF1 >= 0.95, `macro-F1 ${r.metrics.macroF1}`);
+  const base = await evaluateLabeler({ modelDir: path.join(modelDir, 'missing'), seed: 9, durationMs: 15 * 60_000, backend: 'auto', log: () => {} });
+  assert.equal(base.mode, 'rules-only');
+  assert.ok(r.metrics.macroF1 >= base.metrics.macroF1 + 0.05, `macro-F1 ${r.metrics.macroF1} vs rules and tracer alone ${base.metrics.macroF1}`);
   assert.ok(r.metrics.bySource.rule!.accuracy >= 0.99, `rule accuracy ${r.metrics.bySource.rule!.accuracy}`);
 });

@@ -36,9 +36,12 @@
 import type { LabeledEvent, Receipt } from '../types/pipeline.ts';
 import type { AuditEvent } from '../types/audit.ts';
 import type { ClusterStage, ContextWrite, RawEvent } from './types.ts';
-import { clientOf, eventFlags, isPerson, resourceOf, summarize } from './summary.ts';
+import { eventFlags, resourceOf, summarize } from './summary.ts';
 import { eventKeys, keyWeight } from './keys.ts';
-import { verbClassOf } from '../types/label.ts';
+import { parseLabelKey, verbClassOf, type Label } from '../types/label.ts';
+import { clientFamily, isPerson, isSystemUser } from '../k8s/identity.ts';
+import { ATTRIBUTION, type AttributionParams } from '../k8s/params.ts';
+import { ReleaseTracker } from '../k8s/sessions.ts';
 import { counter, gauge } from '../util/metrics.ts';
 
 const mContexts = counter('kontext_cluster_contexts_total', 'Contexts created, by kind.');
@@ -87,6 +90,8 @@ export interface ClustererOptions {
   triggerRule?: boolean;
   /** score bonus for recency: up to this much for a context active just now, fading over 10 s (default 20) */
   recencyBonus?: number;
+  /** attribution thresholds shared with the labeler (release sessions, origin horizon) */
+  attribution?: AttributionParams;
 }
 
 type CloseReason = 'idle' | 'age' | 'size' | 'force' | 'memory' | 'superseded';
@@ -110,6 +115,10 @@ interface Ctx {
   /** link key of the object the trigger acted on, and its namespace */
   triggerKey?: string;
   triggerNs?: string;
+  /** the helm release session this context is (see k8s/sessions.ts) */
+  release?: string;
+  /** when a person's cluster-scoped change in it last took effect */
+  clusterChange?: number;
   state: 'open' | 'closed';
   reason?: CloseReason;
   /** watermark when closed */
@@ -134,6 +143,10 @@ interface LabelIndex {
    */
   starts: Map<string, { pending: Array<{ c: Ctx; t: number }>; last?: { c: Ctx; t: number } }>;
 }
+
+const ROUTINE_KEY = 'background controller';
+const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+const ROUTINE_LABEL: Label = parseLabelKey(ROUTINE_KEY);
 
 const START_WAIT = 60_000;
 const START_FOLLOW = 2_000;
@@ -199,6 +212,14 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     ? (k) => (opts.weights as Record<string, number | undefined>)[k[0]!] ?? keyWeight(k)
     : keyWeight;
 
+  const attribution = opts.attribution ?? ATTRIBUTION;
+  const releases = new ReleaseTracker(attribution);
+  /** the context of each live release session, by session id */
+  const releaseCtx = new Map<string, Ctx>();
+  /** per namespace: the latest context a person acted in there, and when */
+  const nsHome = new Map<string, { c: Ctx; t: number }>();
+  /** the latest context in which a person changed a cluster-scoped object */
+  let clusterHome: Ctx | undefined;
   const indexes = new Map<string, LabelIndex>();
   const bgOpen = new Map<string, Ctx>();
   /** open contexts, in creation order */
@@ -329,14 +350,82 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     add(c, e);
   }
 
+  /** a context still in memory that a release's or namespace's next event may join */
+  function live(c: Ctx | undefined): c is Ctx {
+    return c !== undefined && (c.state === 'open' || retained.has(c.id)) && c.reason !== 'size' && c.reason !== 'memory' && c.events.length < maxEvents;
+  }
+
+  /** joins `c` (of any label: one action, one context) and indexes the event's keys under the context's label */
+  function join(c: Ctx, e: LabeledEvent, own: string[]): void {
+    add(c, e);
+    const a = e.audit;
+    if (!a.objectRef?.namespace && a.objectRef?.resource && MUTATING.has(a.verb) && (a.responseStatus?.code ?? 0) < 400 && isPerson(a)) {
+      c.clusterChange = Math.max(c.clusterChange ?? -Infinity, e.time);
+      clusterHome = c;
+    }
+    if (c.state === 'open' || retained.has(c.id)) register(indexOf(c.label), c, own);
+    noteBinding(indexOf(c.label), c, e);
+  }
+
+  /** a person acted in `ns` in context `c`: the namespace's unlinked control-plane work follows it */
+  function noteHome(ns: string | undefined, c: Ctx, t: number): void {
+    if (!ns) return;
+    nsHome.delete(ns);
+    nsHome.set(ns, { c, t });
+    if (nsHome.size > 10_000) nsHome.delete(nsHome.keys().next().value as string);
+  }
+
+  /** the action an unlinked component event follows from: a release named in it, else the latest person action in its namespace */
+  function homeOf(e: LabeledEvent): Ctx | undefined {
+    // a workload's own service account (an operator) reconciles on its own schedule: not part of the namespace's latest action
+    if (!isSystemUser(e.audit.user?.username ?? '')) return undefined;
+    const m = releases.component(e.audit, e.time);
+    const rc = m ? releaseCtx.get(m.session.id) : undefined;
+    if (live(rc)) return rc;
+    const ns = e.audit.objectRef?.namespace;
+    // a cluster-scoped change right after a person's cluster-scoped change (the aggregation controller after a ClusterRole)
+    if (!ns && e.audit.objectRef?.resource && MUTATING.has(e.audit.verb) && live(clusterHome)
+      && e.time - (clusterHome.clusterChange ?? -Infinity) <= attribution.followNsMs && e.time >= clusterHome.start) return clusterHome;
+    const h = ns ? nsHome.get(ns) : undefined;
+    if (h && e.time - h.t <= attribution.originHorizonMs && e.time >= h.c.start && live(h.c)) return h.c;
+    return undefined;
+  }
+
+  /** a person's request in a helm release session: the release's context */
+  function pushRelease(e: LabeledEvent, id: string, release: string, ns: string): void {
+    let c = releaseCtx.get(id);
+    if (!live(c)) {
+      c = newCtx(e, false);
+      c.triggerUser = e.audit.user?.username ?? '';
+      c.triggerNs = ns;
+      c.release = release;
+      releaseCtx.set(id, c);
+      if (releaseCtx.size > 10_000) releaseCtx.delete(releaseCtx.keys().next().value as string);
+    }
+    c.lastTrigger = e.time;
+    join(c, e, eventKeys(e.audit).own);
+    noteHome(ns, c, e.time);
+    noteHome(e.audit.objectRef?.namespace, c, e.time);
+  }
+
+  /** a component's event nothing links to an action: routine work of its identity */
+  function pushRoutine(e: LabeledEvent): void {
+    pushBackground({ ...e, label: ROUTINE_LABEL, labelKey: ROUTINE_KEY });
+  }
+
   function pushTrigger(e: LabeledEvent): void {
+    const isPersonEvent = triggerRule && isPerson(e.audit);
+    if (isPersonEvent) {
+      const m = releases.person(e.audit, e.time);
+      if (m) { pushRelease(e, m.session.id, m.session.release, m.session.ns); return; }
+    }
     const ix = indexOf(e.labelKey);
     const { own, probe } = eventKeys(e.audit);
     const trig = triggerRule && isTriggerLike(e);
     const user = e.audit.user?.username ?? '';
-    const person = triggerRule && !trig && isPerson(e.audit);
+    const person = triggerRule && !trig && isPersonEvent;
     // helm sends one release as a burst of creates/updates; kubectl sends one per command
-    const multi = trig && clientOf(e.audit.userAgent).startsWith('helm/');
+    const multi = trig && clientFamily(e.audit.userAgent) === 'helm';
     const ns = e.audit.objectRef?.namespace;
     const tk = trig ? triggerKeyOf(e.audit) : undefined;
     const t = e.time;
@@ -380,14 +469,23 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       const recency = recencyBonus * Math.exp(-gap / 3_000);
       const total = s + recency;
       if (total > bestScore || (total === bestScore && best && c.last > best.last)) { best = c; bestScore = total; }
-      if (!trig && !person && gap <= fallbackMs && (total > fallbackScore || (total === fallbackScore && fallback && c.last > fallback.last))) {
+      // an unlinked cascade event may fall back on a recent context of its label, in its own namespace only
+      // (a cluster-scoped change only right after the context's last event: the aggregation controller after a ClusterRole)
+      const sameNs = ns === undefined ? MUTATING.has(e.audit.verb) && (gap <= attribution.followNsMs || t - (c.clusterChange ?? -Infinity) <= attribution.followNsMs) : (c.triggerNs ?? c.firstNs) === ns;
+      if (!trig && !person && sameNs && gap <= fallbackMs && (total > fallbackScore || (total === fallbackScore && fallback && c.last > fallback.last))) {
         fallback = c; fallbackScore = total;
       }
     }
     let c: Ctx;
     if (best && bestScore >= threshold) c = best;
-    else if (fallback) c = fallback;
-    else c = newCtx(e, false);
+    else {
+      const home = !trig && !isPersonEvent ? homeOf(e) : undefined;
+      if (home) { join(home, e, own); return; }
+      if (fallback) c = fallback;
+      // controllers and nodes never start an action
+      else if (triggerRule && !isPersonEvent) { pushRoutine(e); return; }
+      else c = newCtx(e, false);
+    }
     if (triggerRule && isTriggerLike(e)) {
       if (c.triggerUser === undefined) { c.triggerUser = user; c.triggerNs = e.audit.objectRef?.namespace; }
       if (c.triggerUser === user) c.lastTrigger = t;
@@ -400,9 +498,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
         }
       }
     }
-    add(c, e);
-    if (c.state === 'open' || retained.has(c.id)) register(ix, c, own);
-    noteBinding(ix, c, e);
+    join(c, e, own);
+    if (isPersonEvent) noteHome(ns, c, t);
   }
 
   /** the context whose pod a kubelet request most likely belongs to (see LabelIndex.starts) */
@@ -411,7 +508,10 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     const user = a.user?.username ?? '';
     const ns = a.objectRef?.namespace;
     if (!ns || !user.startsWith('system:node:')) return undefined;
-    const st = ix.starts.get(`${user.slice('system:node:'.length)}:${ns}`);
+    // without the binding's node (Metadata level), the pods bound in the namespace
+    const node = user.slice('system:node:'.length);
+    const own = ix.starts.get(`${node}:${ns}`);
+    const st = own && (own.pending.length || own.last) ? own : ix.starts.get(`*:${ns}`);
     if (!st) return undefined;
     if (a.objectRef?.resource === 'serviceaccounts' && a.objectRef.subresource === 'token' && a.verb === 'create') {
       while (st.pending.length && e.time - st.pending[0]!.t > START_WAIT) st.pending.shift();
@@ -440,9 +540,9 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   function noteBinding(ix: LabelIndex, c: Ctx, e: LabeledEvent): void {
     const a = e.audit;
     const target = a.requestObject?.target?.name;
-    if (a.objectRef?.subresource !== 'binding' || typeof target !== 'string' || !a.objectRef.namespace) return;
+    if (a.objectRef?.subresource !== 'binding' || a.objectRef.resource !== 'pods' || !a.objectRef.namespace) return;
     if ((a.responseStatus?.code ?? 0) >= 400) return;
-    const k = `${target}:${a.objectRef.namespace}`;
+    const k = `${typeof target === 'string' ? target : '*'}:${a.objectRef.namespace}`;
     let st = ix.starts.get(k);
     if (!st) { st = { pending: [] }; ix.starts.set(k, st); }
     st.pending.push({ c, t: e.time });

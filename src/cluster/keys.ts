@@ -18,7 +18,11 @@
  *   a:<user> / y:<user>       same non-system user (strong) / same system identity (weak)
  */
 import type { AuditEvent } from '../types/audit.ts';
-import { isSystemUser } from './summary.ts';
+import { isSystemUser } from '../k8s/identity.ts';
+import { isHubObject, nameFamily } from '../k8s/names.ts';
+import { pluralOfKind } from '../k8s/resources.ts';
+
+export { isHubObject, nameFamily, pluralOfKind };
 
 export const WEIGHTS: Record<string, number> = {
   o: 100,
@@ -43,17 +47,6 @@ export interface EventKeys {
   probe: string[];
 }
 
-const IRREGULAR: Record<string, string> = { Endpoints: 'endpoints' };
-
-/** "ReplicaSet" → "replicasets", "NetworkPolicy" → "networkpolicies", "Ingress" → "ingresses". */
-export function pluralOfKind(kind: string): string {
-  if (IRREGULAR[kind]) return IRREGULAR[kind]!;
-  const k = kind.toLowerCase();
-  if (/[^aeiou]y$/.test(k)) return k.slice(0, -1) + 'ies';
-  if (/(s|x|z|ch|sh)$/.test(k)) return k + 'es';
-  return k + 's';
-}
-
 function groupOfApiVersion(apiVersion: unknown): string {
   if (typeof apiVersion !== 'string') return '';
   const i = apiVersion.indexOf('/');
@@ -62,36 +55,6 @@ function groupOfApiVersion(apiVersion: unknown): string {
 
 function resKey(group: string, resource: string): string {
   return group ? `${group}/${resource}` : resource;
-}
-
-// Generated name suffixes: Kubernetes' rand.String alphabet (no vowels, no 0/1/3).
-const GEN5 = /-[bcdfghjklmnpqrstvwxz2456789]{5}$/;
-const HASH = /-[bcdfghjklmnpqrstvwxz2456789]{6,10}$/;
-const HEXHASH = /-[0-9a-f]{8,10}$/;
-const ORDINAL = /-\d{1,3}$/;
-const CRONSTAMP = /-\d{8,10}$/;
-const EVENTSUFFIX = /\.[0-9a-f]{8,}$/;
-
-/** Base name of an object name with generated suffixes removed ("" when nothing is left). */
-export function nameFamily(resource: string, name: string): string {
-  let n = name.replace(EVENTSUFFIX, '');
-  for (let i = 0; i < 3; i++) {
-    const before = n;
-    n = n.replace(GEN5, '');
-    if (n === before) n = n.replace(HASH, '');
-    if (n === before) n = n.replace(HEXHASH, '');
-    if (n === before && (resource === 'pods' || resource === 'persistentvolumeclaims')) n = n.replace(ORDINAL, '');
-    if (n === before && (resource === 'batch/jobs' || resource === 'pods')) n = n.replace(CRONSTAMP, '');
-    if (n === before) break;
-  }
-  return n;
-}
-
-/** Objects shared by many unrelated actions in a namespace. */
-export function isHubObject(resource: string, name: string): boolean {
-  return resource === 'resourcequotas' || resource === 'limitranges'
-    || (resource === 'serviceaccounts' && name === 'default')
-    || (resource === 'configmaps' && name === 'kube-root-ca.crt');
 }
 
 function addObj(out: Set<string>, group: string, resource: string, ns: string | undefined, name: string | undefined): void {

@@ -7,39 +7,16 @@ import type { AuditEvent } from '../types/audit.ts';
 import type { LabeledEvent } from '../types/pipeline.ts';
 import type { ContextDoc, ContextMember, KeyCount, Outcome, SecurityFlag, TriggerInfo } from '../types/context.ts';
 import { verbClassOf } from '../types/label.ts';
+import { clientOf, isPerson, isSystemUser } from '../k8s/identity.ts';
+import { singular } from '../k8s/resources.ts';
+import { helmRefOf } from '../k8s/helm.ts';
+import { opLabel } from '../k8s/ops.ts';
 
 /** Forbidden (401/403) answers in one context from which `forbidden-burst` is raised. */
 export const FORBIDDEN_BURST = 3;
 
-const NAMESPACES_SYSTEM = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
-
-/**
- * System identities: control-plane components, nodes, and service accounts of the system
- * namespaces. Everyone else (people, CI service accounts, workloads) counts as a user for
- * flags. `system:anonymous` is never "system".
- */
-export function isSystemUser(username: string): boolean {
-  if (username === 'system:anonymous') return false;
-  if (username.startsWith('system:serviceaccount:')) {
-    const ns = username.split(':')[2] ?? '';
-    return NAMESPACES_SYSTEM.has(ns);
-  }
-  return username.startsWith('system:');
-}
-
-const HUMAN_CLIENTS = /^(kubectl|helm|kustomize|oc|k9s|lens|terraform|pulumi|argocd|flux|kubectl-[a-z-]+)(\/|$)/i;
-
-/**
- * Whether a request comes from a person or their automation (CI) rather than from a
- * controller: a non-system identity, and for service accounts only when they drive a client
- * tool (kubectl, helm, ...). Add-on controllers run as service accounts outside kube-system.
- */
-export function isPerson(a: AuditEvent): boolean {
-  const user = a.user?.username ?? '';
-  if (isSystemUser(user)) return false;
-  if (!user.startsWith('system:serviceaccount:')) return true;
-  return HUMAN_CLIENTS.test(clientOf(a.userAgent));
-}
+export { isSystemUser, isPerson, clientOf } from '../k8s/identity.ts';
+export { singular } from '../k8s/resources.ts';
 
 /** "<apiGroup>/<resource>" for named groups, "<resource>" for the core group ("" when none). */
 export function resourceOf(a: AuditEvent): string {
@@ -51,16 +28,6 @@ export function resourceOf(a: AuditEvent): string {
 /** Response code; 0 when the event has none. */
 export function codeOf(a: AuditEvent): number {
   return a.responseStatus?.code ?? 0;
-}
-
-/** "kubectl/v1.30.2 (linux/amd64) kubernetes/abc" → "kubectl/v1.30.2"; "" stays "". */
-export function clientOf(userAgent: string | undefined): string {
-  if (!userAgent) return '';
-  const first = userAgent.trim().split(/\s+/)[0] ?? '';
-  // "kube-controller-manager/v1.30.2 (linux/amd64) kubernetes/abc/system:serviceaccount:..." → name/version
-  const m = /^([^/\s]+)(?:\/(v?[0-9][^/\s]*))?/.exec(first);
-  if (!m) return first;
-  return m[2] ? `${m[1]}/${m[2]}` : m[1]!;
 }
 
 export function toMember(e: LabeledEvent | { audit: AuditEvent; time: number }): ContextMember {
@@ -110,8 +77,15 @@ function matchesLabel(e: LabeledEvent): boolean {
   return true;
 }
 
+/** A person's change of a helm release record that took effect: it names the helm command (install, upgrade, uninstall). */
+function isReleaseChange(a: AuditEvent): boolean {
+  const ref = helmRefOf(a);
+  return ref?.via === 'record' && MUTATING.has(a.verb) && codeOf(a) > 0 && codeOf(a) < 400 && isPerson(a);
+}
+
 /**
- * The event that stands for the action: the earliest event of a person (see isPerson) that
+ * The event that stands for the action: a person's first change of a helm release record
+ * (the release is the action); else the earliest event of a person (see isPerson) that
  * performs the labeled operation; else the earliest one performing it; else the earliest
  * event of a person; else the earliest event.
  */
@@ -121,7 +95,7 @@ export function pickTrigger(events: readonly LabeledEvent[]): LabeledEvent {
   for (const e of events) {
     const user = isPerson(e.audit);
     const match = matchesLabel(e);
-    const rank = match && user ? 0 : match ? 1 : user ? 2 : 3;
+    const rank = isReleaseChange(e.audit) ? -1 : match && user ? 0 : match ? 1 : user ? 2 : 3;
     if (rank < bestRank || (rank === bestRank && e.time < best!.time)) { best = e; bestRank = rank; }
   }
   return best!;
@@ -149,15 +123,6 @@ function triggerInfo(e: LabeledEvent): TriggerInfo {
   return t;
 }
 
-/** "deployments" → "deployment", "networkpolicies" → "networkpolicy", "ingresses" → "ingress". */
-export function singular(resource: string): string {
-  if (resource === 'endpoints') return 'endpoints';
-  if (resource.endsWith('ies')) return resource.slice(0, -3) + 'y';
-  if (resource.endsWith('sses') || resource.endsWith('xes') || resource.endsWith('ches') || resource.endsWith('shes')) return resource.slice(0, -2);
-  if (resource.endsWith('s') && !resource.endsWith('ss')) return resource.slice(0, -1);
-  return resource;
-}
-
 const PAST: Record<string, string> = {
   create: 'created', delete: 'deleted', deletecollection: 'deleted', patch: 'patched', update: 'updated',
   get: 'read', list: 'listed', watch: 'watched', approve: 'approved',
@@ -171,6 +136,11 @@ export function describeAction(t: TriggerInfo, opts: { background?: string; even
     return `background ${opts.background} traffic by ${who} (${opts.eventCount} event${opts.eventCount === 1 ? '' : 's'})`;
   }
   const user = t.user || 'unknown user';
+  const rec = t.resource === 'secrets' && !t.apiGroup ? helmRefOf({ verb: t.verb, requestURI: '', objectRef: { resource: 'secrets', namespace: t.namespace, name: t.name } } as AuditEvent) : undefined;
+  if (rec?.via === 'record' && t.code < 400) {
+    const what = t.verb === 'create' ? (rec.version === 1 ? 'installed' : 'upgraded') : t.verb === 'delete' ? 'uninstalled' : 'updated';
+    return `${user} ${what} helm release ${t.namespace ? `${t.namespace}/` : ''}${rec.release}${t.verb === 'create' && rec.version && rec.version > 1 ? ` (revision ${rec.version})` : ''}`;
+  }
   const kind = t.resource ? singular(t.resource) : '';
   const where = t.name ? ` ${t.namespace ? `${t.namespace}/` : ''}${t.name}` : '';
   const inNs = t.namespace ? ` in ${t.namespace}` : '';
@@ -298,7 +268,9 @@ export function summarize(id: string, events: LabeledEvent[], state: 'open' | 'c
   const labelCounts = countBy(sorted.map((e) => e.labelKey));
   const trig = pickTrigger(sorted);
   const top = labelCounts[0]!;
-  const label = labelCounts.filter((c) => c.count === top.count).some((c) => c.key === trig.labelKey) ? trig.labelKey : top.key;
+  // a helm release is labeled by its command's release record change, whatever its members say
+  const label = isReleaseChange(trig.audit) ? opLabel(trig.audit)
+    : labelCounts.filter((c) => c.count === top.count).some((c) => c.key === trig.labelKey) ? trig.labelKey : top.key;
   const background = label.startsWith('background ') ? label.slice('background '.length) : undefined;
 
   const trigger = triggerInfo(trig);

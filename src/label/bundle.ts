@@ -8,12 +8,16 @@ import path from 'node:path';
 import type { Tf } from './backend.ts';
 import { SequenceModel, type Architecture } from './model.ts';
 import { Vocab } from './vocab.ts';
+import { ATTRIBUTION, paramsHash, type AttributionParams } from '../k8s/params.ts';
 
-export const FEATURE_VERSION = 2;
+/** Feature extraction version: the extractor's own version plus the hash of the attribution parameters it uses. */
+export const FEATURE_VERSION = `3+${paramsHash()}`;
 
 export interface LabelerConfig {
   version: 1;
-  featureVersion: number;
+  featureVersion: string;
+  /** the attribution parameters the features were extracted with (their hash is in featureVersion) */
+  attribution?: AttributionParams;
   window: number;
   stride: number;
   architecture: Architecture;
@@ -42,7 +46,7 @@ export async function loadBundle(tf: Tf, dir: string): Promise<ModelBundle> {
   };
   const config = await read('config.json') as LabelerConfig;
   if (config.version !== 1 || !config.window || !config.stride) throw new Error(`model ${dir}: config.json is not a kontext labeler config`);
-  if (config.featureVersion !== FEATURE_VERSION) throw new Error(`model ${dir}: trained with feature version ${config.featureVersion}, this kontext extracts version ${FEATURE_VERSION}; retrain it (kontext train)`);
+  if (config.featureVersion !== FEATURE_VERSION) throw new Error(`model ${dir}: trained with feature version ${config.featureVersion}, this kontext extracts version ${FEATURE_VERSION} (attribution parameters ${JSON.stringify(ATTRIBUTION)}); retrain it (kontext train)`);
   const vocab = Vocab.fromJSON(await read('vocab.json'));
   const layers = await SequenceModel.loadLayers(tf, dir);
   const model = new SequenceModel(tf, layers);

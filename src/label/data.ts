@@ -84,13 +84,35 @@ export interface EventSource {
   describe: string;
 }
 
-/** Simulated events (regenerated on every pass: same seed, same events). */
-export async function simulatedSource(opts: { seed: number; durationMs: number }): Promise<EventSource> {
+/**
+ * Simulated events (regenerated on every pass: same seed, same events). With `policies`, the
+ * traffic is logged under each policy in turn, `policyBlockMs` of simulated time each, so
+ * every time range (training, validation, test) holds every audit level.
+ */
+export async function simulatedSource(opts: { seed: number; durationMs: number; policies?: readonly string[]; policyBlockMs?: number }): Promise<EventSource> {
   const { simulate } = await import('../simulate/index.ts');
+  const policies = opts.policies ?? [];
+  if (!policies.length) {
+    return {
+      events: () => inEventTimeOrder(simulate({ seed: opts.seed, durationMs: opts.durationMs, start: SIM_START })),
+      span: () => ({ from: SIM_START, to: SIM_START + opts.durationMs }),
+      describe: `simulated seed ${opts.seed}, ${(opts.durationMs / 60_000).toFixed(0)} min`,
+    };
+  }
+  const { applyPolicy, policyByName } = await import('../k8s/audit-policy.ts');
+  const resolved = policies.map((p) => policyByName(p));
+  const block = opts.policyBlockMs ?? 300_000;
+  function* logged(): Generator<AuditEvent> {
+    for (const ev of simulate({ seed: opts.seed, durationMs: opts.durationMs, start: SIM_START, policy: 'request-response' })) {
+      const i = Math.floor((Date.parse(ev.requestReceivedTimestamp) - SIM_START) / block) % resolved.length;
+      const out = applyPolicy(resolved[Math.max(0, i)]!, ev);
+      if (out) yield out;
+    }
+  }
   return {
-    events: () => inEventTimeOrder(simulate({ seed: opts.seed, durationMs: opts.durationMs, start: SIM_START })),
+    events: () => inEventTimeOrder(logged()),
     span: () => ({ from: SIM_START, to: SIM_START + opts.durationMs }),
-    describe: `simulated seed ${opts.seed}, ${(opts.durationMs / 60_000).toFixed(0)} min`,
+    describe: `simulated seed ${opts.seed}, ${(opts.durationMs / 60_000).toFixed(0)} min, logged under ${policies.join(', ')} in turns of ${(block / 60_000).toFixed(0)} min`,
   };
 }
 

@@ -14,66 +14,24 @@
  * order; the same code runs in training and in the live stage.
  */
 import type { AuditEvent } from '../types/audit.ts';
-import { labelKey, verbClassOf } from '../types/label.ts';
-import { isActorClass, parseUserAgent, userClass } from './actors.ts';
+import { LRUCache } from 'lru-cache';
+import { isActorClass, parseUserAgent, userClass } from '../k8s/identity.ts';
+import { groupResource, pluralOfKind, CHILD_OF, WORKLOADS } from '../k8s/resources.ts';
+import { eventSubject, isHubObject, parentName } from '../k8s/names.ts';
+import { opLabel } from '../k8s/ops.ts';
+import { ATTRIBUTION, type AttributionParams } from '../k8s/params.ts';
+import { ReleaseTracker } from '../k8s/sessions.ts';
+import { isDryRun } from '../k8s/uri.ts';
+
+export { opLabel, groupResource };
 
 const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
-/** requests of one person closer than this belong to one action (client think time is ~10-30 ms) */
-export const SESSION_GAP_MS = 100;
-/** kubectl's next request within one command (apply reads the next object of its manifest) comes this soon */
-export const KUBECTL_STEP_MS = 30;
+/** requests of one person closer than this belong to one action */
+export const SESSION_GAP_MS = ATTRIBUTION.sessionGapMs;
 /** attribution of a component's request with no link to any remembered object */
 export const UNLINKED_ORIGIN = 'background controller';
-/** children an owner's controller creates within this long of the first belong to one action */
-export const SPAWN_BURST_MS = 10_000;
-/** a component creating a child of an object nobody changed for this long is doing routine work */
-export const STALE_OWNER_MS = 60_000;
-/** attributions older than this are not inherited (user actions' cascades end well within it) */
-export const ORIGIN_HORIZON_MS = 120_000;
-/** a component's unlinked request this soon after its previous one continues the same work item */
-export const FOLLOW_UP_MS = 50;
-/** endpoints and quota follow a pod change in their namespace within this long */
-export const FOLLOW_NS_MS = 1_000;
-/** workload kinds whose status follows their pods */
-const WORKLOADS = new Set(['apps/deployments', 'apps/replicasets', 'apps/statefulsets', 'apps/daemonsets', 'batch/jobs']);
-/** a kubelet starts a pod this soon after the scheduler binds it */
-export const BIND_FOLLOW_MS = 5_000;
-/** an operator updates a custom resource a person just created within this long */
-export const REACT_SELF_MS = 2_000;
-/** a workload service account acting on what another party changed this recently is reacting, not acting */
-export const REACTION_MS = 30_000;
-
-export function groupResource(group: string | undefined, resource: string): string {
-  return group ? `${group}/${resource}` : resource;
-}
-
-/** Built-in cluster-scoped resources (others are learned: a named request without a namespace). */
-const CLUSTER_SCOPED = new Set([
-  'namespaces', 'nodes', 'persistentvolumes', 'componentstatuses', 'clusterroles', 'clusterrolebindings',
-  'certificatesigningrequests', 'customresourcedefinitions', 'tokenreviews', 'subjectaccessreviews',
-  'selfsubjectaccessreviews', 'selfsubjectrulesreviews', 'storageclasses', 'csinodes', 'csidrivers',
-  'volumeattachments', 'priorityclasses', 'validatingwebhookconfigurations', 'mutatingwebhookconfigurations',
-  'validatingadmissionpolicies', 'validatingadmissionpolicybindings', 'flowschemas', 'prioritylevelconfigurations',
-  'runtimeclasses', 'ingressclasses', 'apiservices',
-]);
-
-/**
- * The operation of the request itself, as a label key ("create apps/deployments"). A request
- * that starts a context carries exactly this label; "nonresource" for URLs like /version.
- * Namespaced means the resource kind is namespaced (a list across all namespaces is still
- * namespaced); `clusterScoped` tells about kinds not built in.
- */
-export function opLabel(ev: AuditEvent, clusterScoped?: (groupResource: string) => boolean): string {
-  const o = ev.objectRef;
-  if (!o?.resource) return 'nonresource';
-  const gr = groupResource(o.apiGroup, o.resource);
-  const listy = ev.verb === 'list' || ev.verb === 'watch' || ev.verb === 'deletecollection' || (!o.name && ev.verb !== 'create');
-  const namespaced = Boolean(o.namespace) || !(CLUSTER_SCOPED.has(o.resource) || (clusterScoped?.(gr) ?? false));
-  return labelKey({
-    kind: 'trigger', resource: gr, subresource: o.subresource || undefined,
-    namespaced, scope: listy ? 'list' : 'single', verbClass: verbClassOf(ev.verb),
-  });
-}
+/** the label of a helm release before its first change says which command it is (install, upgrade and rollback all create a release record) */
+const RELEASE_LABEL = 'create secrets';
 
 /** log2 bucket of a duration in ms: "0", "1", "2-3", "4-7", ... capped; "none" when unknown. */
 export function gapBucket(ms: number | undefined): string {
@@ -93,13 +51,6 @@ function nsClass(ns: string | undefined): string {
   if (!ns) return 'none';
   if (ns === 'kube-system' || ns === 'kube-public' || ns === 'kube-node-lease' || ns === 'default') return ns;
   return 'other';
-}
-
-function kindToResource(kind: string): string {
-  const k = kind.toLowerCase();
-  if (k.endsWith('s')) return k;
-  if (k.endsWith('y')) return k.slice(0, -1) + 'ies';
-  return k + 's';
 }
 
 interface ObjMeta { uid?: string; name?: string; ownerReferences?: { kind?: string; uid?: string }[]; labels?: Record<string, string>; deletionTimestamp?: string }
@@ -131,22 +82,11 @@ interface ObjRecord {
   firstSpawn?: number;
 }
 
-/** Map with least-recently-used eviction. */
-class Lru<V> {
-  private readonly m = new Map<string, V>();
-  constructor(private readonly cap: number) {}
-  get(k: string): V | undefined { return this.m.get(k); }
-  set(k: string, v: V): void {
-    this.m.delete(k);
-    this.m.set(k, v);
-    if (this.m.size > this.cap) this.m.delete(this.m.keys().next().value as string);
-  }
-  get size(): number { return this.m.size; }
-}
-
 export interface FeatureOptions {
   /** objects remembered for relational features (bounded memory) */
   maxObjects?: number;
+  /** attribution thresholds (default: the ones the shipped model was trained with) */
+  params?: AttributionParams;
 }
 
 /**
@@ -182,6 +122,8 @@ export interface EventFeatures {
   candidates: Partial<Record<Pointer, string>>;
   /** a person's read: its `unext` may still come, from a request up to SESSION_GAP_MS later */
   awaitsNext?: boolean;
+  /** the attribution is certain (a person's request in a helm release session): `origin` is the label */
+  sure?: boolean;
 }
 
 /** The training target for an event: the first pointer whose candidate is the true label, else the label. */
@@ -196,38 +138,61 @@ export function resolveClass(cls: string, candidates: Partial<Record<Pointer, st
   return p ? candidates[p] : cls;
 }
 
+type Attribution = { t: number; origin: string; originT: number };
+
 export class FeatureExtractor {
-  private readonly objects: Lru<ObjRecord>;
-  private readonly uids: Lru<string>;
-  private readonly users: Lru<{ t: number; op: string; code: number; origin: string; originT: number; session?: string; read?: string }>;
-  private readonly bindings: Lru<{ t: number; origin: string; originT: number; since: number; ns: string }>;
+  private readonly p: AttributionParams;
+  private readonly objects: LRUCache<string, ObjRecord>;
+  private readonly uids: LRUCache<string, string>;
+  /** the latest change of any object by its name alone ("<ns>|<name>"): a child's parent, an Event's object */
+  private readonly names: LRUCache<string, ObjRecord>;
+  /** the latest change of each kind in each namespace ("<ns>|<resource>"): the parent of a child created by generateName */
+  private readonly kinds: LRUCache<string, ObjRecord>;
+  private readonly users: LRUCache<string, { t: number; op: string; code: number; origin: string; originT: number; session?: string; read?: string }>;
+  private readonly bindings: LRUCache<string, Attribution & { since: number; ns: string }>;
   /** pods bound to each node recently whose start the kubelet has not begun yet (oldest first) */
-  private readonly starting: Lru<{ t: number; origin: string; originT: number; ns: string }[]>;
-  private readonly nsLast: Lru<{ t: number; origin: string; originT: number }>;
+  private readonly starting: LRUCache<string, (Attribution & { ns: string })[]>;
+  /** pods bound in each namespace recently, when the binding's node is not logged (Metadata level), oldest first */
+  private readonly nsStarting: LRUCache<string, Attribution[]>;
+  private readonly nsLast: LRUCache<string, Attribution>;
+  /** the latest action of a person in each namespace */
+  private readonly nsPerson: LRUCache<string, Attribution>;
   /** a person's reads waiting for the request they lead to */
-  private readonly reads: Lru<{ t: number; candidates: Partial<Record<Pointer, string>>[] }>;
+  private readonly reads: LRUCache<string, { t: number; candidates: Partial<Record<Pointer, string>>[] }>;
+  /** helm release sessions (see k8s/sessions.ts) and the label of each */
+  private readonly releases: ReleaseTracker;
+  private readonly releaseLabel: LRUCache<string, Attribution & { changed: boolean }>;
   private lastTime: number | undefined;
   /** the latest change a person made to a cluster-scoped object (a CRD, a ClusterRole) */
-  private clusterLast: { t: number; origin: string; originT: number } | undefined;
+  private clusterLast: Attribution | undefined;
   private lastActorTime: number | undefined;
   /** kinds seen in named requests without a namespace: cluster-scoped (bounded by the API's kinds) */
   private readonly clusterKinds = new Set<string>();
   private readonly isClusterKind = (gr: string) => this.clusterKinds.has(gr);
 
   constructor(opts: FeatureOptions = {}) {
-    this.objects = new Lru(opts.maxObjects ?? 50_000);
-    this.uids = new Lru(opts.maxObjects ?? 50_000);
-    this.users = new Lru(10_000);
-    this.bindings = new Lru(10_000);
-    this.starting = new Lru(10_000);
-    this.nsLast = new Lru(10_000);
-    this.reads = new Lru(10_000);
+    this.p = opts.params ?? ATTRIBUTION;
+    const max = opts.maxObjects ?? 50_000;
+    this.objects = new LRUCache({ max });
+    this.uids = new LRUCache({ max });
+    this.names = new LRUCache({ max });
+    this.kinds = new LRUCache({ max: 10_000 });
+    this.users = new LRUCache({ max: 10_000 });
+    this.bindings = new LRUCache({ max: 10_000 });
+    this.starting = new LRUCache({ max: 10_000 });
+    this.nsStarting = new LRUCache({ max: 10_000 });
+    this.nsLast = new LRUCache({ max: 10_000 });
+    this.nsPerson = new LRUCache({ max: 10_000 });
+    this.reads = new LRUCache({ max: 10_000 });
+    this.releases = new ReleaseTracker(this.p);
+    this.releaseLabel = new LRUCache({ max: 10_000 });
   }
 
   get rememberedObjects(): number { return this.objects.size; }
 
   /** Tokens of one event; updates the relational state. `time` is event time in epoch ms. */
   extract(ev: AuditEvent, time: number): EventFeatures {
+    const P = this.p;
     const t: string[] = [];
     const o = ev.objectRef;
     const res = o?.resource ? groupResource(o.apiGroup, o.resource) : 'none';
@@ -268,7 +233,7 @@ export class FeatureExtractor {
     this.lastTime = time;
     const actorClass = isActorClass(ucls);
     /** a change that took effect (a refused or failed request changes nothing) */
-    const changed = MUTATING.has(ev.verb) && (ev.responseStatus?.code ?? 200) < 400;
+    const changed = MUTATING.has(ev.verb) && (ev.responseStatus?.code ?? 200) < 400 && !isDryRun(ev.requestURI);
     if (actorClass) this.lastActorTime = time;
 
     // relational: the previous request of the same user (by name, but only its shape is a token)
@@ -279,7 +244,7 @@ export class FeatureExtractor {
     const candidates: Partial<Record<Pointer, string>> = {};
     let actor = actorClass;
     if (op !== 'nonresource') candidates.self = op;
-    const fresh = (originT: number) => time - originT <= ORIGIN_HORIZON_MS;
+    const fresh = (originT: number) => time - originT <= P.originHorizonMs;
     if (prevOfUser && prevOfUser.origin !== 'nonresource' && fresh(prevOfUser.originT)) candidates.uorg = prevOfUser.origin;
     // relational: a kubelet works on the pods last bound to its node
     const node = ucls === 'node' ? uname!.slice('system:node:'.length) : undefined;
@@ -311,13 +276,13 @@ export class FeatureExtractor {
     for (const r of owners) if (r.uid) links.push(['owner', `u:${r.uid}`]);
     if (inv) {
       if (inv.uid) links.push(['involved', `u:${inv.uid}`]);
-      if (inv.kind && inv.name) links.push(['involved', `n:${kindToResource(inv.kind)}|${inv.namespace ?? ''}|${inv.name}`]);
+      if (inv.kind && inv.name) links.push(['involved', `n:${pluralOfKind(inv.kind)}|${inv.namespace ?? ''}|${inv.name}`]);
     }
     if (o?.resource === 'endpoints' && name) links.push(['service', `n:services|${ns}|${name}`]);
     // a kubelet's token for a pod is bound to that pod
     const bound = req?.kind === 'TokenRequest' ? (req.spec as { boundObjectRef?: { kind?: string; name?: string; uid?: string } } | undefined)?.boundObjectRef : undefined;
     if (bound?.uid) links.push(['bound', `u:${bound.uid}`]);
-    if (bound?.kind && bound.name) links.push(['bound', `n:${kindToResource(bound.kind)}|${ns}|${bound.name}`]);
+    if (bound?.kind && bound.name) links.push(['bound', `n:${pluralOfKind(bound.kind)}|${ns}|${bound.name}`]);
     // a PersistentVolume is provisioned and bound for its claim
     const claim = ((req?.spec ?? resp?.spec) as { claimRef?: { uid?: string; name?: string; namespace?: string } } | undefined)?.claimRef;
     if (claim?.uid) links.push(['claim', `u:${claim.uid}`]);
@@ -343,19 +308,47 @@ export class FeatureExtractor {
     // a namespace just created or being deleted: its controllers' work in it follows from that
     if (ns && !actorClass) {
       const nr = this.objects.get(`n:namespaces||${ns}`);
-      if (nr && ((nr.deleting && fresh(nr.originT)) || (nr.verb === 'create' && time - nr.t <= SPAWN_BURST_MS))) links.push(['namespace', `n:namespaces||${ns}`]);
+      if (nr && ((nr.deleting && fresh(nr.originT)) || (nr.verb === 'create' && time - nr.t <= P.spawnBurstMs))) links.push(['namespace', `n:namespaces||${ns}`]);
+    }
+    // what every audit level carries: names. A child named after its parent (a ReplicaSet after
+    // its Deployment, a Pod after its ReplicaSet, an EndpointSlice after its Service), an Event
+    // named after its object, a pod created by generateName right after its parent kind changed
+    const named: [string, ObjRecord | undefined][] = [];
+    if (!actorClass && o?.resource) {
+      if (name) {
+        const parent = o.resource === 'events' ? eventSubject(name) : parentName(res, name);
+        if (parent) {
+          const r = this.names.get(`${ns}|${parent}`);
+          if (r && (o.resource === 'events' || time - r.t <= P.familyMs)) named.push([o.resource === 'events' ? 'event' : 'family', r]);
+        }
+        // a service account's token: the account a chart just created (the default account is every pod's)
+        if (o.subresource === 'token' && o.resource === 'serviceaccounts' && !isHubObject('serviceaccounts', name)) {
+          const r = this.objects.get(`n:serviceaccounts|${ns}|${name}`);
+          if (r && time - r.t <= P.familyMs) named.push(['account', r]);
+        }
+      } else if (ev.verb === 'create') {
+        for (const pk of CHILD_OF[res] ?? []) {
+          const r = this.kinds.get(`${ns}|${pk}`);
+          if (r && time - r.t <= P.spawnBurstMs) named.push(['generated', r]);
+        }
+      }
     }
     for (const [kind, k] of links) {
       const r = this.objects.get(k);
       if (r && (!best || r.t > best.t)) { best = r; bestKind = kind; }
     }
+    for (const [kind, r] of named) if (r && (!best || r.t > best.t)) { best = r; bestKind = kind; }
     t.push(`link=${bestKind}`);
     // a workload service account (a provisioner, an operator) reacting to what someone else just changed
     // (on the object itself: right after a person created it, or a provisioner reclaiming the volume a claim's delete released)
     const reacting = best !== undefined && (best.uname !== uname || best.reacted === true) && !best.origin.startsWith('background ') && (bestKind === 'self'
-      ? (isActorClass(best.user) && time - best.t <= REACT_SELF_MS) || (o?.resource === 'persistentvolumes' && ev.verb === 'delete' && time - best.t <= REACTION_MS)
-      : bestKind !== 'none' && time - best.t <= REACTION_MS);
-    if (actorClass && ucls === 'sa' && reacting) {
+      ? (isActorClass(best.user) && time - best.t <= P.reactSelfMs) || (o?.resource === 'persistentvolumes' && ev.verb === 'delete' && time - best.t <= P.reactionMs)
+      : bestKind !== 'none' && time - best.t <= P.reactionMs);
+    // a workload whose own service account the action just created (an operator a chart installs)
+    // is the action's product running: its work is its own, not a reaction on the action's behalf
+    const ownAccount = ucls === 'sa' && uname ? this.objects.get(`n:serviceaccounts|${saNamespace(uname)}|${saName(uname)}`) : undefined;
+    const created = ownAccount !== undefined && ownAccount.verb === 'create' && time - ownAccount.t <= P.originHorizonMs;
+    if (actorClass && ucls === 'sa' && reacting && !created) {
       actor = false;
       t.push('react=yes');
     }
@@ -371,7 +364,7 @@ export class FeatureExtractor {
     // (kubectl sends one change per command: its change right after another one is the next command,
     // unless it is the next object of one `apply`, which reads each object before changing it)
     const chains = !(MUTATING.has(ev.verb) && ua.product === 'kubectl') || (nameKey !== undefined && prevOfUser?.read === nameKey);
-    const gapLimit = ua.product === 'kubectl' ? KUBECTL_STEP_MS : SESSION_GAP_MS;
+    const gapLimit = ua.product === 'kubectl' ? P.kubectlStepMs : P.sessionGapMs;
     const session = actor && chains && prevOfUser?.session !== undefined && time - prevOfUser.t <= gapLimit ? prevOfUser.session : undefined;
     // a component's request that links to nothing a person did recently is its own routine work;
     // an owner's children belong to the owner's action, unless the owner has not changed for
@@ -381,28 +374,50 @@ export class FeatureExtractor {
       if (owners.some((r) => r.kind === 'CronJob')) {
         // a CronJob's first scheduled run (the next minute boundary) belongs to the action that created
         // (or changed) it; later runs are its controller's routine, and so is what follows them
-        if (best.firstSpawn === undefined && time - best.t <= STALE_OWNER_MS + 2_000) { best.firstSpawn = time; best.originT = time; spawned = 'first'; }
+        if (best.firstSpawn === undefined && time - best.t <= P.staleOwnerMs + 2_000) { best.firstSpawn = time; best.originT = time; spawned = 'first'; }
         else { best.origin = UNLINKED_ORIGIN; best.originT = time; spawned = 'later'; }
-      } else if (time - best.t > STALE_OWNER_MS) spawned = 'stale';
+      } else if (time - best.t > P.staleOwnerMs) spawned = 'stale';
       else if (best.firstSpawn === undefined) { best.firstSpawn = time; spawned = 'first'; }
       else spawned = 'burst';
     }
     t.push(`spawn=${spawned}`);
     let origin = actor ? (session ?? op) : !best || spawned === 'later' || spawned === 'stale' ? UNLINKED_ORIGIN : best.origin;
     let originT = actor || origin === UNLINKED_ORIGIN || !best ? time : best.originT;
+    // a person's request in a helm release session: the release is the action, labeled by the
+    // command's release record change (install, upgrade, rollback create a record; uninstall updates it)
+    let sure = false;
+    if (actor) {
+      const m = this.releases.person(ev, time);
+      if (m) {
+        let rl = this.releaseLabel.get(m.session.id);
+        if (!rl) { rl = { t: time, origin: RELEASE_LABEL, originT: time, changed: false }; this.releaseLabel.set(m.session.id, rl); }
+        if (!rl.changed && changed && m.via === 'release-record') { rl.changed = true; rl.origin = op; }
+        // the release is ongoing while its person works on it: its cascade's horizon counts from now
+        rl.t = time; rl.originT = time;
+        origin = rl.origin; originT = time; sure = true;
+        t.push(`via=${m.via}`);
+      }
+    }
     // a component's request right after its previous one, with no link of its own, is the same work item
     // (a kubelet reads the CA configmap right after the pod's token)
-    if (!actor && !best && prevOfUser && time - prevOfUser.t <= FOLLOW_UP_MS && prevOfUser.origin !== UNLINKED_ORIGIN && !prevOfUser.origin.startsWith('background ') && prevOfUser.origin !== 'nonresource') {
+    if (!actor && !best && prevOfUser && time - prevOfUser.t <= P.followUpMs && prevOfUser.origin !== UNLINKED_ORIGIN && !prevOfUser.origin.startsWith('background ') && prevOfUser.origin !== 'nonresource') {
       origin = prevOfUser.origin; originT = prevOfUser.originT; t.push('via=previous');
     } else if (!actor && !best && node) {
       // a kubelet's first requests for a pod just bound to its node (the token of a Metadata-level audit has no
       // body to link by): the oldest pod bound there in this namespace that it has not started yet
       const pend = this.starting.get(node);
-      const k = pend ? pend.findIndex((b) => b.ns === ns && time - b.t <= BIND_FOLLOW_MS) : -1;
+      const k = pend ? pend.findIndex((b) => b.ns === ns && time - b.t <= P.bindFollowMs) : -1;
+      // without the binding's node (Metadata level): the oldest pod bound in the namespace
+      const nsPend = k < 0 && ns ? this.nsStarting.get(ns) : undefined;
+      const j = nsPend ? nsPend.findIndex((b) => time - b.t <= P.bindFollowMs) : -1;
       if (pend && k >= 0 && fresh(pend[k]!.originT)) {
         const b = pend[k]!;
         origin = b.origin; originT = b.originT; t.push('via=binding');
         if (o?.subresource === 'token') pend.splice(k, 1);
+      } else if (nsPend && j >= 0 && fresh(nsPend[j]!.originT)) {
+        const b = nsPend[j]!;
+        origin = b.origin; originT = b.originT; t.push('via=nsbinding');
+        if (o?.subresource === 'token') nsPend.splice(j, 1);
       }
     }
     // no cascade lasts this long: an old attribution is not this event's cause
@@ -414,18 +429,31 @@ export class FeatureExtractor {
     if (!actor && ns && bestKind !== 'namespace') {
       const last = this.nsLast.get(ns);
       if (last && fresh(last.originT) && last.origin !== UNLINKED_ORIGIN) {
-        if (follower && (origin === UNLINKED_ORIGIN || (time - last.t <= FOLLOW_NS_MS && last.t > (best?.t ?? -Infinity)))) { origin = last.origin; originT = last.originT; t.push('via=namespace'); }
+        if (follower && (origin === UNLINKED_ORIGIN || (time - last.t <= P.followNsMs && last.t > (best?.t ?? -Infinity)))) { origin = last.origin; originT = last.originT; t.push('via=namespace'); }
         // a component's unlinked request right after something happened in the namespace (a StatefulSet's first claim)
-        else if (!best && origin === UNLINKED_ORIGIN && time - last.t <= FOLLOW_UP_MS) { origin = last.origin; originT = last.originT; t.push('via=nsfollow'); }
+        else if (!best && origin === UNLINKED_ORIGIN && time - last.t <= P.followUpMs) { origin = last.origin; originT = last.originT; t.push('via=nsfollow'); }
       }
     }
     // cluster-scoped follow-ups of a person's cluster-scoped change: the aggregation controller
     // updating edit/admin/view after a ClusterRole, controllers discovering a new CRD's API group
     const cl = this.clusterLast;
-    if (!actor && !ns && !best && origin === UNLINKED_ORIGIN && cl && time - cl.t <= FOLLOW_NS_MS && fresh(cl.originT)) {
+    if (!actor && !ns && !best && origin === UNLINKED_ORIGIN && MUTATING.has(ev.verb) && cl && time - cl.t <= P.followNsMs && fresh(cl.originT)) {
       origin = cl.origin; originT = cl.originT; t.push('via=cluster');
     }
     if (actor && !ns && o?.resource && changed) this.clusterLast = { t: time, origin, originT };
+    // a component's work that names a live helm release (its objects in other namespaces, cluster-scoped ones)
+    if (!actor && !best && origin === UNLINKED_ORIGIN) {
+      const m = this.releases.component(ev, time);
+      const rl = m ? this.releaseLabel.get(m.session.id) : undefined;
+      if (rl && fresh(rl.originT)) { origin = rl.origin; originT = rl.originT; t.push('via=release'); }
+    }
+    // a control-plane component's unlinked work in a namespace: the latest action of a person there
+    // (not a kubelet's: its work is per pod, and pods are tied by name and binding; an unlinked
+    // token is a refresh, at 80% of the token's lifetime)
+    if (!actorClass && !best && origin === UNLINKED_ORIGIN && ns && ucls !== 'node' && o?.subresource !== 'token' && !(name && isHubObject(res, name))) {
+      const np = this.nsPerson.get(ns);
+      if (np && time - np.t <= P.originHorizonMs && fresh(np.originT)) { origin = np.origin; originT = np.originT; t.push('via=nsperson'); }
+    }
     // routine work nobody's action explains, by kind: a token refresh, an event about a long-running object
     if (origin === UNLINKED_ORIGIN && !actor && ev.verb === 'create') {
       if (o?.subresource === 'token') origin = 'background token';
@@ -451,6 +479,8 @@ export class FeatureExtractor {
         deleting: ev.verb === 'delete' || ev.verb === 'deletecollection' || Boolean(rm?.deletionTimestamp || pm?.deletionTimestamp) || (bestKind === 'self' && best?.deleting && ev.verb !== 'create') || undefined,
         origin, originT, firstSpawn: !actor && bestKind === 'self' ? best?.firstSpawn : undefined };
       for (const k of selfKeys) this.objects.set(k, rec);
+      if (name) this.names.set(`${ns}|${name}`, rec);
+      if (o?.resource && !o.subresource) this.kinds.set(`${ns}|${res}`, rec);
       // a person's change to an object is what its owners' controllers react to next
       // (kubectl delete pod → the ReplicaSet creates a replacement)
       // (owners remembered from earlier requests only for a delete, which carries no body)
@@ -462,9 +492,16 @@ export class FeatureExtractor {
       this.users.set(uname, { t: time, op, code: ev.responseStatus?.code ?? 0, origin, originT, session: sess, read: ev.verb === 'get' ? nameKey : undefined });
     }
     const target = (req?.kind === 'Binding' ? req.target : undefined) as { kind?: string; name?: string } | undefined;
+    if (o?.subresource === 'binding' && changed && ns && !target) {
+      // Metadata level: the pod is known, its node is not
+      const pend = (this.nsStarting.get(ns) ?? []).filter((b) => time - b.t <= P.bindFollowMs);
+      pend.push({ t: time, origin, originT });
+      this.nsStarting.set(ns, pend.slice(-16));
+    }
+    if (actor && ns && origin !== 'nonresource' && (changed || sure)) this.nsPerson.set(ns, { t: time, origin, originT });
     if (target?.kind === 'Node' && target.name && changed) {
       this.bindings.set(target.name, { t: time, origin, originT, since: 0, ns });
-      const pend = (this.starting.get(target.name) ?? []).filter((b) => time - b.t <= BIND_FOLLOW_MS);
+      const pend = (this.starting.get(target.name) ?? []).filter((b) => time - b.t <= P.bindFollowMs);
       pend.push({ t: time, origin, originT, ns });
       this.starting.set(target.name, pend.slice(-16));
     }
@@ -478,7 +515,7 @@ export class FeatureExtractor {
     if (actorClass && uname) {
       // a person's reads lead to their next change (or subresource request) within the session gap
       const pending = this.reads.get(uname);
-      const live = pending && time - pending.t <= SESSION_GAP_MS ? pending : undefined;
+      const live = pending && time - pending.t <= P.sessionGapMs ? pending : undefined;
       if (MUTATING.has(ev.verb) || o?.subresource) {
         if (live && origin !== 'nonresource') for (const c of live.candidates) c.unext = origin;
         if (pending) this.reads.set(uname, { t: time, candidates: [] });
@@ -489,9 +526,16 @@ export class FeatureExtractor {
       }
     }
     const awaitsNext = actorClass && Boolean(uname) && (ev.verb === 'get' || ev.verb === 'list') && !o?.subresource;
-    return awaitsNext ? { tokens: t, op, origin, candidates, awaitsNext } : { tokens: t, op, origin, candidates };
+    const out: EventFeatures = { tokens: t, op, origin, candidates };
+    if (awaitsNext && !sure) out.awaitsNext = true;
+    if (sure) out.sure = true;
+    return out;
   }
 }
+
+/** "system:serviceaccount:<ns>:<name>" → ns / name */
+function saNamespace(u: string): string { return u.split(':')[2] ?? ''; }
+function saName(u: string): string { return u.split(':')[3] ?? ''; }
 
 function nonResourcePath(uri: string | undefined): string {
   if (!uri) return 'none';

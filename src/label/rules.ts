@@ -8,7 +8,7 @@
  */
 import type { AuditEvent } from '../types/audit.ts';
 import type { BackgroundKind } from '../types/label.ts';
-import { isActorClass, userClass } from './actors.ts';
+import { isActorClass, userClass } from '../k8s/identity.ts';
 
 export interface Rule {
   name: string;
@@ -21,9 +21,6 @@ export interface Rule {
 }
 
 const DISCOVERY = /^\/(api|apis|openapi|version)(\/|$|\?)/;
-/** /apis/<group>/<version> of a custom group (not *.k8s.io, not a dotless built-in) */
-const CUSTOM_GROUP = /^\/apis\/([^/?]*\.[^/?]*)\//;
-function builtinGroup(g: string): boolean { return g.endsWith('.k8s.io') || g.endsWith('.kubernetes.io'); }
 const RV0 = /[?&]resourceVersion=0(&|$)/;
 const HEALTH = /^\/(healthz|livez|readyz|metrics)(\/|$|\?)/;
 const TOKEN_RESOURCES = new Set(['tokenreviews', 'subjectaccessreviews', 'localsubjectaccessreviews', 'selfsubjectaccessreviews', 'selfsubjectrulesreviews']);
@@ -48,13 +45,8 @@ export const RULES: readonly Rule[] = [
     match: (ev) => TOKEN_RESOURCES.has(ev.objectRef?.resource ?? ''),
   },
   {
-    name: 'discovery', kind: 'discovery', description: 'GETs of /api, /apis, /openapi, /version (a custom API group\'s discovery is left to the model: it follows a CRD change)', anyUser: true,
-    match: (ev) => {
-      const uri = ev.requestURI ?? '';
-      if (ev.objectRef?.resource || ev.verb !== 'get' || !DISCOVERY.test(uri)) return false;
-      const g = CUSTOM_GROUP.exec(uri)?.[1];
-      return !g || builtinGroup(g);
-    },
+    name: 'discovery', kind: 'discovery', description: 'GETs of /api, /apis, /openapi, /version, built-in and custom API groups alike (clients refresh their discovery cache; helm and kubectl do it before every command)', anyUser: true,
+    match: (ev) => !ev.objectRef?.resource && ev.verb === 'get' && DISCOVERY.test(ev.requestURI ?? ''),
   },
   {
     name: 'health', kind: 'other', description: 'health checks and metrics scrapes (/healthz, /livez, /readyz, /metrics)', anyUser: true,

@@ -11,7 +11,7 @@ import { RuleSet } from './rules.ts';
 import { Windower, type Voted, type WindowSpec } from './windows.ts';
 
 interface Entry { ev: KEvent; out?: LabeledEvent }
-interface Residual { entry: Entry; emb: Float32Array; wide: Float32Array; candidates: EventFeatures['candidates']; awaitsNext: boolean }
+interface Residual { entry: Entry; emb: Float32Array; wide: Float32Array; candidates: EventFeatures['candidates']; awaitsNext: boolean; sure: boolean }
 
 /**
  * The label of a voted event: the class with most votes that resolves (a pointer class needs
@@ -105,7 +105,7 @@ export class StreamingLabeler implements LabelStage {
       const emb = new Float32Array(b.model.embedDim);
       const wide = new Float32Array(b.model.classes);
       b.model.embed(b.vocab.encode(p.features.tokens), emb, 0, wide, 0);
-      this.windower.push({ entry, emb, wide, candidates: p.features.candidates, awaitsNext: p.features.awaitsNext === true });
+      this.windower.push({ entry, emb, wide, candidates: p.features.candidates, awaitsNext: p.features.awaitsNext === true, sure: p.features.sure === true });
     }
     if (b && this.windower) {
       const specs = this.windower.takeReady();
@@ -116,6 +116,12 @@ export class StreamingLabeler implements LabelStage {
       while (this.scoredHead < this.scored.length) {
         const v = this.scored[this.scoredHead]!;
         if (!flush && v.item.awaitsNext && v.item.candidates.unext === undefined && this.newest - v.item.entry.ev.time <= SESSION_GAP_MS) break;
+        // a certain attribution (a person's request in a helm release) is the label, whatever the model says
+        if (v.item.sure && v.item.candidates.origin) {
+          v.item.entry.out = labeled(v.item.entry.ev, v.item.candidates.origin, 'rule', 1);
+          this.scoredHead++;
+          continue;
+        }
         const first = b.vocab.label(v.cls);
         const direct = resolveClass(first, v.item.candidates);
         const d = direct ? { label: direct, confidence: v.confidence } : decide(v.votes, v.weight, b.vocab.labels, v.item.candidates);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { KEvent, LabeledEvent, LabelStage } from '../types/pipeline.ts';
 import { Progress } from '../util/progress.ts';
 import { loadTf, type BackendChoice, type Tf } from './backend.ts';
-import { FEATURE_VERSION, saveBundle, type LabelerConfig, type ModelBundle } from './bundle.ts';
+import { FEATURE_VERSION, loadBundle, saveBundle, type LabelerConfig, type ModelBundle } from './bundle.ts';
 import { arraySource, simulatedSource, timeBoundaries, truthOf, type Truth } from './data.ts';
 import { computeMetrics, type LabelMetrics, type Scored } from './metrics.ts';
 import { buildTrainingModel, SequenceModel, type Architecture } from './model.ts';
@@ -21,12 +21,17 @@ import { Vocab } from './vocab.ts';
 import { Windower, type Voted } from './windows.ts';
 import { POINTERS, pointerClass, targetClass, type EventFeatures } from './features.ts';
 import { prng } from '../util/prng.ts';
+import { ATTRIBUTION } from '../k8s/params.ts';
+import { TRAINING_POLICIES } from '../simulate/index.ts';
 
 export interface TrainOptions {
   out: string;
   seed: number;
   /** simulated time span of the data */
   durationMs: number;
+  /** audit policies the simulated traffic is logged under, in turns of `policyBlockMs` (every split sees every policy) */
+  policies: string[];
+  policyBlockMs: number;
   /** use these events instead of simulating (tests, --input) */
   events?: KEvent[];
   epochs: number;
@@ -47,6 +52,8 @@ export interface TrainOptions {
   rulePrecision: number;
   minTokenCount: number;
   maxObjects: number;
+  /** start from this model's weights (same data, so the same vocabulary) instead of a fresh initialization */
+  initFrom?: string;
   /** stop an epoch after this many batches (tests) */
   maxBatchesPerEpoch?: number;
   log: (msg: string) => void;
@@ -55,7 +62,7 @@ export interface TrainOptions {
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainOptions, 'out' | 'log'> = {
-  seed: 1, durationMs: 3 * 3_600_000, epochs: 12, patience: 3, window: 32, stride: 32, units: [32], embed: 48,
+  seed: 1, durationMs: 3 * 3_600_000, policies: [...TRAINING_POLICIES], policyBlockMs: 5 * 60_000, epochs: 12, patience: 3, window: 32, stride: 32, units: [32], embed: 48,
   dropout: 0.1, batchSize: 32, learningRate: 0.004, backend: 'auto', maxMinutes: 18, splits: [0.7, 0.1, 0.2],
   rulePrecision: 0.995, minTokenCount: 2, maxObjects: 50_000,
 };
@@ -71,7 +78,7 @@ export interface TrainResult {
 export interface TrainMetrics {
   command?: string;
   backend: string;
-  data: { source: string; seed?: number; durationMs?: number; events: number; modelEvents: number; splits: Record<string, { events: number; modelEvents: number; from: string | null; to: string | null }> };
+  data: { source: string; seed?: number; durationMs?: number; policies?: string[]; events: number; modelEvents: number; splits: Record<string, { events: number; modelEvents: number; from: string | null; to: string | null }> };
   rules: Record<string, RuleStats>;
   model: { window: number; stride: number; architecture: Architecture; parameters: number; tokens: number; labels: number };
   training: { epochs: number; bestEpoch: number; seconds: number; history: { epoch: number; loss: number; valMacroF1: number; valAccuracy: number; seconds: number }[] };
@@ -160,7 +167,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const started = Date.now();
   const { tf, backend } = await loadTf(opts.backend);
   const log = opts.log;
-  const source = opts.events ? arraySource(opts.events) : await simulatedSource({ seed: opts.seed, durationMs: opts.durationMs });
+  const source = opts.events ? arraySource(opts.events) : await simulatedSource({ seed: opts.seed, durationMs: opts.durationMs, policies: opts.policies, policyBlockMs: opts.policyBlockMs });
   const bounds = timeBoundaries(source.span(), opts.splits);
   const partOf = (t: number) => bounds.findIndex(([a, b]) => t >= a && t < b);
   log(`data: ${source.describe}; time-contiguous splits ${opts.splits.join('/')} (train/validation/test)`);
@@ -225,6 +232,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const arch: Architecture = { embed: opts.embed, units: opts.units, dropout: opts.dropout };
   const model = buildTrainingModel(tf, arch, V, C, opts.seed);
+  if (opts.initFrom) {
+    const init = await loadBundle(tf, opts.initFrom);
+    if (JSON.stringify(init.vocab.toJSON()) !== JSON.stringify(vocab.toJSON())) throw new Error(`--init ${opts.initFrom}: its vocabulary differs from this data's; train from scratch`);
+    model.setWeights(init.model.model.getWeights());
+    log(`starting from the weights of ${opts.initFrom}`);
+  }
   const lossFn = (yTrue: import('@tensorflow/tfjs').Tensor, yPred: import('@tensorflow/tfjs').Tensor) =>
     tf.tidy(() => tf.mean(tf.neg(tf.sum(tf.mul(yTrue, tf.log(tf.clipByValue(yPred, 1e-7, 1))), -1))));
   const optimizer = tf.train.adam(opts.learningRate);
@@ -298,7 +311,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   seq.refresh();
 
   const config: LabelerConfig = {
-    version: 1, featureVersion: FEATURE_VERSION, window: W, stride: opts.stride, architecture: arch,
+    version: 1, featureVersion: FEATURE_VERSION, attribution: ATTRIBUTION, window: W, stride: opts.stride, architecture: arch,
     rules: rules.rules.map((r) => r.name), maxObjects: opts.maxObjects,
     training: { seed: opts.seed, durationMs: opts.durationMs, epochs: history.length, bestEpoch: best.epoch, splits: opts.splits },
   };
@@ -324,7 +337,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const metrics: TrainMetrics = {
     command: opts.command, backend,
     data: {
-      source: source.describe, seed: opts.events ? undefined : opts.seed, durationMs: opts.events ? undefined : opts.durationMs, events: total, modelEvents: ids.length,
+      source: source.describe, seed: opts.events ? undefined : opts.seed, durationMs: opts.events ? undefined : opts.durationMs, policies: opts.events ? undefined : opts.policies, events: total, modelEvents: ids.length,
       splits: Object.fromEntries((['train', 'validation', 'test'] as const).map((k, p) => {
         const [a, b] = [[trA, trB], [vaA, vaB], [teA, teB]][p]!;
         const [from, to] = bounds[p]!;

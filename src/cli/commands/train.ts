@@ -24,7 +24,8 @@ export const command: Command = {
   summary: 'Train the labeling model on simulated (or given) audit logs.',
   usage: '[options]',
   description: [
-    'Simulates labeled audit logs (or reads --input), prunes inference rules by their measured precision,',
+    'Simulates labeled audit logs (or reads --input) logged under every audit level and the common mixed',
+    'policies in turns (--policies), prunes inference rules by their measured precision,',
     'trains the BiLSTM on the first 70% of the log by time, early-stops on the next 10%, and evaluates the',
     'streaming label stage on the last 20%. Writes model.json, weights.bin, vocab.json, config.json and',
     'metrics.json to --out.',
@@ -34,6 +35,8 @@ export const command: Command = {
     { flag: 'seed', help: 'Simulator and training seed.', default: String(d.seed) },
     { flag: 'duration', help: 'Simulated time span of the data (e.g. 90m, 3h).', default: '3h' },
     { flag: 'input', help: 'Train on this JSONL(.gz) of annotated audit events instead of simulating.' },
+    { flag: 'policies', help: 'Audit policies or levels the simulated traffic is logged under, in turns (comma-separated; "none": the simulator\'s own levels).', default: d.policies.join(',') },
+    { flag: 'policy-block', help: 'Simulated time each policy logs before the next one takes over.', default: '5m' },
     { flag: 'epochs', help: 'Maximum epochs.', default: String(d.epochs) },
     { flag: 'patience', help: 'Stop after this many epochs without validation improvement.', default: String(d.patience) },
     { flag: 'window', help: 'Events per window.', default: String(d.window) },
@@ -44,6 +47,7 @@ export const command: Command = {
     { flag: 'learning-rate', help: 'Adam learning rate.', default: String(d.learningRate) },
     { flag: 'max-minutes', help: 'Stop training after this many minutes (keeps the best epoch).', default: String(d.maxMinutes) },
     { flag: 'backend', help: 'TensorFlow.js backend: auto, tensorflow, wasm, cpu.', default: 'auto' },
+    { flag: 'init', help: 'Continue from the weights of this model directory (trained on the same data).' },
   ],
   usesConfig: false,
   async run(args) {
@@ -58,9 +62,12 @@ export const command: Command = {
     const events = input ? toKEvents(await readAuditFile(input)) : undefined;
     const seed = flagNumber(f, 'seed', d.seed, { int: true });
     const durationMs = parseDurationFlag(flagString(f, 'duration'), d.durationMs);
+    const pol = flagString(f, 'policies') ?? d.policies.join(',');
+    const policies = pol === 'none' ? [] : pol.split(',').map((p) => p.trim()).filter(Boolean);
+    const policyBlockMs = parseDurationFlag(flagString(f, 'policy-block'), d.policyBlockMs, 'policy-block');
     const started = Date.now();
     const result = await train({
-      ...d, out: flagString(f, 'out') ?? 'models/default', seed, durationMs, events,
+      ...d, out: flagString(f, 'out') ?? 'models/default', seed, durationMs, events, policies, policyBlockMs,
       epochs: flagNumber(f, 'epochs', d.epochs, { int: true, min: 1 }),
       patience: flagNumber(f, 'patience', d.patience, { int: true, min: 1 }),
       window, stride, units, embed: flagNumber(f, 'embed', d.embed, { int: true, min: 1 }),
@@ -68,6 +75,7 @@ export const command: Command = {
       learningRate: flagNumber(f, 'learning-rate', d.learningRate, { min: 0 }),
       maxMinutes: flagNumber(f, 'max-minutes', d.maxMinutes, { min: 0 }),
       backend: parseBackend(flagString(f, 'backend')),
+      initFrom: flagString(f, 'init'),
       log: (m) => process.stderr.write(m + '\n'),
       command: ['kontext', 'train', ...process.argv.slice(3)].join(' '),
     });

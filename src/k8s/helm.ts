@@ -1,0 +1,42 @@
+/**
+ * How a Helm 3 release shows in the audit log, whatever the audit level: the release record
+ * Secret `sh.helm.release.v1.<release>.v<N>` (created pending-install / pending-upgrade,
+ * updated to deployed or failed, deleted on uninstall) and the history check, a list of
+ * secrets with `labelSelector=name=<release>,owner=helm`, that every helm command starts with.
+ */
+import type { AuditEvent } from '../types/audit.ts';
+import { queryParam, selectorValue } from './uri.ts';
+
+const RELEASE_SECRET = /^sh\.helm\.release\.v1\.(.+)\.v(\d+)$/;
+
+/** Release and revision of a release record Secret name, or undefined. */
+export function releaseSecret(name: string | undefined): { release: string; version: number } | undefined {
+  const m = name ? RELEASE_SECRET.exec(name) : null;
+  return m ? { release: m[1]!, version: Number(m[2]) } : undefined;
+}
+
+export interface HelmRef {
+  release: string;
+  /** the release's namespace */
+  ns: string;
+  /** the history check (a command starts) or the release record */
+  via: 'history' | 'record';
+  version?: number;
+}
+
+/** The helm release a request names, if it is a history check or touches a release record. */
+export function helmRefOf(a: AuditEvent): HelmRef | undefined {
+  const o = a.objectRef;
+  if (o?.resource !== 'secrets' || o.apiGroup) return undefined;
+  const ns = o.namespace ?? '';
+  if (a.verb === 'list' && !o.name) {
+    const sel = queryParam(a.requestURI, 'labelSelector');
+    if (sel && selectorValue(sel, 'owner') === 'helm') {
+      const release = selectorValue(sel, 'name');
+      if (release) return { release, ns, via: 'history' };
+    }
+    return undefined;
+  }
+  const rec = releaseSecret(o.name);
+  return rec ? { release: rec.release, ns, via: 'record', version: rec.version } : undefined;
+}

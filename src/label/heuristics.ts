@@ -1,0 +1,44 @@
+/**
+ * The tracer's attribution heuristics as a table: each has a name (the `link=` or `via=`
+ * token the tracer emits when it decides an event's attribution), when it applies, what it
+ * links, and the attribution parameters (k8s/params.ts) that bound it. Links to remembered
+ * objects compete by recency (the latest change wins); timing heuristics apply only where no
+ * link exists. The same table documents the clusterer's action-level rules, which use the
+ * same parameters.
+ */
+import type { AttributionParams } from '../k8s/params.ts';
+
+export interface Heuristic {
+  name: string;
+  /** the token the tracer emits when this heuristic decides ("link=family", "via=nsperson"), or the clusterer rule */
+  token: string;
+  applies: string;
+  links: string;
+  params: readonly (keyof AttributionParams)[];
+}
+
+export const HEURISTICS: readonly Heuristic[] = [
+  { name: 'self', token: 'link=self', applies: 'any request naming an object (uid, or resource+namespace+name; subresources reach their object)', links: 'the latest change to that object', params: [] },
+  { name: 'owner', token: 'link=owner', applies: 'bodies with ownerReferences; a body-less delete of an object whose owners were remembered and are being deleted', links: 'the owner\'s latest change', params: [] },
+  { name: 'involved', token: 'link=involved', applies: 'Event bodies (involvedObject / regarding)', links: 'the object the Event is about', params: [] },
+  { name: 'event-name', token: 'link=event', applies: 'an Event named <object>.<hex> (every level)', links: 'the latest change of any object of that name in the namespace', params: [] },
+  { name: 'name-family', token: 'link=family', applies: 'a component\'s request on a child named after its parent (ReplicaSet after Deployment, Pod after ReplicaSet / StatefulSet / Job, EndpointSlice after Service, legacy token Secret after ServiceAccount)', links: 'the parent\'s change, while it is recent', params: ['familyMs'] },
+  { name: 'generated-child', token: 'link=generated', applies: 'a component\'s create without a name (generateName at Metadata level)', links: 'the latest change of a kind whose controller creates this kind, in the namespace', params: ['spawnBurstMs'] },
+  { name: 'account-token', token: 'link=account', applies: 'a kubelet\'s serviceaccounts/token request for an account other than "default"', links: 'the account\'s creation, while recent (a chart\'s new account → its pods start)', params: ['familyMs'] },
+  { name: 'service', token: 'link=service', applies: 'Endpoints and EndpointSlices (name or kubernetes.io/service-name label)', links: 'the Service', params: [] },
+  { name: 'bound-token', token: 'link=bound', applies: 'TokenRequest bodies with a boundObjectRef', links: 'the pod the token is bound to', params: [] },
+  { name: 'claim', token: 'link=claim', applies: 'PersistentVolume bodies with a claimRef', links: 'the claim', params: [] },
+  { name: 'namespace-lifecycle', token: 'link=namespace', applies: 'a component\'s work in a namespace just created or being deleted', links: 'the namespace\'s create / delete', params: ['spawnBurstMs', 'originHorizonMs'] },
+  { name: 'spawn-burst', token: 'spawn=first|burst|stale|later', applies: 'a component creating a child of an owner', links: 'the owner\'s action within the burst; routine after a stale owner or a CronJob\'s later runs', params: ['spawnBurstMs', 'staleOwnerMs'] },
+  { name: 'follow-up', token: 'via=previous', applies: 'a component\'s unlinked request right after its previous one', links: 'the previous request\'s action', params: ['followUpMs'] },
+  { name: 'node-binding', token: 'via=binding', applies: 'a kubelet\'s unlinked request (token, mounts) after the scheduler bound a pod to its node (binding body logged)', links: 'the oldest pod bound there in the namespace not started yet', params: ['bindFollowMs'] },
+  { name: 'namespace-binding', token: 'via=nsbinding', applies: 'the same at Metadata level, where the binding\'s node is not logged', links: 'the oldest pod bound in the namespace not started yet', params: ['bindFollowMs'] },
+  { name: 'namespace-follower', token: 'via=namespace', applies: 'Endpoints, EndpointSlices, quota and workload status without a fresh link', links: 'the namespace\'s latest attributed event', params: ['followNsMs'] },
+  { name: 'cluster-follower', token: 'via=cluster', applies: 'a component\'s unlinked cluster-scoped change right after a person\'s cluster-scoped change (ClusterRole aggregation)', links: 'that change', params: ['followNsMs'] },
+  { name: 'release-session', token: 'via=release-history|release-record|release-namespace|release-name|release-burst', applies: 'a person\'s (non-kubectl) request while a helm release session of theirs is live: the history check starts it, the release record and the release\'s namespace or name keep it, an untied request joins only inside the burst', links: 'the release, labeled by its record change (certain: the model is bypassed)', params: ['releaseIdleMs', 'releaseStepMs'] },
+  { name: 'release-name', token: 'via=release', applies: 'a control-plane component\'s unlinked request on an object named after a live release (any namespace, cluster scope)', links: 'the release', params: ['originHorizonMs'] },
+  { name: 'namespace-person', token: 'via=nsperson', applies: 'a control-plane component\'s unlinked request in a namespace (not a kubelet\'s, not a token, not a shared object)', links: 'the latest action of a person in that namespace, while recent', params: ['originHorizonMs'] },
+  { name: 'person-session', token: 'sess=same|other', applies: 'a person\'s requests closer than the session gap (kubectl: one change per command, apply reads each object first)', links: 'the session\'s first change', params: ['sessionGapMs', 'kubectlStepMs'] },
+  { name: 'reaction', token: 'react=yes', applies: 'a workload service account acting on what someone else just changed (an operator, a provisioner), unless the action created the account itself', links: 'that change\'s action', params: ['reactSelfMs', 'reactionMs', 'originHorizonMs'] },
+  { name: 'origin-horizon', token: 'stale=yes', applies: 'any inherited attribution', links: 'nothing once the action is older than the horizon', params: ['originHorizonMs'] },
+];

@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { eventSubject, nameFamily, namePrefixes, parentName } from '../src/k8s/names.ts';
+import { helmRefOf, releaseSecret } from '../src/k8s/helm.ts';
+import { isDryRun, queryParam, selectorValue } from '../src/k8s/uri.ts';
+import { clientFamily, isPerson, userClass } from '../src/k8s/identity.ts';
+import { pluralOfKind } from '../src/k8s/resources.ts';
+import { ATTRIBUTION, paramsHash } from '../src/k8s/params.ts';
+import { ReleaseTracker } from '../src/k8s/sessions.ts';
+import { ev } from './label-helpers.ts';
+
+const HELM = 'Helm/3.11.0 (linux/amd64) kubernetes/$Format';
+
+test('k8s names: families, parents, Event subjects, prefixes', () => {
+  assert.equal(nameFamily('pods', 'web-6d4cf56db6-x2k4q'), 'web');
+  assert.equal(parentName('pods', 'web-6d4cf56db6-x2k4q'), 'web-6d4cf56db6');
+  assert.equal(parentName('apps/replicasets', 'web-6d4cf56db6'), 'web');
+  assert.equal(parentName('pods', 'db-0'), 'db');
+  assert.equal(parentName('batch/jobs', 'nightly-28391400'), 'nightly');
+  assert.equal(parentName('secrets', 'my-app-token-rnmqg'), 'my-app');
+  assert.equal(parentName('apps/deployments', 'web'), '', 'a name without a generated suffix has no parent');
+  assert.equal(eventSubject('my-app-767dc59795.173e3dec1771eac8'), 'my-app-767dc59795');
+  assert.equal(eventSubject('my-app'), undefined);
+  assert.deepEqual(namePrefixes('my-cert-manager-webhook'), ['my', 'my-cert', 'my-cert-manager', 'my-cert-manager-webhook']);
+  assert.deepEqual(namePrefixes('my-cert-manager:leaderelection').slice(-2), ['my-cert-manager', 'my-cert-manager:leaderelection']);
+  assert.equal(pluralOfKind('Ingress'), 'ingresses');
+  assert.equal(pluralOfKind('NetworkPolicy'), 'networkpolicies');
+});
+
+test('k8s helm: release records and the history check, at any audit level', () => {
+  assert.deepEqual(releaseSecret('sh.helm.release.v1.my-app.v12'), { release: 'my-app', version: 12 });
+  assert.equal(releaseSecret('sh.helm.release.v1.my-app'), undefined);
+  const hist = ev({ verb: 'list', user: 'admin', ref: { resource: 'secrets', namespace: 'apps' }, uri: '/api/v1/namespaces/apps/secrets?labelSelector=name%3Dmy-app%2Cowner%3Dhelm' });
+  assert.deepEqual(helmRefOf(hist), { release: 'my-app', ns: 'apps', via: 'history' });
+  const other = ev({ verb: 'list', user: 'admin', ref: { resource: 'secrets', namespace: 'apps' }, uri: '/api/v1/namespaces/apps/secrets?labelSelector=name%3Dmy-app' });
+  assert.equal(helmRefOf(other), undefined, 'a selector without owner=helm is not helm');
+  assert.equal(helmRefOf(ev({ verb: 'get', user: 'a', ref: { resource: 'configmaps', namespace: 'apps', name: 'sh.helm.release.v1.x.v1' } })), undefined, 'only secrets');
+});
+
+test('k8s uri: query parameters, selectors, dry runs', () => {
+  assert.equal(queryParam('/api/v1/pods?fieldSelector=spec.nodeName%3Dw1&limit=500', 'fieldSelector'), 'spec.nodeName=w1');
+  assert.equal(queryParam('/api/v1/pods', 'limit'), undefined);
+  assert.equal(selectorValue('name==a,owner=helm', 'name'), 'a');
+  assert.equal(selectorValue('name!=a', 'name'), undefined);
+  assert.equal(isDryRun('/apis/apps/v1/namespaces/x/deployments?dryRun=All'), true);
+  assert.equal(isDryRun('/apis/apps/v1/namespaces/x/deployments?fieldManager=kubectl'), false);
+});
+
+test('k8s identity: client families are case-insensitive; who is a person', () => {
+  assert.equal(clientFamily('Helm/3.11.0 (linux/amd64)'), 'helm');
+  assert.equal(clientFamily('helm/v3.14.0'), 'helm');
+  assert.equal(clientFamily('kubectl/v1.30.2 (linux/amd64) kubernetes/abc'), 'kubectl');
+  assert.equal(clientFamily(undefined), 'none');
+  assert.equal(clientFamily('argocd-application-controller/v2.9'), 'gitops');
+  assert.equal(userClass('system:node:w1'), 'node');
+  assert.equal(isPerson(ev({ verb: 'get', user: 'system:serviceaccount:ci:deployer', ua: HELM })), true);
+  assert.equal(isPerson(ev({ verb: 'get', user: 'system:serviceaccount:apps:operator', ua: 'operator/1.0' })), false);
+});
+
+test('k8s params: one object, a stable hash that changes with any value', () => {
+  assert.equal(paramsHash(), paramsHash({ ...ATTRIBUTION }));
+  assert.notEqual(paramsHash(), paramsHash({ ...ATTRIBUTION, releaseStepMs: ATTRIBUTION.releaseStepMs + 1 }));
+});
+
+test('release sessions: history check starts one; namespace, name, burst and idle limits', () => {
+  const P = ATTRIBUTION;
+  const r = new ReleaseTracker();
+  const T = 1_000_000;
+  const at = (t: number, e: Parameters<typeof ev>[0]) => ({ a: ev({ ua: HELM, ...e }), t });
+  const hist = at(T, { verb: 'list', user: 'admin', ref: { resource: 'secrets', namespace: 'apps' }, uri: '/api/v1/namespaces/apps/secrets?labelSelector=name%3Dmy-app%2Cowner%3Dhelm' });
+  const s = r.person(hist.a, hist.t)!;
+  assert.equal(s.via, 'release-history');
+  const id = s.session.id;
+  // the release's namespace, at any distance up to the idle limit
+  assert.equal(r.person(ev({ ua: HELM, verb: 'get', user: 'admin', ref: { resource: 'services', namespace: 'apps', name: 'x' } }), T + 10)?.session.id, id);
+  // named after the release, in another namespace and cluster scope
+  const kube = r.person(ev({ ua: HELM, verb: 'create', user: 'admin', ref: { resource: 'roles', apiGroup: 'rbac.authorization.k8s.io', namespace: 'kube-system', name: 'my-app:leader' } }), T + 20);
+  assert.equal(kube?.via, 'release-name');
+  // an untied request (a CRD): inside the burst only
+  const crd = (t: number) => r.person(ev({ ua: HELM, verb: 'create', user: 'admin', ref: { resource: 'customresourcedefinitions', apiGroup: 'apiextensions.k8s.io', name: 'widgets.example.com' } }), t);
+  assert.equal(crd(T + 20 + P.releaseStepMs)?.via, 'release-burst', 'at the burst limit');
+  assert.equal(crd(T + 20 + 2 * P.releaseStepMs + 1), undefined, 'just past it');
+  // kubectl is never part of a release; another person is not either
+  assert.equal(r.person(ev({ verb: 'get', user: 'admin', ref: { resource: 'pods', namespace: 'apps', name: 'p' } }), T + 30), undefined);
+  assert.equal(r.person(ev({ ua: HELM, verb: 'get', user: 'bob', ref: { resource: 'pods', namespace: 'apps', name: 'p' } }), T + 30), undefined);
+  // the release record keeps it, up to the idle limit after the last request
+  const rec = (t: number) => r.person(ev({ ua: HELM, verb: 'update', user: 'admin', ref: { resource: 'secrets', namespace: 'apps', name: 'sh.helm.release.v1.my-app.v1' } }), t);
+  assert.equal(rec(T + 20 + P.releaseStepMs + P.releaseIdleMs)?.session.id, id, 'at the idle limit');
+  const late = T + 20 + P.releaseStepMs + 2 * P.releaseIdleMs + 1;
+  assert.notEqual(rec(late)?.session.id, id, 'past it: a new session');
+  // components: by name, within the origin horizon of the release's last request
+  const comp = (t: number) => r.component(ev({ verb: 'create', user: 'system:serviceaccount:kube-system:deployment-controller', ref: { resource: 'replicasets', apiGroup: 'apps', namespace: 'other', name: 'my-app-6d4cf56db6' } }), t);
+  assert.ok(comp(late + P.originHorizonMs), 'at the horizon');
+  assert.equal(comp(late + P.originHorizonMs + 1), undefined, 'past it');
+});
