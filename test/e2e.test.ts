@@ -114,6 +114,7 @@ test('forward peer + webhook → contexts in Elasticsearch → GraphQL', { timeo
   assert.equal(denied.status, 401);
   const health = await fetch(`${svc.http.url}/readyz`);
   assert.equal(health.status, 200);
-  const metrics = await (await fetch(`${svc.http.url}/metrics`)).text();
+  assert.equal((await fetch(`${svc.http.url}/metrics`)).status, 401, '/metrics needs the token unless --metrics-public');
+  const metrics = await (await fetch(`${svc.http.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
   assert.match(metrics, /kontext_pipeline_events_total\{stage="store"\} \d+/);
 });

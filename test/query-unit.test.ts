@@ -1,7 +1,7 @@
 /** GraphQL layer without Elasticsearch: schema coverage, filters, cursors, limits, auth. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
+import { getIntrospectionQuery,
   execute, getNamedType, isEnumType, isObjectType, isScalarType, parse, validate, specifiedRules,
   type GraphQLObjectType, type GraphQLSchema,
 } from 'graphql';
@@ -252,8 +252,19 @@ test('limits: depth, root fields and cost with variables', () => {
   assert.doesNotThrow(() => validate(schema, parse('query { ...A } fragment A on Query { ...A }'), [depthLimitRule(5), costLimitRule(10), rootFieldLimitRule(2)]));
   const many = '{ ' + Array.from({ length: 11 }, (_, i) => `a${i}: users { total }`).join(' ') + ' }';
   assert.match(errs(many, [rootFieldLimitRule(10)])[0]!, /too many root fields: 11 exceeds the limit of 10/);
-  // introspection is free
-  assert.deepEqual(errs('{ __schema { types { name fields { name type { name ofType { name ofType { name } } } } } } }', [depthLimitRule(3), costLimitRule(10)]), []);
+  // introspection is not limited in depth (type references nest), but costs and counts as root fields
+  const intro = '{ __schema { types { name fields { name type { name ofType { name ofType { name } } } } } } }';
+  assert.deepEqual(errs(intro, [depthLimitRule(3)]), []);
+  assert.match(errs(intro, [costLimitRule(10)])[0]!, /too expensive/);
+  // GraphiQL's full introspection query fits the default limits
+  assert.deepEqual(errs(getIntrospectionQuery(), [depthLimitRule(DEFAULT_LIMITS.maxDepth), rootFieldLimitRule(DEFAULT_LIMITS.maxRootFields), costLimitRule(DEFAULT_LIMITS.maxCost)]), []);
+  // ... but not many copies of it under aliases (the answer would be megabytes)
+  const aliasedIntro = '{ ' + Array.from({ length: 140 }, (_, i) => `s${i}: __schema { types { name fields { name } } }`).join(' ') + ' }';
+  assert.match(errs(aliasedIntro, [rootFieldLimitRule(DEFAULT_LIMITS.maxRootFields)])[0]!, /too many root fields: 140/);
+  const typeRef = 'fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } }';
+  const fewerIntro = '{ ' + Array.from({ length: 10 }, (_, i) => `s${i}: __schema { types { name kind description fields { name description args { name type { ...T } } type { ...T } isDeprecated } } }`).join(' ') + ' } ' + typeRef;
+  assert.match(errs(fewerIntro, [costLimitRule(DEFAULT_LIMITS.maxCost)])[0]!, /too expensive/);
+  assert.deepEqual(errs('{ __typename a: __typename }', [rootFieldLimitRule(1), costLimitRule(2)]), []);
   const big = 'query($n: Int) { contexts(first: $n) { edges { node { id members(first: 1000) { auditID time } } } } }';
   assert.deepEqual(validate(schema, parse(big), [costLimitRule(50_000, { n: 10 })]), []);
   const tooBig = validate(schema, parse(big), [costLimitRule(50_000, { n: 500 })]);

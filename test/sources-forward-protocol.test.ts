@@ -394,7 +394,10 @@ describe('bad input closes only the offending connection', () => {
     { name: 'declared size over the limit (rejected before the bytes arrive)', bytes: () => Buffer.from([0x93, 0xa1, 0x74, 0xc6, 0x10, 0, 0, 0]), reason: 'oversized', opts: { maxMessageBytes: 4096 } },
     { name: 'array count over the limit', bytes: () => Buffer.from([0xdd, 0x7f, 0xff, 0xff, 0xff]), reason: 'oversized', opts: { maxMessageBytes: 4096 } },
     { name: 'message over the limit', bytes: () => pack([TAG, 1, { big: 'x'.repeat(10_000) }]), reason: 'oversized', opts: { maxMessageBytes: 4096 } },
-    { name: 'gzip bomb over the inflated limit', bytes: () => pack([TAG, gz(Buffer.alloc(5_000_000)), { compressed: 'gzip' }]), reason: 'oversized', opts: { maxDecompressedBytes: 1_000_000 } },
+    { name: 'gzip bomb of tiny entries over the inflated limit', bytes: () => pack([TAG, gz(Buffer.alloc(1_200_000, pack([1, {}]))), { compressed: 'gzip' }]), reason: 'oversized', opts: { maxDecompressedBytes: 1_000_000, maxMessageEntries: 10_000_000 } },
+    { name: 'gzip bomb over the decompression ratio', bytes: () => pack([TAG, gz(Buffer.alloc(3_000_000, pack([1, {}]))), { compressed: 'gzip' }]), reason: 'decompression-ratio', opts: { maxDecompressionRatio: 20, maxMessageEntries: 10_000_000 } },
+    { name: 'gzip bomb of more tiny entries than a message may hold', bytes: () => pack([TAG, gz(Buffer.alloc(300_000, pack([1, {}]))), { compressed: 'gzip' }]), reason: 'too-many-entries', opts: { maxMessageEntries: 50_000 } },
+    { name: 'gzip bomb of zeros (not entries)', bytes: () => pack([TAG, gz(Buffer.alloc(5_000_000)), { compressed: 'gzip' }]), reason: 'invalid-message' },
   ];
 
   for (const c of cases) {
@@ -459,18 +462,21 @@ describe('bad input closes only the offending connection', () => {
     }
   });
 
-  test('max connections: the extra connection is refused with a log line', async () => {
+  test('max connections: with every slot held by a peer that sent a valid message, the extra connection is refused with a log line', async () => {
     const ds = new TestDownstream('immediate');
     const { server, port } = await startServer(ds, { maxConnections: 2 });
     const a = await RawPeer.connect(port);
     const b = await RawPeer.connect(port);
+    a.write(good()); b.write(good());
+    assert.deepEqual(await a.frame(0), { ack: 'ok' });
+    assert.deepEqual(await b.frame(0), { ack: 'ok' });
     const before = rejectedCount('max-connections');
     try {
       const c = await RawPeer.connect(port);
       await c.closedWithin();
       assert.equal(rejectedCount('max-connections'), before + 1);
       a.write(good());
-      assert.deepEqual(await a.frame(0), { ack: 'ok' });
+      assert.deepEqual(await a.frame(1), { ack: 'ok' });
     } finally {
       a.destroy(); b.destroy();
       await server.close({ graceMs: 0 });

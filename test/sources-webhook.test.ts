@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
-import { createWebhookRouter, type WebhookOptions } from '../src/sources/webhook/index.ts';
+import { createWebhookRouter, jsonDepth, type WebhookOptions } from '../src/sources/webhook/index.ts';
 import { auditEvent, quietLogs, sleep, TestDownstream } from './sources-helpers.ts';
 
 let logs: Awaited<ReturnType<typeof quietLogs>>;
@@ -43,7 +44,7 @@ describe('audit webhook', () => {
       ds.settleAll();
       const res = await p;
       assert.equal(res.status, 200);
-      assert.deepEqual(await res.json(), { accepted: 3 });
+      assert.deepEqual(await res.json(), { received: 3, accepted: 3, rejected: 0 });
       assert.deepEqual(ds.records, list.items);
     } finally { await s.close(); }
   });
@@ -133,6 +134,77 @@ describe('audit webhook', () => {
       const b = await post(s.url, big, { 'content-encoding': 'gzip' });
       assert.equal(b.status, 413);
       assert.match((await b.json() as { error: string }).error, /decompressed body exceeds/);
+    } finally { await s.close(); }
+  });
+
+  test('413 (not 500) for a chunked body over the limit, and the server goes on', async () => {
+    const ds = new TestDownstream('immediate');
+    const s = await serve(ds, { maxBodyBytes: 64 * 1024 });
+    try {
+      const { port } = new URL(s.url);
+      // a raw chunked request: no Content-Length, the limit is found while reading
+      const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const sock = net.connect(Number(port), '127.0.0.1', () => {
+          sock.write(`POST /webhook/audit HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+          const chunk = 'x'.repeat(16 * 1024);
+          for (let i = 0; i < 16; i++) sock.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+        });
+        let text = '';
+        sock.on('data', (d) => { text += String(d); });
+        sock.on('error', () => {});
+        sock.on('close', () => {
+          const status = Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]);
+          if (!status) reject(new Error(`no response: ${JSON.stringify(text.slice(0, 200))}`));
+          else resolve({ status, body: text });
+        });
+      });
+      assert.equal(res.status, 413);
+      assert.match(res.body, /body exceeds the limit of 65536 bytes/);
+      const ok = await post(s.url, JSON.stringify(eventList(1)));
+      assert.equal(ok.status, 200);
+    } finally { await s.close(); }
+  });
+
+  test('413 for a gzip body past the decompression ratio', async () => {
+    const ds = new TestDownstream('immediate');
+    const s = await serve(ds, { maxDecompressionRatio: 10 });
+    try {
+      const bomb = zlib.gzipSync(JSON.stringify({ kind: 'EventList', items: [], pad: ' '.repeat(3_000_000) }));
+      const r = await post(s.url, bomb, { 'content-encoding': 'gzip' });
+      assert.equal(r.status, 413);
+      assert.match((await r.json() as { error: string }).error, /max-decompression-ratio/);
+    } finally { await s.close(); }
+  });
+
+  test('400 for JSON nested deeper than the limit (before parsing), strings with brackets do not count', async () => {
+    const ds = new TestDownstream('immediate');
+    const s = await serve(ds, { maxDepth: 50 });
+    try {
+      const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+      const r = await post(s.url, deep);
+      assert.equal(r.status, 400);
+      assert.match((await r.json() as { error: string }).error, /nested deeper than 50 levels/);
+      assert.equal(ds.recordCount, 0);
+      const list = eventList(1);
+      (list.items[0] as unknown as Record<string, unknown>).note = '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{{{{{ \\" [[[[';
+      assert.equal((await post(s.url, JSON.stringify(list))).status, 200);
+    } finally { await s.close(); }
+    assert.equal(jsonDepth(Buffer.from('{"a":[1,{"b":[]}],"c":"[[["}'), 100), 4);
+  });
+
+  test('accepted counts only valid audit events; the others are reported as rejected with their reason', async () => {
+    const ds = new TestDownstream('immediate');
+    const s = await serve(ds);
+    try {
+      const list = { kind: 'EventList', items: [auditEvent(), 'not an event', { kind: 'Event' }, auditEvent()] };
+      const r = await post(s.url, JSON.stringify(list));
+      assert.equal(r.status, 200);
+      const body = await r.json() as { received: number; accepted: number; rejected: number; errors: Array<{ index: number; reason: string }> };
+      assert.equal(body.received, 4);
+      assert.equal(body.accepted, 2);
+      assert.equal(body.rejected, 2);
+      assert.deepEqual(body.errors.map((e) => e.index), [1, 2]);
+      assert.match(body.errors[1]!.reason, /auditID/);
     } finally { await s.close(); }
   });
 

@@ -26,15 +26,23 @@ export const OPTIONS = [
   { key: 'rawRetention', flag: 'raw-retention', env: 'KONTEXT_RAW_RETENTION', type: 'duration', default: '0', help: 'Also keep raw events in <prefix>-raw-YYYY.MM.DD for drill-down, deleted after this long; 0 disables.' },
   { key: 'forwardHost', flag: 'forward-host', env: 'KONTEXT_FORWARD_HOST', type: 'string', default: '0.0.0.0', help: 'Listen address of the Fluent Bit / Fluentd forward input.' },
   { key: 'forwardPort', flag: 'forward-port', env: 'KONTEXT_FORWARD_PORT', type: 'int', default: 24224, min: 0, help: 'Port of the forward input; 0 picks a free port.' },
-  { key: 'forwardSharedKey', flag: 'forward-shared-key', env: 'KONTEXT_FORWARD_SHARED_KEY', type: 'string', default: undefined, help: 'Shared key: when set, peers must complete the HELO/PING/PONG handshake.' },
+  { key: 'forwardSharedKey', flag: 'forward-shared-key', env: 'KONTEXT_FORWARD_SHARED_KEY', type: 'string', default: undefined, help: 'Shared key: when set, peers must complete the HELO/PING/PONG handshake. Required on a non-loopback forward address unless --forward-tls-ca is set.' },
   { key: 'forwardUsers', flag: 'forward-users', env: 'KONTEXT_FORWARD_USERS', type: 'string', default: undefined, help: 'Forward user auth, "user:password,user2:password2" (needs a shared key).' },
   { key: 'forwardTlsCert', flag: 'forward-tls-cert', env: 'KONTEXT_FORWARD_TLS_CERT', type: 'string', default: undefined, help: 'PEM certificate file: serve forward over TLS.' },
   { key: 'forwardTlsKey', flag: 'forward-tls-key', env: 'KONTEXT_FORWARD_TLS_KEY', type: 'string', default: undefined, help: 'PEM private key file for forward TLS.' },
-  { key: 'maxMessageBytes', flag: 'max-message-bytes', env: 'KONTEXT_MAX_MESSAGE_BYTES', type: 'bytes', default: '64mb', help: 'Largest forward message or webhook body accepted.' },
+  { key: 'forwardTlsCa', flag: 'forward-tls-ca', env: 'KONTEXT_FORWARD_TLS_CA', type: 'string', default: undefined, help: 'PEM CA file: forward peers must present a client certificate it signed (mTLS; needs --forward-tls-cert).' },
+  { key: 'forwardInsecure', flag: 'forward-insecure', env: 'KONTEXT_FORWARD_INSECURE', type: 'bool', default: false, help: 'Allow the forward input on a non-loopback address without a shared key or client certificates (labs only: anyone who reaches the port can store events).' },
+  { key: 'maxMessageBytes', flag: 'max-message-bytes', env: 'KONTEXT_MAX_MESSAGE_BYTES', type: 'bytes', default: '64mb', help: 'Largest forward message or webhook body accepted, before and after decompression.' },
+  { key: 'maxDecompressionRatio', flag: 'max-decompression-ratio', env: 'KONTEXT_MAX_DECOMPRESSION_RATIO', type: 'number', default: 100, min: 1, help: 'Largest decompressed / compressed size of a forward message or webhook body (checked above 1 MiB decompressed).' },
+  { key: 'maxMessageEntries', flag: 'max-message-entries', env: 'KONTEXT_MAX_MESSAGE_ENTRIES', type: 'int', default: 100000, min: 1, help: 'Most entries (records) in one forward message.' },
+  { key: 'maxDepth', flag: 'max-depth', env: 'KONTEXT_MAX_DEPTH', type: 'int', default: 100, min: 1, help: 'Deepest nesting of arrays and maps accepted in a forward record or webhook JSON body.' },
   { key: 'idleTimeout', flag: 'idle-timeout', env: 'KONTEXT_IDLE_TIMEOUT', type: 'duration', default: '60s', help: 'Close forward connections idle (or sending a partial frame) this long.' },
-  { key: 'maxConnections', flag: 'max-connections', env: 'KONTEXT_MAX_CONNECTIONS', type: 'int', default: 1024, min: 1, help: 'Concurrent forward connections.' },
+  { key: 'maxConnections', flag: 'max-connections', env: 'KONTEXT_MAX_CONNECTIONS', type: 'int', default: 1024, min: 1, help: 'Concurrent forward connections. When all are taken, the oldest not yet authenticated is evicted.' },
+  { key: 'maxConnectionsPerPeer', flag: 'max-connections-per-peer', env: 'KONTEXT_MAX_CONNECTIONS_PER_PEER', type: 'int', default: 128, min: 1, help: 'Concurrent forward connections from one remote address.' },
   { key: 'httpHost', flag: 'http-host', env: 'KONTEXT_HTTP_HOST', type: 'string', default: '0.0.0.0', help: 'Listen address of the HTTP server (GraphQL, webhook, health, metrics).' },
   { key: 'httpPort', flag: 'http-port', env: 'KONTEXT_HTTP_PORT', type: 'int', default: 8080, min: 0, help: 'HTTP port; 0 picks a free port.' },
+  { key: 'healthPort', flag: 'health-port', env: 'KONTEXT_HEALTH_PORT', type: 'int', default: undefined, min: 0, help: 'Also answer /healthz and /readyz on this port (same host as HTTP) from a worker thread, even while the pipeline is busy; use it for Kubernetes probes. 0 picks a free port.' },
+  { key: 'metricsPublic', flag: 'metrics-public', env: 'KONTEXT_METRICS_PUBLIC', type: 'bool', default: false, help: 'Serve /metrics without a bearer token (it needs one by default, like /graphql).' },
   { key: 'authTokens', flag: 'auth-tokens', env: 'KONTEXT_AUTH_TOKENS', type: 'string', default: undefined, help: 'Comma-separated bearer tokens accepted by /graphql and the webhook. Required unless --no-auth.' },
   { key: 'noAuth', flag: 'no-auth', env: 'KONTEXT_NO_AUTH', type: 'bool', default: false, help: 'Serve without authentication (local use only). `npm start` sets it for a local run.' },
   { key: 'model', flag: 'model', env: 'KONTEXT_MODEL', type: 'string', default: 'models/default', help: 'Directory of the labeling model (model.json, weights, vocab.json).' },
@@ -56,6 +64,7 @@ export const OPTIONS = [
 type Spec = (typeof OPTIONS)[number];
 type ValueOf<S extends Spec> = S['type'] extends 'bool' ? boolean
   : S['type'] extends 'string' ? (S['default'] extends string ? string : string | undefined)
+  : S['default'] extends undefined ? number | undefined
   : number;
 export type Config = { [S in Spec as S['key']]: ValueOf<S> };
 
@@ -129,6 +138,9 @@ export function loadConfig(flags: Record<string, string | boolean> = {}, env: No
   const c = out as Config;
   if ((c.forwardTlsCert === undefined) !== (c.forwardTlsKey === undefined)) {
     throw new ConfigError('--forward-tls-cert and --forward-tls-key go together');
+  }
+  if (c.forwardTlsCa !== undefined && c.forwardTlsCert === undefined) {
+    throw new ConfigError('--forward-tls-ca needs --forward-tls-cert and --forward-tls-key (client certificates are verified over TLS)');
   }
   if (c.forwardUsers !== undefined) {
     if (c.forwardSharedKey === undefined) throw new ConfigError('--forward-users needs --forward-shared-key');

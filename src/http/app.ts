@@ -1,14 +1,18 @@
 /**
  * The HTTP server: GraphQL at /graphql, extra routers (e.g. the audit webhook) at their paths,
- * /healthz (process alive), /readyz (Elasticsearch and pipeline ready; `?verbose` answers JSON
- * with details such as what the audit stream carries) and /metrics (Prometheus text format),
- * and the web UI at / (ui.ts).
+ * /healthz (process alive), /readyz (Elasticsearch and pipeline ready, with the reasons when
+ * not; `?verbose` answers JSON with details such as what the audit stream carries), /metrics
+ * (Prometheus text format; behind the bearer token unless made public) and the web UI at /
+ * (ui.ts). The same /healthz and /readyz are also served off the main event loop by the health
+ * worker (health.ts) when a health port is configured.
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import type { GraphqlHandler } from '../query/handler.ts';
+import { requireBearer, type Authenticator } from './auth.ts';
+import type { Readiness } from './health.ts';
 import { log } from '../util/log.ts';
 import { counter, renderMetrics } from '../util/metrics.ts';
 import { mountUi } from './ui.ts';
@@ -17,10 +21,12 @@ export interface HttpAppOptions {
   graphql: Pick<GraphqlHandler, 'endpoint' | 'yoga'>;
   /** mounted as is (they bring their own auth and body parsing) */
   routers?: Array<{ path: string; router: Router }>;
-  /** readiness: Elasticsearch reachable and the pipeline started */
-  ready: () => Promise<boolean> | boolean;
+  /** readiness: Elasticsearch reachable and the pipeline started (a Readiness names the reasons) */
+  ready: () => Promise<boolean | Readiness> | boolean | Readiness;
   /** extra readiness details for `/readyz?verbose` (JSON) */
   details?: () => Record<string, unknown>;
+  /** bearer auth for /metrics; absent: public */
+  metricsAuth?: Authenticator;
 }
 
 const httpRequests = counter('kontext_http_requests_total', 'HTTP requests by route and status.');
@@ -46,20 +52,25 @@ export function createHttpApp(opts: HttpAppOptions): Express {
   app.get('/healthz', (_req, res) => { res.type('text/plain').send('ok\n'); });
 
   app.get('/readyz', async (req, res) => {
-    let ok = false;
+    let r: Readiness = { ready: false, reasons: ['readiness check timed out'] };
     try {
-      ok = await Promise.race([
+      const v = await Promise.race([
         Promise.resolve(opts.ready()),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), READY_TIMEOUT_MS).unref()),
+        new Promise<Readiness>((resolve) => setTimeout(() => resolve(r), READY_TIMEOUT_MS).unref()),
       ]);
+      r = typeof v === 'boolean' ? { ready: v, reasons: [] } : v;
     } catch (e) {
       log.warn('readiness check failed', { err: e instanceof Error ? e.message : String(e) });
+      r = { ready: false, reasons: ['readiness check failed'] };
     }
-    if (req.query.verbose !== undefined) { res.status(ok ? 200 : 503).json({ ready: ok, ...(opts.details?.() ?? {}) }); return; }
-    res.status(ok ? 200 : 503).type('text/plain').send(ok ? 'ready\n' : 'not ready\n');
+    if (req.query.verbose !== undefined) { res.status(r.ready ? 200 : 503).json({ ready: r.ready, ...(r.ready ? {} : { reasons: r.reasons }), ...(opts.details?.() ?? {}) }); return; }
+    res.status(r.ready ? 200 : 503).type('text/plain')
+      .send(r.ready ? 'ready\n' : r.reasons.length ? `not ready: ${r.reasons.join('; ')}\n` : 'not ready\n');
   });
 
-  app.get('/metrics', (_req, res) => { res.type('text/plain; version=0.0.4').send(renderMetrics()); });
+  const metrics = (_req: Request, res: Response) => { res.type('text/plain; version=0.0.4').send(renderMetrics()); };
+  if (opts.metricsAuth?.enabled) app.get('/metrics', requireBearer(opts.metricsAuth, '/metrics'), metrics);
+  else app.get('/metrics', metrics);
 
   for (const { path, router } of opts.routers ?? []) app.use(path, router);
 

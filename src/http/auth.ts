@@ -4,6 +4,27 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import { log } from '../util/log.ts';
+import { counter } from '../util/metrics.ts';
+
+const authFailures = counter('kontext_http_auth_failures_total', 'Requests refused for a missing or wrong bearer token, by route.');
+const failWindow = { start: 0, count: 0, suppressed: 0 };
+
+/**
+ * Logs a refused request with the peer's address and the reason, never the token; at most 20
+ * lines per 10 s (the count of the rest is logged when the next window opens).
+ */
+export function logAuthFailure(route: string, remote: string | undefined, reason: string): void {
+  authFailures.inc({ route });
+  const now = Date.now();
+  const w = failWindow;
+  if (now - w.start >= 10_000) {
+    if (w.suppressed) log.warn(`${w.suppressed} more authentication failures in the last 10 s (see kontext_http_auth_failures_total)`);
+    w.start = now; w.count = 0; w.suppressed = 0;
+  }
+  if (++w.count <= 20) log.warn('authentication failed', { route, remote: remote ?? '?', reason });
+  else w.suppressed++;
+}
 
 export interface AuthOptions {
   /** accepted bearer tokens */
@@ -52,11 +73,12 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
 }
 
 /** Express middleware answering 401 (JSON, WWW-Authenticate) unless the request carries a valid token. */
-export function requireBearer(auth: Authenticator | AuthOptions) {
+export function requireBearer(auth: Authenticator | AuthOptions, route = 'http') {
   const a = 'check' in auth ? auth : createAuthenticator(auth);
   return (req: Request, res: Response, next: NextFunction): void => {
     const why = a.check(req.headers.authorization);
     if (why === null) { next(); return; }
+    logAuthFailure(route, req.socket?.remoteAddress, why);
     res.status(401).set('WWW-Authenticate', 'Bearer realm="kontext"').json({ error: why });
   };
 }

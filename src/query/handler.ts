@@ -7,7 +7,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import { GraphQLError, getOperationAST, validate, type DocumentNode } from 'graphql';
 import { createSchema, createYoga, type Plugin, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
-import { createAuthenticator, type AuthOptions } from '../http/auth.ts';
+import { createAuthenticator, logAuthFailure, type AuthOptions } from '../http/auth.ts';
 import { log } from '../util/log.ts';
 import { counter } from '../util/metrics.ts';
 import { costLimitRule, depthLimitRule, rootFieldLimitRule, DEFAULT_LIMITS, type QueryLimits } from './limits.ts';
@@ -68,13 +68,15 @@ function authPlugin(auth: AuthOptions, graphiql: boolean): Plugin {
   const authenticator = createAuthenticator(auth);
   if (!authenticator.enabled) log.warn('GraphQL authentication is disabled (--no-auth): local use only');
   return {
-    onRequest({ request, endResponse, fetchAPI }) {
+    onRequest({ request, endResponse, fetchAPI, serverContext }) {
       if (!authenticator.enabled) return;
       // the GraphiQL page is static; every query it sends carries its own Authorization header
       if (graphiql && request.method === 'GET' && request.headers.get('accept')?.includes('text/html')) return;
       const why = authenticator.check(request.headers.get('authorization'));
       if (why === null) return;
       errors.inc({ code: 'UNAUTHENTICATED' });
+      const req = (serverContext as { req?: { socket?: { remoteAddress?: string } } } | undefined)?.req;
+      logAuthFailure('/graphql', req?.socket?.remoteAddress, why);
       endResponse(new fetchAPI.Response(errorBody(why, 'UNAUTHENTICATED'), {
         status: 401,
         headers: { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': 'Bearer realm="kontext"' },

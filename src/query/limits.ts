@@ -1,10 +1,14 @@
 /**
  * Query limits as GraphQL validation rules: depth, number of searches (root fields), and a
- * cost estimate (fields resolved, multiplied by requested list sizes). Introspection fields do
- * not count. The cost rule needs the variable values, so it is built per execution.
+ * cost estimate (fields resolved, multiplied by requested list sizes). Introspection counts
+ * like any other query: `__schema` / `__type` are root fields, and their lists (types, fields,
+ * args, ...) are costed at the schema's real sizes, so aliasing `__schema` many times is refused.
+ * Only the depth limit skips introspection (type references nest deeply by design).
+ * The cost rule needs the variable values, so it is built per execution.
  */
 import {
-  GraphQLError, Kind, getNamedType, getNullableType, isListType, isObjectType, valueFromAST,
+  GraphQLError, Kind, SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef, getNamedType, getNullableType,
+  isEnumType, isInputObjectType, isInterfaceType, isListType, isObjectType, isUnionType, valueFromAST,
   type ASTVisitor, type FieldNode, type FragmentDefinitionNode, type GraphQLField, type GraphQLNamedType,
   type GraphQLObjectType, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode,
   type ValidationContext, type ValidationRule,
@@ -49,6 +53,37 @@ function tooComplex(message: string, node?: FieldNode | OperationDefinitionNode)
 
 function isIntrospection(name: string): boolean { return name.startsWith('__'); }
 
+/**
+ * List sizes of the schema's introspection lists (the number of types and directives; the mean
+ * number of fields, args, ... per type or field that has them), for costOf: an estimate of
+ * what introspection really resolves.
+ */
+const introspectionSizes = new WeakMap<GraphQLSchema, Record<string, number>>();
+function introspectionListSize(schema: GraphQLSchema, field: string): number {
+  let m = introspectionSizes.get(schema);
+  if (!m) {
+    const types = Object.values(schema.getTypeMap());
+    const sums: Record<string, [number, number]> = {};
+    const add = (k: string, n: number) => { const v = (sums[k] ??= [0, 0]); v[0] += n; v[1]++; };
+    for (const t of types) {
+      if (isObjectType(t) || isInterfaceType(t)) {
+        const fs = Object.values(t.getFields());
+        add('fields', fs.length);
+        for (const f of fs) add('args', f.args.length);
+        add('interfaces', t.getInterfaces().length);
+      }
+      if (isInputObjectType(t)) add('inputFields', Object.keys(t.getFields()).length);
+      if (isEnumType(t)) add('enumValues', t.getValues().length);
+      if (isUnionType(t)) add('possibleTypes', t.getTypes().length);
+    }
+    for (const d of schema.getDirectives()) { add('args', d.args.length); add('locations', d.locations.length); }
+    m = { types: types.length, directives: schema.getDirectives().length };
+    for (const [k, [sum, n]] of Object.entries(sums)) m[k] = Math.ceil(sum / Math.max(1, n));
+    introspectionSizes.set(schema, m);
+  }
+  return Math.max(1, m[field] ?? DEFAULT_LIST_SIZE);
+}
+
 /** Fields of a selection set with fragments inlined (cycle-safe: fragments already on the path are skipped). */
 export function* fieldsOf(set: SelectionSetNode, fragments: Record<string, FragmentDefinitionNode>, seen: ReadonlySet<string>): Generator<FieldNode> {
   for (const sel of set.selections) {
@@ -90,11 +125,11 @@ export function depthLimitRule(max: number): ValidationRule {
   });
 }
 
-/** Rejects operations with more than `max` root fields (aliases count). */
+/** Rejects operations with more than `max` root fields (aliases and introspection count, __typename does not). */
 export function rootFieldLimitRule(max: number): ValidationRule {
   return (ctx: ValidationContext): ASTVisitor => ({
     OperationDefinition(op) {
-      const n = [...fieldsOf(op.selectionSet, fragmentsOf(ctx), new Set())].filter((f) => !isIntrospection(f.name.value)).length;
+      const n = [...fieldsOf(op.selectionSet, fragmentsOf(ctx), new Set())].filter((f) => f.name.value !== '__typename').length;
       if (n > max) ctx.reportError(tooComplex(`too many root fields: ${n} exceeds the limit of ${max} per request; split the query`, op));
     },
   });
@@ -120,11 +155,14 @@ export function costOf(schema: GraphQLSchema, op: OperationDefinitionNode, fragm
   };
   const walk = (type: GraphQLNamedType, set: SelectionSetNode, mult: number, pagedSize: number | undefined, seen: ReadonlySet<string>): number => {
     if (!isObjectType(type)) return 0; // no interfaces or unions in this schema
+    const meta = isIntrospection(type.name);
     let cost = 0;
     for (const node of fieldsOf(set, fragments, seen)) {
       const name = node.name.value;
-      if (isIntrospection(name)) continue;
-      const def = (type as GraphQLObjectType).getFields()[name];
+      const def = name === '__typename' ? TypeNameMetaFieldDef
+        : name === '__schema' && type === root ? SchemaMetaFieldDef
+        : name === '__type' && type === root ? TypeMetaFieldDef
+        : (type as GraphQLObjectType).getFields()[name];
       if (!def) continue; // unknown fields are reported by the standard rules
       cost += mult * (SEARCH_FIELDS.has(`${type.name}.${name}`) ? SEARCH_FIELD_COST : 1);
       if (!node.selectionSet) continue;
@@ -133,7 +171,8 @@ export function costOf(schema: GraphQLSchema, op: OperationDefinitionNode, fragm
       let childMult = mult;
       let childPaged: number | undefined;
       if (isList) {
-        const size = first ?? (PAGED_CHILDREN.has(name) ? pagedSize : undefined) ?? LIST_SIZE[`${type.name}.${name}`] ?? DEFAULT_LIST_SIZE;
+        const size = meta ? introspectionListSize(schema, name)
+          : first ?? (PAGED_CHILDREN.has(name) ? pagedSize : undefined) ?? LIST_SIZE[`${type.name}.${name}`] ?? DEFAULT_LIST_SIZE;
         childMult = mult * size;
       } else if (first !== undefined) childPaged = first;
       cost += walk(getNamedType(def.type), node.selectionSet, childMult, childPaged, seen);

@@ -3,6 +3,7 @@ import { flagNumber } from '../args.ts';
 import { loadConfig, type Config } from '../../config/config.ts';
 import { setLogLevel, log, type Level } from '../../util/log.ts';
 import { startService } from '../../pipeline/service.ts';
+import { forwardExposure } from '../../sources/forward/index.ts';
 
 /** `--local` (what `npm start` runs): loopback only, no auth unless tokens are given. */
 export function localConfig(cfg: Config, flags: Record<string, string | boolean>, env: NodeJS.ProcessEnv): Config {
@@ -14,6 +15,15 @@ export function localConfig(cfg: Config, flags: Record<string, string | boolean>
   return out;
 }
 
+function forwardAuthText(cfg: Config): string {
+  switch (forwardExposure(cfg).auth) {
+    case 'shared-key': return 'shared key';
+    case 'mtls': return 'client certificates';
+    case 'loopback': return 'loopback only, no auth';
+    default: return 'INSECURE: no auth';
+  }
+}
+
 export const command: Command = {
   name: 'serve',
   summary: 'Run kontext: forward + webhook ingest, labeling, contexts into Elasticsearch, GraphQL.',
@@ -22,6 +32,9 @@ export const command: Command = {
     'Listens for Fluent Bit / Fluentd on the forward port and for the kube-apiserver audit webhook',
     'at POST /webhook/audit, labels and groups events into contexts, stores them in Elasticsearch and',
     'serves GraphQL at /graphql and the web UI at / (plus /healthz, /readyz, /metrics).',
+    'Closed by default: GraphQL, the webhook and /metrics need --auth-tokens; the forward input on a',
+    'non-loopback address needs --forward-shared-key or --forward-tls-ca (client certificates), or',
+    '--forward-insecure for a lab. --health-port answers the probes off the main event loop.',
     'With ELASTICSEARCH_URL unset, a local Elasticsearch is started (downloaded from Maven Central',
     'on first use) and left running for the next start (`kontext es stop` stops it).',
   ].join('\n'),
@@ -43,7 +56,9 @@ export const command: Command = {
       } : undefined,
     });
     process.stderr.write(`\nkontext is running\n  GraphQL        ${svc.http.url}/graphql\n  webhook        POST ${svc.http.url}/webhook/audit\n` +
-      `  forward        ${svc.forward.host}:${svc.forward.port}\n  Elasticsearch  ${svc.es.url}\n  auth           ${cfg.noAuth ? 'off (local)' : 'bearer token'}\n` +
+      `  forward        ${svc.forward.host}:${svc.forward.port} (${forwardAuthText(cfg)})\n  Elasticsearch  ${svc.es.url}\n  auth           ${cfg.noAuth ? 'off (local)' : 'bearer token'}\n` +
+      (svc.health ? `  health         ${svc.health.url}/healthz, /readyz\n` : '') +
+      `  metrics        ${svc.http.url}/metrics (${cfg.metricsPublic || cfg.noAuth ? 'public' : 'bearer token'})\n` +
       `  labeler        ${svc.built.labeler.mode}\nCtrl-C stops.\n\n`);
     await new Promise<void>((resolve) => {
       let stopping = false;

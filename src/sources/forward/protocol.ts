@@ -3,7 +3,8 @@
  * both the classic `[time, record]` form and the `[[time, metadata], record]` form (Fluent Bit
  * group markers skipped), EventTime, options (`size`, `chunk`, `compressed`), and the PING of
  * the shared-key handshake. Everything here is synchronous and throws ProtocolError with a
- * message fit for a log line.
+ * message fit for a log line; the entries of a message are left as bytes, decoded
+ * incrementally by entries.ts.
  * Spec: https://github.com/fluent/fluentd/wiki/Forward-Protocol-Specification-v1
  */
 import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack';
@@ -77,9 +78,12 @@ export interface TransportOptions {
 export interface TransportMessage {
   mode: EventMode;
   tag: string;
-  /** decoded entries (Message, Forward) */
+  /** decoded entries (Message) */
   entries?: unknown[];
-  /** packed entries (PackedForward; gzip for CompressedPackedForward) */
+  /**
+   * concatenated msgpack entries, decoded incrementally by the server: the elements of the
+   * entries array (Forward), the packed entries (PackedForward), gzip of them (CompressedPackedForward)
+   */
   packed?: Uint8Array;
   options: TransportOptions;
 }
@@ -119,8 +123,8 @@ export function parseTransport(frame: Uint8Array, d: Decoders): TransportMessage
 
   if (kind === 'array') {
     if (h.length > 3) throw new ProtocolError(`Forward mode takes [tag, entries, option?], got ${h.length} elements`);
-    const entries = decodeAt(d.value, frame, pos, ends[0]!) as unknown[];
-    return { mode: 'Forward', tag, entries, options: optionAt(2) };
+    const arr = readArrayHeader(frame, pos)!;
+    return { mode: 'Forward', tag, packed: frame.subarray(arr.pos, ends[0]!), options: optionAt(2) };
   }
   if (kind === 'bin' || kind === 'str') {
     if (h.length > 3) throw new ProtocolError(`PackedForward mode takes [tag, entries, option?], got ${h.length} elements`);
@@ -162,18 +166,6 @@ function parseOptions(frame: Uint8Array, start: number, end: number, d: Decoders
   return out;
 }
 
-/** Splits and decodes the concatenated entries of a PackedForward message. */
-export function decodePacked(bytes: Uint8Array, d: Decoders, maxDepth = 512): unknown[] {
-  const out: unknown[] = [];
-  let pos = 0;
-  while (pos < bytes.length) {
-    const end = wrapMsgpack(() => valueEnd(bytes, pos, bytes.length, maxDepth));
-    out.push(decodeAt(d.value, bytes, pos, end));
-    pos = end;
-  }
-  return out;
-}
-
 function isMap(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null) return false;
   const p = Object.getPrototypeOf(v);
@@ -200,24 +192,24 @@ export interface Extracted {
 }
 
 /** Validates entries and returns their records; throws ProtocolError naming the first bad entry. */
-export function extractRecords(entries: unknown, from = 'entries'): Extracted {
+export function extractRecords(entries: unknown, from = 'entries', firstIndex = 0): Extracted {
   if (!Array.isArray(entries)) throw new ProtocolError(`${from} must be an array`);
   const records: Record<string, unknown>[] = [];
   const times: number[] = [];
   let markers = 0;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i];
-    if (!Array.isArray(e) || e.length !== 2) throw new ProtocolError(`entry ${i}: expected [time, record] or [[time, metadata], record]`);
+    if (!Array.isArray(e) || e.length !== 2) throw new ProtocolError(`entry ${firstIndex + i}: expected [time, record] or [[time, metadata], record]`);
     let t: unknown = e[0];
     if (Array.isArray(t)) {
-      if (t.length < 1 || t.length > 2) throw new ProtocolError(`entry ${i}: expected [time, metadata] header, got ${t.length} elements`);
+      if (t.length < 1 || t.length > 2) throw new ProtocolError(`entry ${firstIndex + i}: expected [time, metadata] header, got ${t.length} elements`);
       const meta = t[1];
-      if (meta !== undefined && meta !== null && !isMap(meta)) throw new ProtocolError(`entry ${i}: metadata must be a map`);
+      if (meta !== undefined && meta !== null && !isMap(meta)) throw new ProtocolError(`entry ${firstIndex + i}: metadata must be a map`);
       t = t[0];
       if (isGroupMarker(t)) { markers++; continue; }
     }
-    if (!isTime(t)) throw new ProtocolError(`entry ${i}: time must be an integer, a float or an EventTime`);
-    if (!isMap(e[1])) throw new ProtocolError(`entry ${i}: record must be a map`);
+    if (!isTime(t)) throw new ProtocolError(`entry ${firstIndex + i}: time must be an integer, a float or an EventTime`);
+    if (!isMap(e[1])) throw new ProtocolError(`entry ${firstIndex + i}: record must be a map`);
     records.push(e[1]);
     times.push(t instanceof EventTime ? t.toMillis() : (t as number) * 1000);
   }

@@ -3,28 +3,36 @@
  *
  * - Frames are found by an incremental msgpack scanner, so message size and nesting limits
  *   apply before anything is decoded or buffered beyond `maxMessageBytes`.
- * - All four event modes; gzip CompressedPackedForward is inflated off the event loop with a
- *   bound on the inflated size.
+ * - All four event modes. Entries are decoded incrementally (entries.ts): gzip is inflated as
+ *   a stream capped at max-message-bytes and at max-decompression-ratio × the compressed
+ *   size, complete entries go downstream in batches of at most 64 KiB of msgpack, and the
+ *   server yields to the event loop (and waits while the pipeline is saturated) between
+ *   batches. A limit crossed aborts the connection at once.
  * - A message with a `chunk` option gets `{ack: chunk}` only after every record of it was
  *   settled downstream (stored, or dropped on purpose). If the pipeline fails the unit, the
  *   connection is closed without an ack, so the peer re-sends the chunk.
  * - Bad input (malformed msgpack, wrong types, oversized, slow partial frames, failed auth)
  *   closes that connection with one log line and a metric; other connections go on.
+ * - Connection slots: at most max-connections in total and max-connections-per-peer per remote
+ *   address. When every slot is taken, the oldest connection that has not proven itself yet
+ *   (TLS or shared-key handshake unfinished, no valid message) is evicted for the newcomer,
+ *   so handshake stalls and idle floods cannot lock out a valid peer. Every failure path
+ *   destroys its socket.
  * - Backpressure: while the downstream is saturated every socket stops reading (the kernel
  *   buffers fill and TCP pushes back on the peers) until the downstream drains.
  */
 import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
-import zlib from 'node:zlib';
 import type { Downstream } from '../../types/pipeline.ts';
 import { log as rootLog, type Logger } from '../../util/log.ts';
 import { counter, gauge } from '../../util/metrics.ts';
 import { ingestBytes, ingestPaused, ingestPauses, ingestRecords, ingestRejected, ingestUnitsAcked, ingestUnitsFailed } from '../metrics.ts';
 import { UnitReceipt } from '../receipt.ts';
 import { Handshake, parseUsers } from './handshake.ts';
+import { EntrySplitter, inflateBounded, slices } from './entries.ts';
 import { encodeAck, FrameScanner, MsgpackError } from './msgpack.ts';
-import { createDecoders, decodePacked, extractRecords, parsePing, parseTransport, ProtocolError, type Decoders, type TransportMessage } from './protocol.ts';
+import { createDecoders, extractRecords, parsePing, parseTransport, ProtocolError, type Decoders, type TransportMessage } from './protocol.ts';
 
 const connectionsOpen = gauge('kontext_forward_connections', 'Open forward connections.');
 const connectionsTotal = counter('kontext_forward_connections_total', 'Forward connections accepted.');
@@ -35,8 +43,9 @@ const handshakesTotal = counter('kontext_forward_handshakes_total', 'Shared-key 
 export interface ForwardTlsOptions {
   cert: string | Buffer;
   key: string | Buffer;
-  /** CA bundle for client certificates (with requestCert) */
+  /** CA bundle for client certificates: when set, peers must present a certificate it signed (mTLS) */
   ca?: string | Buffer;
+  /** require and verify client certificates (default: true when `ca` is set) */
   requestCert?: boolean;
 }
 
@@ -54,20 +63,37 @@ export interface ForwardServerOptions {
   tls?: ForwardTlsOptions;
   /** largest message (one msgpack frame) accepted (default 64 MiB) */
   maxMessageBytes?: number;
-  /** largest inflated CompressedPackedForward payload (default 4 x maxMessageBytes) */
+  /** largest inflated CompressedPackedForward payload (default maxMessageBytes) */
   maxDecompressedBytes?: number;
+  /** largest inflated / compressed size ratio of a CompressedPackedForward payload above 1 MiB inflated (default 100) */
+  maxDecompressionRatio?: number;
   /** close connections idle, or sending one frame, longer than this (ms, default 60 s) */
   idleTimeout?: number;
   /** concurrent connections (default 1024) */
   maxConnections?: number;
+  /** concurrent connections from one remote address (default 128) */
+  maxConnectionsPerPeer?: number;
+  /** TLS handshake, and HELO → PING, must finish within this (ms, default min(10 s, idleTimeout)) */
+  handshakeTimeout?: number;
   /** bytes of incomplete messages held across all connections (default max(4 x maxMessageBytes, 256 MiB)) */
   maxBufferedBytes?: number;
+  /** entries in one message (default 100000): a message of millions of tiny entries is refused */
+  maxMessageEntries?: number;
   /** deepest msgpack nesting accepted (default 512) */
   maxDepth?: number;
   logger?: Logger;
 }
 
 type ConnState = 'handshake' | 'ready' | 'closed';
+
+/** A connection slot: taken when a socket is accepted (before any TLS handshake). */
+interface Slot {
+  socket: net.Socket;
+  peer: string;
+  at: number;
+  conn?: Connection;
+  release: () => void;
+}
 
 let nextConnId = 1;
 
@@ -85,8 +111,10 @@ class Connection {
   /** when the first byte of the current incomplete frame arrived */
   frameStartedAt: number | null = null;
   pendingAcks = 0;
-  /** inflating a compressed message: frames after it wait */
+  /** decoding a message's entries: frames after it wait */
   busy = false;
+  /** authenticated (mTLS, shared key) or sent a valid message: not evicted for newcomers */
+  proven = false;
   peerEnded = false;
 
   constructor(readonly server: ForwardServer, readonly socket: net.Socket) {
@@ -96,6 +124,7 @@ class Connection {
   }
 
   get buffered(): number { return this.end - this.start; }
+  get isClosed(): boolean { return this.state === 'closed'; }
 
   /** reads while open, not inflating and the pipeline is not saturated */
   updateReading(): void {
@@ -174,38 +203,68 @@ class Connection {
       if (this.state === 'handshake') { this.handlePing(frame); return; }
       const msg = parseTransport(frame, d);
       messagesTotal.inc({ mode: msg.mode });
-      if (msg.mode === 'CompressedPackedForward') { this.inflate(msg); return; }
-      const entries = msg.packed ? decodePacked(msg.packed, d, this.server.limits.maxDepth) : msg.entries!;
-      this.deliver(msg, entries);
+      if (msg.entries) { this.proven = true; this.deliverAll(msg, msg.entries); return; }
+      void this.receive(msg);
     } catch (e) {
       if (e instanceof ProtocolError) this.reject(e.reason, e.message);
       else this.reject('internal-error', `failed to handle message: ${(e as Error).message}`);
     }
   }
 
-  private inflate(msg: TransportMessage): void {
+  /**
+   * Decodes the entries of a Forward / PackedForward / CompressedPackedForward message batch by
+   * batch (entries.ts), pushing each batch downstream; frames after it wait. The chunk is acked
+   * once every batch is settled; any error aborts the connection without an ack.
+   */
+  private async receive(msg: TransportMessage): Promise<void> {
+    const server = this.server;
+    const lim = server.limits;
     this.busy = true;
     this.updateReading();
-    const input = msg.packed!;
-    const limit = this.server.limits.maxDecompressedBytes;
-    zlib.gunzip(input, { maxOutputLength: limit }, (err, out) => {
+    const chunk = msg.options.chunk ? { kind: msg.options.chunk.kind, bytes: Buffer.from(msg.options.chunk.bytes) } : undefined;
+    const settled: Promise<void>[] = [];
+    let records = 0;
+    let entriesSeen = 0;
+    if (chunk) this.pendingAcks++;
+    let ok = false;
+    try {
+      const splitter = new EntrySplitter(server.decoders, lim.maxDecompressedBytes, lim.maxDepth);
+      const chunks = msg.mode === 'CompressedPackedForward'
+        ? inflateBounded(msg.packed!, { maxDecodedBytes: lim.maxDecompressedBytes, maxRatio: lim.maxDecompressionRatio, maxDepth: lim.maxDepth })
+        : slices(msg.packed!);
+      for await (const bytes of chunks) {
+        if (this.isClosed) return;
+        const entries = splitter.push(bytes);
+        if (entries.length) {
+          const { records: batch } = extractRecords(entries, 'entries', entriesSeen);
+          entriesSeen += entries.length;
+          if (entriesSeen > lim.maxMessageEntries) throw new ProtocolError(`more than ${lim.maxMessageEntries} entries in one message (max-message-entries)`, 'too-many-entries');
+          if (!this.proven) this.proven = true;
+          if (batch.length) {
+            records += batch.length;
+            ingestRecords.inc({ source: 'forward' }, batch.length);
+            const receipt = chunk ? new UnitReceipt(batch.length) : undefined;
+            if (receipt) settled.push(receipt.done);
+            server.push(batch, receipt);
+          }
+        }
+        await server.turn();
+        if (this.isClosed) return;
+        if (server.closing) { this.close('shutdown'); return; }
+      }
+      splitter.finish();
+      ok = true;
+    } catch (e) {
+      if (e instanceof ProtocolError) this.reject(e.reason, e.message);
+      else this.reject('internal-error', `failed to handle message: ${(e as Error).message}`);
+    } finally {
       this.busy = false;
-      if (this.state === 'closed') return;
-      if (err) {
-        const big = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-        this.reject(big ? 'oversized' : 'decompress-failed', big ? `compressed entries inflate beyond the limit of ${limit} bytes` : `gzip entries: ${err.message}`);
-        return;
-      }
-      try {
-        this.deliver(msg, decodePacked(out, this.server.decoders, this.server.limits.maxDepth));
-      } catch (e) {
-        if (e instanceof ProtocolError) this.reject(e.reason, e.message);
-        else this.reject('internal-error', `failed to handle message: ${(e as Error).message}`);
-        return;
-      }
-      this.updateReading();
-      this.pump();
-    });
+      if (chunk && !ok) this.pendingAcks--;
+    }
+    if (!ok) return;
+    if (chunk) this.ackWhenSettled(msg, chunk, records, settled);
+    this.updateReading();
+    this.pump();
   }
 
   private handlePing(frame: Buffer): void {
@@ -221,10 +280,12 @@ class Connection {
     handshakesTotal.inc({ result: 'ok' });
     this.server.log.debug('forward peer authenticated', { remote: this.remote, clientHostname: res.clientHostname, username: res.username });
     this.state = 'ready';
+    this.proven = true;
     this.write(res.pong);
   }
 
-  private deliver(msg: TransportMessage, entries: unknown[]): void {
+  /** Message mode: one entry, already decoded. */
+  private deliverAll(msg: TransportMessage, entries: unknown[]): void {
     const { records } = extractRecords(entries);
     ingestRecords.inc({ source: 'forward' }, records.length);
     const chunk = msg.options.chunk ? { kind: msg.options.chunk.kind, bytes: Buffer.from(msg.options.chunk.bytes) } : undefined;
@@ -232,20 +293,25 @@ class Connection {
       if (records.length) this.server.push(records, undefined);
       return;
     }
-    if (records.length === 0) { this.ack(chunk); return; }
-    const receipt = new UnitReceipt(records.length);
+    const receipt = records.length ? new UnitReceipt(records.length) : undefined;
     this.pendingAcks++;
-    receipt.done.then(
+    if (receipt) this.server.push(records, receipt);
+    this.ackWhenSettled(msg, chunk, records.length, receipt ? [receipt.done] : []);
+  }
+
+  /** acks once every part is settled (pendingAcks already counts this chunk) */
+  private ackWhenSettled(msg: TransportMessage, chunk: { kind: 'str' | 'bin'; bytes: Uint8Array }, records: number, parts: Promise<void>[]): void {
+    if (parts.length === 0) { this.pendingAcks--; this.ack(chunk); this.maybeFinish(); return; }
+    Promise.all(parts).then(
       () => { this.pendingAcks--; this.ack(chunk); this.maybeFinish(); },
       (err: Error) => {
         this.pendingAcks--;
         ingestUnitsFailed.inc({ source: 'forward' });
         if (this.state === 'closed') return;
-        this.server.log.warn('pipeline could not store a forward chunk; closing the connection without ack so the peer re-sends it', { remote: this.remote, tag: msg.tag, records: records.length, error: err.message });
+        this.server.log.warn('pipeline could not store a forward chunk; closing the connection without ack so the peer re-sends it', { remote: this.remote, tag: msg.tag, records, error: err.message });
         this.close('downstream-failed');
       },
     );
-    this.server.push(records, receipt);
   }
 
   private ack(chunk: { kind: 'str' | 'bin'; bytes: Uint8Array }): void {
@@ -307,11 +373,15 @@ function limitsOf(o: ForwardServerOptions) {
   const maxMessageBytes = o.maxMessageBytes ?? 64 * 1024 * 1024;
   return {
     maxMessageBytes,
-    maxDecompressedBytes: o.maxDecompressedBytes ?? maxMessageBytes * 4,
+    maxDecompressedBytes: o.maxDecompressedBytes ?? maxMessageBytes,
+    maxDecompressionRatio: o.maxDecompressionRatio ?? 100,
     idleTimeout: o.idleTimeout ?? 60_000,
+    handshakeTimeout: o.handshakeTimeout ?? Math.min(10_000, o.idleTimeout ?? 60_000),
     maxConnections: o.maxConnections ?? 1024,
+    maxConnectionsPerPeer: o.maxConnectionsPerPeer ?? 128,
     maxBufferedBytes: o.maxBufferedBytes ?? Math.max(maxMessageBytes * 4, 256 * 1024 * 1024),
     maxDepth: o.maxDepth ?? 512,
+    maxMessageEntries: o.maxMessageEntries ?? 100_000,
   };
 }
 
@@ -320,11 +390,16 @@ export class ForwardServer {
   readonly log: Logger;
   readonly decoders: Decoders = createDecoders();
   readonly handshakeRequired: boolean;
+  /** TLS with verified client certificates */
+  readonly mtls: boolean = false;
   private readonly users: Map<string, string> | undefined;
   private readonly hostname: string;
   private readonly server: net.Server;
   private readonly conns = new Set<Connection>();
-  private rawConnections = 0;
+  /** accepted sockets (TLS ones before their handshake too), by remote address:port */
+  private readonly slots = new Map<string, Slot>();
+  private readonly perPeer = new Map<string, number>();
+  private turnWaiters: Array<() => void> = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private waitingDrain = false;
   private warnWindow = { start: 0, count: 0, suppressed: 0 };
@@ -340,23 +415,27 @@ export class ForwardServer {
     this.users = parseUsers(opts.users);
     if (this.users && !this.handshakeRequired) throw new Error('forward users need a shared key');
     this.hostname = opts.hostname ?? os.hostname();
-    const onRaw = (socket: net.Socket) => this.onRawConnection(socket);
     if (opts.tls) {
+      const mtls = opts.tls.requestCert ?? opts.tls.ca !== undefined;
+      if (mtls && opts.tls.ca === undefined) throw new Error('forward TLS client certificates need a CA (--forward-tls-ca)');
+      this.mtls = mtls;
       const s = tls.createServer({
-        cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: opts.tls.requestCert ?? false,
-        rejectUnauthorized: opts.tls.requestCert ?? false,
-        allowHalfOpen: true, handshakeTimeout: this.limits.idleTimeout,
+        cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: mtls, rejectUnauthorized: mtls,
+        allowHalfOpen: true, handshakeTimeout: this.limits.handshakeTimeout,
       });
-      s.on('connection', onRaw);
+      s.on('connection', (sock: net.Socket) => { this.onRawConnection(sock); });
       s.on('secureConnection', (sock: tls.TLSSocket) => this.onConnection(sock));
       s.on('tlsClientError', (err, sock) => {
+        const remote = `${sock.remoteAddress}:${sock.remotePort}`;
         ingestRejected.inc({ source: 'forward', reason: 'tls' });
-        this.warnLimited(`forward input: TLS handshake failed: ${err.message}`, { remote: `${sock.remoteAddress}:${sock.remotePort}`, reason: 'tls' });
+        this.warnLimited(`forward input: TLS handshake failed: ${err.message}; closing connection`, { remote, reason: 'tls' });
+        sock.destroy();
+        this.slotOf(sock)?.release();
       });
       this.server = s;
     } else {
       this.server = net.createServer({ allowHalfOpen: true });
-      this.server.on('connection', (sock: net.Socket) => { if (onRaw(sock)) this.onConnection(sock); });
+      this.server.on('connection', (sock: net.Socket) => { if (this.onRawConnection(sock)) this.onConnection(sock); });
     }
     this.server.on('error', (err) => this.log.error('forward server error', { error: err }));
   }
@@ -374,7 +453,8 @@ export class ForwardServer {
         const a = this.address();
         this.log.info(`forward input listening on ${a.host}:${a.port}`, {
           tls: Boolean(this.opts.tls), sharedKey: this.handshakeRequired, users: this.users?.size ?? 0,
-          maxMessageBytes: this.limits.maxMessageBytes, idleTimeout: this.limits.idleTimeout, maxConnections: this.limits.maxConnections,
+          mtls: this.mtls, maxMessageBytes: this.limits.maxMessageBytes, maxDecompressionRatio: this.limits.maxDecompressionRatio,
+          idleTimeout: this.limits.idleTimeout, maxConnections: this.limits.maxConnections, maxConnectionsPerPeer: this.limits.maxConnectionsPerPeer,
         });
         resolve(a);
       });
@@ -388,6 +468,8 @@ export class ForwardServer {
   }
 
   get connectionCount(): number { return this.conns.size; }
+  /** connection slots taken (TLS sockets before their handshake included) */
+  get slotCount(): number { return this.slots.size; }
 
   /**
    * Warnings about bad input, at most 20 per 10 s (a flood of garbage connections must not
@@ -404,24 +486,83 @@ export class ForwardServer {
     else w.suppressed++;
   }
 
-  /** true if accepted */
+  private slotOf(socket: net.Socket): Slot | undefined {
+    return this.slots.get(`${socket.remoteAddress}:${socket.remotePort}`);
+  }
+
+  private refuse(socket: net.Socket, reason: string, message: string): false {
+    ingestRejected.inc({ source: 'forward', reason });
+    this.warnLimited(`forward input: ${message}`, { remote: `${socket.remoteAddress}:${socket.remotePort}`, reason });
+    socket.destroy();
+    return false;
+  }
+
+  /** Takes a connection slot for a new socket (evicting an unproven one when full); true if accepted. */
   private onRawConnection(socket: net.Socket): boolean {
-    if (this.closing || this.rawConnections >= this.limits.maxConnections) {
-      ingestRejected.inc({ source: 'forward', reason: 'max-connections' });
-      this.warnLimited(this.closing ? 'forward input: refusing connection during shutdown'
-        : `forward input: refusing connection, ${this.limits.maxConnections} already open (max-connections)`,
-      { remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: 'max-connections' });
-      socket.destroy();
-      return false;
+    const peer = socket.remoteAddress ?? '?';
+    if (this.closing) return this.refuse(socket, 'max-connections', 'refusing connection during shutdown');
+    const mine = this.perPeer.get(peer) ?? 0;
+    if (mine >= this.limits.maxConnectionsPerPeer) {
+      return this.refuse(socket, 'max-connections-per-peer', `refusing connection, ${mine} already open from ${peer} (max-connections-per-peer)`);
     }
-    this.rawConnections++;
-    socket.once('close', () => { this.rawConnections--; });
+    if (this.slots.size >= this.limits.maxConnections && !this.evictOne()) {
+      return this.refuse(socket, 'max-connections', `refusing connection, ${this.limits.maxConnections} already open (max-connections)`);
+    }
+    const key = `${peer}:${socket.remotePort}`;
+    let released = false;
+    const slot: Slot = {
+      socket, peer, at: Date.now(),
+      release: () => {
+        if (released) return;
+        released = true;
+        if (this.slots.get(key) === slot) this.slots.delete(key);
+        const n = (this.perPeer.get(peer) ?? 1) - 1;
+        if (n <= 0) this.perPeer.delete(peer); else this.perPeer.set(peer, n);
+      },
+    };
+    this.slots.set(key, slot);
+    this.perPeer.set(peer, mine + 1);
+    socket.once('close', slot.release);
     return true;
+  }
+
+  /** Frees a slot held by the oldest socket that has not proven itself; false if there is none. */
+  private evictOne(): boolean {
+    let victim: Slot | undefined;
+    for (const s of this.slots.values()) {
+      const c = s.conn;
+      if (c && (c.proven || c.pendingAcks > 0 || c.busy)) continue;
+      if (!victim || s.at < victim.at) victim = s;
+    }
+    if (!victim) return false;
+    ingestRejected.inc({ source: 'forward', reason: 'evicted' });
+    this.warnLimited('forward input: every connection slot is taken; evicting the oldest unauthenticated connection', { remote: `${victim.peer}:${victim.socket.remotePort}`, reason: 'evicted' });
+    if (victim.conn) victim.conn.close('evicted');
+    victim.socket.destroy();
+    victim.release();
+    return true;
+  }
+
+  /**
+   * Between two batches of one message: lets other connections and timers run, and waits
+   * while the pipeline is saturated.
+   */
+  async turn(): Promise<void> {
+    await new Promise<void>((r) => setImmediate(r));
+    while (this.paused && !this.closing) await new Promise<void>((r) => this.turnWaiters.push(r));
+  }
+
+  private wakeTurns(): void {
+    const w = this.turnWaiters.splice(0);
+    for (const r of w) r();
   }
 
   private onConnection(socket: net.Socket): void {
     if (socket.destroyed) return;
     const c = new Connection(this, socket);
+    const slot = this.slotOf(socket);
+    if (slot) { slot.conn = c; socket.once('close', slot.release); }
+    if (this.mtls) c.proven = true;
     this.conns.add(c);
     connectionsTotal.inc();
     connectionsOpen.set(this.conns.size);
@@ -486,6 +627,7 @@ export class ForwardServer {
       if (c.frameStartedAt !== null) c.frameStartedAt = now;
       c.updateReading();
     }
+    this.wakeTurns();
     for (const c of this.conns) { if (this.paused) break; c.pump(); }
   }
 
@@ -497,8 +639,8 @@ export class ForwardServer {
       if (c.state === 'closed' || c.busy) continue;
       if (c.frameStartedAt !== null && now - c.frameStartedAt > t) {
         c.reject('slow-frame', `incomplete message for more than ${t} ms (${c.buffered} bytes buffered; slow or stalled sender)`);
-      } else if (c.state === 'handshake' && now - c.connectedAt > t) {
-        c.reject('handshake-timeout', `no PING within ${t} ms of HELO`);
+      } else if (c.state === 'handshake' && now - c.connectedAt > this.limits.handshakeTimeout) {
+        c.reject('handshake-timeout', `no PING within ${this.limits.handshakeTimeout} ms of HELO`);
       } else if (c.pendingAcks === 0 && now - c.lastActivity > t) {
         this.log.debug('closing idle forward connection', { remote: c.remote, idleMs: now - c.lastActivity });
         c.close('idle');
@@ -516,6 +658,7 @@ export class ForwardServer {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     for (const c of this.conns) c.updateReading();
+    this.wakeTurns();
     const deadline = Date.now() + (opts.graceMs ?? 5000);
     while (Date.now() < deadline && [...this.conns].some((c) => c.pendingAcks > 0 && c.state !== 'closed')) {
       await new Promise((r) => setTimeout(r, 20));

@@ -4,15 +4,19 @@
  * The central HTTP app mounts the router at /webhook/audit.
  *
  * Answers: 200 once every event of the batch is settled downstream (stored in Elasticsearch
- * or dropped on purpose); 503 when the pipeline is saturated, fails the batch, or does not
- * settle it in time — the apiserver retries the batch (duplicates are dropped by normalize);
- * 400 bad JSON or not an EventList; 401 bad/missing bearer token; 413 body over the limit;
- * 415 unsupported Content-Encoding.
+ * or dropped on purpose), with `{received, accepted, rejected, errors}`: items that are not
+ * valid audit events are counted as rejected with their reason (normalize drops them), never
+ * as accepted; 503 when the pipeline is saturated, fails the batch, or does not settle it in
+ * time — the apiserver retries the batch (duplicates are dropped by normalize); 400 bad JSON,
+ * JSON nested deeper than the limit, or not an EventList; 401 bad/missing bearer token;
+ * 413 body over the limit (declared, chunked, or once decompressed); 415 unsupported
+ * Content-Encoding.
  */
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { validateEvent } from '../../normalize/index.ts';
 import express, { type Request, type Response, type Router } from 'express';
-import { createAuthenticator, type Authenticator, type AuthOptions } from '../../http/auth.ts';
+import { createAuthenticator, logAuthFailure, type Authenticator, type AuthOptions } from '../../http/auth.ts';
 import type { Downstream } from '../../types/pipeline.ts';
 import { log as rootLog, type Logger } from '../../util/log.ts';
 import { ingestBytes, ingestRecords, ingestRejected, ingestUnitsAcked, ingestUnitsFailed } from '../metrics.ts';
@@ -27,6 +31,10 @@ export interface WebhookOptions {
   auth: AuthOptions | Authenticator;
   /** largest body accepted, before and after decompression (default 64 MiB; config maxMessageBytes) */
   maxBodyBytes?: number;
+  /** largest decompressed / compressed ratio, checked above 1 MiB decompressed (default 100) */
+  maxDecompressionRatio?: number;
+  /** deepest JSON nesting accepted (default 100) */
+  maxDepth?: number;
   /** answer 503 if the batch is not settled within this many ms (default 30000) */
   settleTimeout?: number;
   logger?: Logger;
@@ -36,27 +44,75 @@ class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly reason: string) { super(message); }
 }
 
-async function readBody(req: Request, limit: number): Promise<Buffer> {
+/** The ratio bound applies only above this many decompressed bytes. */
+const RATIO_FLOOR_BYTES = 1024 * 1024;
+
+/**
+ * Reads the body, at most `limit` bytes: chunked bodies have no declared length, so the limit is
+ * checked as the bytes arrive. Over it, reading stops (without destroying the socket, so the
+ * 413 can still be sent).
+ */
+function readLimited(req: Request, limit: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const done = (err?: Error) => {
+      req.off('data', onData); req.off('end', onEnd); req.off('error', onError); req.off('aborted', onAborted);
+      if (err) { req.pause(); reject(err); return; }
+      ingestBytes.inc({ source: 'webhook' }, n);
+      resolve(Buffer.concat(chunks, n));
+    };
+    const onData = (c: Buffer) => {
+      n += c.length;
+      if (n > limit) { ingestBytes.inc({ source: 'webhook' }, n); done(new HttpError(413, `body exceeds the limit of ${limit} bytes`, 'too-large')); return; }
+      chunks.push(c);
+    };
+    const onEnd = () => done();
+    const onError = (e: Error) => done(new HttpError(400, `reading the body failed: ${e.message}`, 'bad-request'));
+    const onAborted = () => done(new HttpError(400, 'client aborted the request', 'aborted'));
+    req.on('data', onData); req.once('end', onEnd); req.once('error', onError); req.once('aborted', onAborted);
+  });
+}
+
+async function readBody(req: Request, limit: number, maxRatio: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) throw new HttpError(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`, 'too-large');
   const enc = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (!['identity', '', 'gzip', 'x-gzip', 'deflate'].includes(enc)) throw new HttpError(415, `unsupported Content-Encoding ${JSON.stringify(enc)} (gzip, deflate or none)`, 'unsupported-encoding');
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    n += c.length;
-    if (n > limit) throw new HttpError(413, `body exceeds the limit of ${limit} bytes`, 'too-large');
-    chunks.push(c);
-  }
-  ingestBytes.inc({ source: 'webhook' }, n);
-  const raw = Buffer.concat(chunks, n);
+  const raw = await readLimited(req, limit);
   if (enc === 'identity' || enc === '') return raw;
+  const byRatio = Math.max(RATIO_FLOOR_BYTES, Math.floor(raw.length * maxRatio));
+  const cap = Math.min(limit, byRatio);
   try {
-    return await (enc === 'deflate' ? inflate : gunzip)(raw, { maxOutputLength: limit });
+    return await (enc === 'deflate' ? inflate : gunzip)(raw, { maxOutputLength: cap });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new HttpError(413, `decompressed body exceeds the limit of ${limit} bytes`, 'too-large');
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw cap === limit
+        ? new HttpError(413, `decompressed body exceeds the limit of ${limit} bytes`, 'too-large')
+        : new HttpError(413, `body decompresses to more than ${maxRatio} times its ${raw.length} bytes (max-decompression-ratio)`, 'decompression-ratio');
+    }
     throw new HttpError(400, `body is not valid ${enc}: ${(e as Error).message}`, 'bad-encoding');
   }
+}
+
+/**
+ * Deepest nesting of arrays and objects in JSON text, scanning bytes (strings skipped), so
+ * a hostile body is refused before JSON.parse builds it. Stops counting past `max`.
+ */
+export function jsonDepth(b: Uint8Array, max: number): number {
+  let depth = 0; let deepest = 0; let inStr = false;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (inStr) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inStr = false;
+      continue;
+    }
+    if (c === 0x22) inStr = true;
+    else if (c === 0x5b || c === 0x7b) { if (++depth > deepest) { deepest = depth; if (deepest > max) return deepest; } }
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
 }
 
 /** The events of a webhook body: an EventList (what the apiserver sends), an Event, or an array. */
@@ -76,32 +132,52 @@ function itemsOf(body: unknown): unknown[] {
 export function createWebhookRouter(opts: WebhookOptions): Router {
   const auth = 'check' in opts.auth ? opts.auth : createAuthenticator(opts.auth);
   const limit = opts.maxBodyBytes ?? 64 * 1024 * 1024;
+  const maxRatio = opts.maxDecompressionRatio ?? 100;
+  const maxDepth = opts.maxDepth ?? 100;
   const settleTimeout = opts.settleTimeout ?? 30_000;
   const log = (opts.logger ?? rootLog).child({ component: 'webhook' });
   const { downstream } = opts;
   const router = express.Router();
 
-  const refuse = (req: Request, res: Response, e: HttpError) => {
+  const refuse = (req: Request, res: Response, e: HttpError, remote: string | undefined) => {
     ingestRejected.inc({ source: 'webhook', reason: e.reason });
-    const level = e.status >= 500 ? 'warn' : e.status === 401 ? 'warn' : 'info';
-    log[level](`audit webhook: ${e.message}`, { status: e.status, reason: e.reason, remote: req.socket.remoteAddress });
+    if (e.status === 401) logAuthFailure('/webhook/audit', remote, e.message);
+    else log[e.status >= 500 ? 'warn' : 'info'](`audit webhook: ${e.message}`, { status: e.status, reason: e.reason, remote });
+    if (res.headersSent) { res.end(); return; }
     if (e.status === 401) res.set('WWW-Authenticate', 'Bearer realm="kontext"');
     if (e.status === 503) res.set('Retry-After', '1');
-    if (e.status === 413) { res.set('Connection', 'close'); res.on('finish', () => req.destroy()); }
+    if (e.status === 413) {
+      // the rest of the body is not read: answer, then close the connection
+      res.set('Connection', 'close');
+      res.on('finish', () => req.destroy());
+    }
     res.status(e.status).json({ error: e.message });
   };
 
   router.post('/', async (req: Request, res: Response) => {
+    // captured now: the socket is detached once the request is destroyed
+    const remote = req.socket?.remoteAddress;
     try {
       const why = auth.check(req.headers.authorization);
       if (why !== null) throw new HttpError(401, why, 'unauthorized');
       if (downstream.saturated) throw new HttpError(503, 'pipeline saturated, retry later', 'saturated');
-      const raw = await readBody(req, limit);
+      const raw = await readBody(req, limit, maxRatio);
+      const depth = jsonDepth(raw, maxDepth);
+      if (depth > maxDepth) throw new HttpError(400, `JSON nested deeper than ${maxDepth} levels (max-depth)`, 'too-deep');
       let body: unknown;
       try { body = JSON.parse(raw.toString('utf8')); } catch (e) { throw new HttpError(400, `invalid JSON: ${(e as Error).message}`, 'bad-json'); }
       const items = itemsOf(body);
       ingestRecords.inc({ source: 'webhook' }, items.length);
-      if (items.length === 0) { res.status(200).json({ accepted: 0 }); return; }
+      // what normalize will drop as not an event is reported here, not counted as accepted
+      const errors: Array<{ index: number; reason: string }> = [];
+      let invalid = 0;
+      for (let i = 0; i < items.length; i++) {
+        const v = validateEvent(items[i]);
+        if (!v.ok) { invalid++; if (errors.length < 10) errors.push({ index: i, reason: v.reason }); }
+      }
+      if (invalid) ingestRejected.inc({ source: 'webhook', reason: 'invalid-event' }, invalid);
+      const summary = { received: items.length, accepted: items.length - invalid, rejected: invalid, ...(errors.length ? { errors } : {}) };
+      if (items.length === 0) { res.status(200).json(summary); return; }
       const receipt = new UnitReceipt(items.length);
       downstream.push(items, receipt);
       let timer: NodeJS.Timeout | undefined;
@@ -116,9 +192,9 @@ export function createWebhookRouter(opts: WebhookOptions): Router {
         clearTimeout(timer);
       }
       ingestUnitsAcked.inc({ source: 'webhook' });
-      res.status(200).json({ accepted: items.length });
+      res.status(200).json(summary);
     } catch (e) {
-      if (e instanceof HttpError) { refuse(req, res, e); return; }
+      if (e instanceof HttpError) { refuse(req, res, e, remote); return; }
       log.error('audit webhook: unexpected error', { error: e as Error });
       if (!res.headersSent) res.status(500).json({ error: 'internal error' });
     }
