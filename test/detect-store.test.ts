@@ -191,6 +191,7 @@ test('the running service: detections reach the stored context, and the alert is
   const cfg = loadConfig({
     'index-prefix': svcPrefix, 'forward-host': '127.0.0.1', 'forward-port': '0', 'http-host': '127.0.0.1', 'http-port': '0',
     'auth-tokens': 'svc-token', 'flush-interval': '200ms', 'reorder-wait': '200ms', 'alert-webhook-url': rx.url, 'alert-min-severity': 'critical',
+    'context-idle': '2s',
   }, { ELASTICSEARCH_URL: esUrl() });
   // what the receiver saw stored at the moment each alert arrived
   const storedAtAlert: Array<Promise<boolean>> = [];
@@ -215,7 +216,10 @@ test('the running service: detections reach the stored context, and the alert is
     body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: events }),
   });
   assert.equal(res.status, 200, await res.text());
-  await svc.stop(); // closes every context, stores it, then the alerter delivers what is queued
+  // a context is alerted once it is closed (on event time: idle 2 s, the clock moves on while the
+  // input is quiet) and stored; a stop leaves open contexts open for the next start
+  for (let i = 0; i < 300 && !rx.received.some((p) => p.rule === 'exec-into-privileged-pod'); i++) await new Promise((r) => setTimeout(r, 100));
+  await svc.stop();
   const alerts = rx.received.filter((p) => p.rule === 'exec-into-privileged-pod');
   assert.equal(alerts.length, 1, `alerts: ${JSON.stringify(rx.received.map((p) => p.rule))}`);
   assert.deepEqual(alerts[0]!.output_fields['kontext.audit_ids'], ['svc-exec']);

@@ -13,13 +13,13 @@ import { createNormalizer, parseAuditTime } from '../src/normalize/index.ts';
 import { createLabeler, type Labeler } from '../src/label/index.ts';
 import { createClusterer } from '../src/cluster/index.ts';
 import { toEsDoc } from '../src/store/codec.ts';
+import { MemorySink } from '../src/store/memory-sink.ts';
 import { resolveModelDir } from '../src/pipeline/build.ts';
 import { Pipeline } from '../src/pipeline/pipeline.ts';
 import { ForwardServer } from '../src/sources/forward/index.ts';
 import { UnitReceipt } from '../src/sources/receipt.ts';
 import type { AuditEvent } from '../src/types/audit.ts';
 import type { KEvent, LabeledEvent } from '../src/types/pipeline.ts';
-import type { ContextSink, ContextWrite, WriteResult } from '../src/cluster/types.ts';
 import type { ContextDoc } from '../src/types/context.ts';
 import { counter } from '../src/util/metrics.ts';
 import { ForwardPeer, MemoryDeadLetters, setPath } from './normalize-helpers.ts';
@@ -220,24 +220,11 @@ describe('field-type fuzz: normalize → label → cluster → summary', () => {
   });
 });
 
-/** a sink that stores at once and settles receipts (Elasticsearch has its own tests) */
-class InstantSink implements ContextSink {
-  healthy = true;
-  backlog = 0;
-  backlogDocs = 0;
-  readonly docs = new Map<string, ContextDoc>();
-  async write(batch: ContextWrite[]): Promise<WriteResult> {
-    for (const w of batch) { this.docs.set(w.doc.id, w.doc); for (const r of w.receipts) r.receipt.settle(r.n); }
-    return { stored: batch.length, rejected: 0 };
-  }
-  onStored(): () => void { return () => {}; }
-  async close(): Promise<void> {}
-}
 
 describe('field-type fuzz through the forward input', () => {
   test('poison chunks are dead-lettered and acked; the other connections keep getting acks', async () => {
     const dl = new MemoryDeadLetters();
-    const sink = new InstantSink();
+    const sink = new MemorySink();
     const pipeline = new Pipeline(
       { normalize: createNormalizer({ reorderWait: 20, deadLetters: dl }), label: labeler, cluster: createClusterer({ idleMs: 5000 }), sink },
       { flushInterval: 20, maxInFlight: 100_000, idleRelease: 30 },

@@ -1,14 +1,14 @@
 /** GraphQL layer without Elasticsearch: schema coverage, filters, cursors, limits, auth. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { getIntrospectionQuery,
+import { type OperationDefinitionNode, getIntrospectionQuery,
   execute, getNamedType, isEnumType, isObjectType, isScalarType, parse, validate, specifiedRules,
   type GraphQLObjectType, type GraphQLSchema,
 } from 'graphql';
 import { createSchema } from 'graphql-yoga';
 import { createResolvers, FLAGS, OUTCOMES, type ResolverDeps } from '../src/query/resolvers.ts';
 import { loadTypeDefs } from '../src/query/schema.ts';
-import { DEFAULT_LIMITS, costLimitRule, depthLimitRule, rootFieldLimitRule } from '../src/query/limits.ts';
+import { DEFAULT_LIMITS, costOf, costLimitRule, depthLimitRule, rootFieldLimitRule } from '../src/query/limits.ts';
 import { andFilters, matchesFilter, matchesText, normalizeFilter, toEsQuery, FIELDS } from '../src/query/filter.ts';
 import { decodeCursor, encodeCursor } from '../src/query/cursor.ts';
 import { parseTime } from '../src/query/time.ts';
@@ -255,7 +255,12 @@ test('limits: depth, root fields and cost with variables', () => {
   // introspection is not limited in depth (type references nest), but costs and counts as root fields
   const intro = '{ __schema { types { name fields { name type { name ofType { name ofType { name } } } } } } }';
   assert.deepEqual(errs(intro, [depthLimitRule(3)]), []);
-  assert.match(errs(intro, [costLimitRule(10)])[0]!, /too expensive/);
+  // introspection has its own budget, one full introspection of the schema: a part of it fits,
+  // and it is costed at the schema's real sizes
+  assert.deepEqual(errs(intro, [costLimitRule(10)]), []);
+  const introOp = parse(intro).definitions[0] as OperationDefinitionNode;
+  assert.ok(costOf(schema, introOp, {}, {}, 'introspection') > 1000);
+  assert.equal(costOf(schema, introOp, {}, {}, 'data'), 0);
   // GraphiQL's full introspection query fits the default limits
   assert.deepEqual(errs(getIntrospectionQuery(), [depthLimitRule(DEFAULT_LIMITS.maxDepth), rootFieldLimitRule(DEFAULT_LIMITS.maxRootFields), costLimitRule(DEFAULT_LIMITS.maxCost)]), []);
   // ... but not many copies of it under aliases (the answer would be megabytes)

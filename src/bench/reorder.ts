@@ -6,7 +6,6 @@
  */
 import type { AuditEvent } from '../types/audit.ts';
 import type { ContextDoc } from '../types/context.ts';
-import type { ContextSink, ContextWrite, WriteResult } from '../cluster/types.ts';
 import { createClusterer, type ClustererOptions } from '../cluster/index.ts';
 import { createLabeler } from '../label/index.ts';
 import { Normalizer, parseAuditTime, type NormalizeOptions, type NormalizeStats } from '../normalize/index.ts';
@@ -21,20 +20,8 @@ import { decode } from '@msgpack/msgpack';
 import net from 'node:net';
 import type { BenchOptions, BenchResult } from './types.ts';
 import { resolveModelDir } from '../pipeline/build.ts';
+import { MemorySink } from '../store/memory-sink.ts';
 
-/** Stores every write at once and settles its receipts; keeps the newest state of each context. */
-class MemorySink implements ContextSink {
-  healthy = true;
-  backlog = 0;
-  backlogDocs = 0;
-  readonly docs = new Map<string, ContextDoc>();
-  async write(batch: ContextWrite[]): Promise<WriteResult> {
-    for (const w of batch) { this.docs.set(w.doc.id, w.doc); for (const r of w.receipts) r.receipt.settle(r.n); }
-    return { stored: batch.length, rejected: 0 };
-  }
-  onStored(): () => void { return () => {}; }
-  async close(): Promise<void> {}
-}
 
 /** Chunks of `size` events in log order. */
 export function chunksOf(events: readonly AuditEvent[], size: number): AuditEvent[][] {

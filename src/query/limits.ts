@@ -7,7 +7,7 @@
  * The cost rule needs the variable values, so it is built per execution.
  */
 import {
-  GraphQLError, Kind, SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef, getNamedType, getNullableType,
+  GraphQLError, Kind, getIntrospectionQuery, parse, SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef, getNamedType, getNullableType,
   isEnumType, isInputObjectType, isInterfaceType, isListType, isObjectType, isUnionType, valueFromAST,
   type ASTVisitor, type FieldNode, type FragmentDefinitionNode, type GraphQLField, type GraphQLNamedType,
   type GraphQLObjectType, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode,
@@ -142,7 +142,7 @@ export function rootFieldLimitRule(max: number): ValidationRule {
  * from `variables`; an unknown variable counts as its schema default. Fields that search
  * Elasticsearch themselves (SEARCH_FIELDS) count SEARCH_FIELD_COST each time.
  */
-export function costOf(schema: GraphQLSchema, op: OperationDefinitionNode, fragments: Record<string, FragmentDefinitionNode>, variables: Record<string, unknown> = {}): number {
+export function costOf(schema: GraphQLSchema, op: OperationDefinitionNode, fragments: Record<string, FragmentDefinitionNode>, variables: Record<string, unknown> = {}, part?: 'data' | 'introspection'): number {
   const root = op.operation === 'subscription' ? schema.getSubscriptionType() : op.operation === 'mutation' ? schema.getMutationType() : schema.getQueryType();
   if (!root) return 0;
   const firstOf = (node: FieldNode, def: GraphQLField<unknown, unknown>): number | undefined => {
@@ -164,6 +164,7 @@ export function costOf(schema: GraphQLSchema, op: OperationDefinitionNode, fragm
         : name === '__type' && type === root ? TypeMetaFieldDef
         : (type as GraphQLObjectType).getFields()[name];
       if (!def) continue; // unknown fields are reported by the standard rules
+      if (part && type === root && name !== '__typename' && (name === '__schema' || name === '__type') !== (part === 'introspection')) continue;
       cost += mult * (SEARCH_FIELDS.has(`${type.name}.${name}`) ? SEARCH_FIELD_COST : 1);
       if (!node.selectionSet) continue;
       const first = firstOf(node, def);
@@ -183,13 +184,38 @@ export function costOf(schema: GraphQLSchema, op: OperationDefinitionNode, fragm
   return walk(root, op.selectionSet, 1, undefined, new Set());
 }
 
-/** Rejects operations whose estimated cost (costOf) exceeds `max`. */
+/** The cost of GraphiQL's full introspection query against `schema` (computed once per schema). */
+const fullIntrospection = new WeakMap<GraphQLSchema, number>();
+function fullIntrospectionCost(schema: GraphQLSchema): number {
+  let c = fullIntrospection.get(schema);
+  if (c === undefined) {
+    const doc = parse(getIntrospectionQuery());
+    const op = doc.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
+    const frags: Record<string, FragmentDefinitionNode> = {};
+    for (const d of doc.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) frags[d.name.value] = d;
+    c = costOf(schema, op, frags, {}, 'introspection');
+    fullIntrospection.set(schema, c);
+  }
+  return c;
+}
+
+/**
+ * Rejects operations whose estimated cost (costOf) exceeds `max`. Introspection is answered
+ * from memory and its cost grows with the schema, so it has its own budget: at most one full
+ * introspection of the served schema (what GraphiQL asks for); copies of it under aliases
+ * exceed that budget.
+ */
 export function costLimitRule(max: number, variables: Record<string, unknown> = {}): ValidationRule {
   return (ctx: ValidationContext): ASTVisitor => ({
     OperationDefinition(op) {
-      const cost = costOf(ctx.getSchema(), op, fragmentsOf(ctx), variables);
-      if (cost > max) {
-        ctx.reportError(tooComplex(`query is too expensive: estimated cost ${cost} exceeds the limit of ${max}; request fewer items (first) or fewer fields`, op));
+      const schema = ctx.getSchema();
+      const frags = fragmentsOf(ctx);
+      const data = costOf(schema, op, frags, variables, 'data');
+      const intro = costOf(schema, op, frags, variables, 'introspection');
+      const introMax = Math.max(max, fullIntrospectionCost(schema));
+      if (data > max || intro > introMax) {
+        const [cost, limit] = data > max ? [data, max] : [intro, introMax];
+        ctx.reportError(tooComplex(`query is too expensive: estimated cost ${cost} exceeds the limit of ${limit}; request fewer items (first) or fewer fields`, op));
       }
     },
   });
