@@ -1,9 +1,6 @@
 /** Helpers for the normalize and compliance tests: an in-memory dead-letter sink, a forward peer, field paths. */
-import net from 'node:net';
-import { decode, encode } from '@msgpack/msgpack';
 import type { DeadLetter, DeadLetterSink } from '../src/types/dead-letter.ts';
-import { FrameScanner } from '../src/sources/forward/msgpack.ts';
-import { extensionCodec } from '../src/sources/forward/protocol.ts';
+import { ForwardClient, pack } from './helpers/forward-client.ts';
 
 /** Stores dead letters in memory, asynchronously (like Elasticsearch); `failNext` makes the next put reject. */
 export class MemoryDeadLetters implements DeadLetterSink {
@@ -32,42 +29,28 @@ export function setPath(root: Record<string, unknown>, path: string, value: unkn
   o[parts[parts.length - 1]!] = value;
 }
 
-const pack = (v: unknown): Buffer => { const u = encode(v, { extensionCodec }); return Buffer.from(u.buffer, u.byteOffset, u.byteLength); };
-
 /** A forward peer: sends Forward-mode messages with a `chunk` option and collects the acks. */
 export class ForwardPeer {
-  private buf = Buffer.alloc(0);
-  private readonly scanner = new FrameScanner();
-  readonly acks = new Set<string>();
-  closed = false;
+  private constructor(private readonly client: ForwardClient) {}
 
-  private constructor(readonly socket: net.Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      for (;;) {
-        const n = this.scanner.scan(this.buf, 0, this.buf.length);
-        if (!n) break;
-        const f = decode(this.buf.subarray(0, n), { extensionCodec }) as { ack?: string };
-        if (f && typeof f.ack === 'string') this.acks.add(f.ack);
-        this.buf = this.buf.subarray(n);
-      }
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => { this.closed = true; });
+  static async connect(port: number): Promise<ForwardPeer> {
+    return new ForwardPeer(await ForwardClient.connect(port));
   }
 
-  static connect(port: number): Promise<ForwardPeer> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(new ForwardPeer(s)));
-      s.once('error', reject);
-    });
+  /** chunk ids acknowledged so far */
+  get acks(): Set<string> {
+    const out = new Set<string>();
+    for (const f of this.client.frames) if (f && typeof (f as { ack?: unknown }).ack === 'string') out.add((f as { ack: string }).ack);
+    return out;
   }
+
+  get closed(): boolean { return this.client.closed; }
 
   /** one chunk: `[tag, [[time, record], ...], {chunk}]` */
   send(chunk: string, records: unknown[], tag = 'kube.audit'): void {
     const now = Math.floor(Date.now() / 1000);
-    if (!this.socket.destroyed) this.socket.write(pack([tag, records.map((r) => [now, r]), { chunk }]));
+    if (!this.client.socket.destroyed) this.client.write(pack([tag, records.map((r) => [now, r]), { chunk }]));
   }
 
-  destroy(): void { this.socket.destroy(); }
+  destroy(): void { this.client.destroy(); }
 }
