@@ -5,8 +5,9 @@
  * - recorded (`<dir>/<run>/{manifest.json, audit*.jsonl[.gz], truth.jsonl.gz}`, or one such
  *   run directory): rendered at every level the recording allows (a RequestResponse recording
  *   at Metadata, Request, RequestResponse and the mixed named policies) with the audit-policy
- *   renderer; events a policy drops leave the truth too. Runs whose manifest says
- *   `"split": "train"` are left out (kontext trains on them).
+ *   renderer; events a policy drops leave the truth too. Only the runs of the chosen split are
+ *   scored: by default the test split (runs whose manifest says `"split": "train"` are what
+ *   kontext trains and tunes on; a run without a split counts as test).
  * - the simulator: any seed and duration, at every named policy.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -78,9 +79,13 @@ const AUDIT_FILE = /^audit.*\.(jsonl|json|log)(\.gz)?$/;
 
 interface RecordedRun { name: string; records: AuditEvent[]; truth: TruthSet; level: AuditLevel }
 
-async function loadRun(runDir: string): Promise<RecordedRun | undefined> {
+/** Which runs of a recorded corpus are scored. */
+export type SplitChoice = 'train' | 'test' | 'all';
+
+async function loadRun(runDir: string, split: SplitChoice = 'test'): Promise<RecordedRun | undefined> {
   const manifest = JSON.parse(readFileSync(path.join(runDir, 'manifest.json'), 'utf8')) as Record<string, any>;
-  if (manifest.split === 'train') return undefined;
+  const runSplit = manifest.split === 'train' ? 'train' : 'test';
+  if (split !== 'all' && runSplit !== split) return undefined;
   const name = String(manifest.run ?? manifest.name ?? path.basename(runDir));
   const files = readdirSync(runDir).filter((f) => AUDIT_FILE.test(f)).sort();
   if (!files.length) throw new Error(`${runDir}: no audit*.jsonl[.gz] file`);
@@ -118,10 +123,10 @@ function render(records: readonly AuditEvent[], policy: string): { records: Audi
  * Recorded cases: every run left out of training, rendered at each level its recording
  * allows. Runs are concatenated per level (actions are named "<run>/<step>").
  */
-export async function recordedCases(dir: string, log: (m: string) => void = () => {}): Promise<EvalCase[]> {
+export async function recordedCases(dir: string, log: (m: string) => void = () => {}, split: SplitChoice = 'test'): Promise<EvalCase[]> {
   const runs: RecordedRun[] = [];
   for (const d of recordedRuns(dir)) {
-    const r = await loadRun(d);
+    const r = await loadRun(d, split);
     if (r) { runs.push(r); log(`recorded run ${r.name}: ${r.records.length} records at ${r.level}, ${r.truth.actions.size} actions`); }
   }
   if (!runs.length) return [];
@@ -158,8 +163,8 @@ export async function simulatorCases(opts: { seed: number; durationMs: number; l
 }
 
 /** Cases of the corpus in `dir` (format auto-detected); undefined when `dir` does not exist. */
-export async function corpusCases(dir: string, log: (m: string) => void = () => {}): Promise<EvalCase[] | undefined> {
+export async function corpusCases(dir: string, log: (m: string) => void = () => {}, opts: { split?: SplitChoice } = {}): Promise<EvalCase[] | undefined> {
   const kind = detectCorpus(dir);
   if (!kind) return undefined;
-  return kind === 'hkerma' ? hkermaCases(dir, log) : recordedCases(dir, log);
+  return kind === 'hkerma' ? hkermaCases(dir, log) : recordedCases(dir, log, opts.split ?? 'test');
 }

@@ -9,7 +9,7 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { binPath, VERSIONS } from './build.ts';
-import { generatePki, kubeconfig, USERS, type Pki } from './pki.ts';
+import { generatePki, kubeconfig, kubeconfigWithCert, nodeClientCert, USERS, type Pki } from './pki.ts';
 
 /** What the apiserver records: everything at RequestResponse; other levels are derived. */
 export const RECORDING_POLICY_YAML = [
@@ -35,11 +35,24 @@ export function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The fake nodes' names. */
+export const nodeName = (i: number): string => `kwok-node-${i}`;
+
+/**
+ * Who acts as the kubelets: `per-node`, one kwok per node, each managing only its node with that
+ * node's client certificate (`system:node:<node>`, group `system:nodes`: the Node authorizer and
+ * NodeRestriction apply, as to real kubelets); `shared`, one kwok for all nodes as
+ * `kwok-controller` (in `system:masters`).
+ */
+export type KubeletIdentity = 'per-node' | 'shared';
+export const KUBELET_IDENTITIES: readonly KubeletIdentity[] = ['per-node', 'shared'];
+
 export interface ClusterOptions {
   cacheDir: string;
   /** working directory of this recording (certs, data, logs, audit log) */
   workDir: string;
   nodes: number;
+  kubelets?: KubeletIdentity;
   log: (m: string) => void;
 }
 
@@ -62,6 +75,15 @@ export class Cluster {
   auditLog = '';
   kubeconfigs: Record<string, string> = {};
   private stopping = false;
+  private startKwok: () => void = () => {};
+  private kwokStarted = false;
+
+  /** Starts the kubelets' kwok processes (once; with per-node identities, after the setup's RBAC). */
+  startKubelets(): void {
+    if (this.kwokStarted) return;
+    this.kwokStarted = true;
+    this.startKwok();
+  }
 
   constructor(readonly opts: ClusterOptions) {}
 
@@ -104,6 +126,7 @@ export class Cluster {
     for (const d of ['pki', 'logs', 'etcd', 'kube', 'audit']) mkdirSync(path.join(workDir, d), { recursive: true });
     this.pki = generatePki(path.join(workDir, 'pki'));
     const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const perNode = (this.opts.kubelets ?? 'shared') === 'per-node';
     this.server = `https://127.0.0.1:${apiPort}`;
     this.auditLog = path.join(workDir, 'audit', 'audit.log');
     const policyFile = path.join(workDir, 'audit', 'policy.yaml');
@@ -136,6 +159,8 @@ export class Cluster {
       '--service-cluster-ip-range', '10.96.0.0/16', '--allow-privileged=true', '--profiling=false',
       '--audit-log-path', this.auditLog, '--audit-log-format', 'json', '--audit-policy-file', policyFile,
       '--audit-log-maxsize', '0', '--audit-log-mode', 'blocking',
+      // kubelets with node identities are limited to their own node, as kubeadm clusters do
+      ...(perNode ? ['--enable-admission-plugins', 'NodeRestriction'] : []),
     ]);
     await this.waitFor('kube-apiserver ready', async () => (await this.get('/readyz')).code === 200, 180_000);
 
@@ -152,12 +177,29 @@ export class Cluster {
       '--leader-elect=true', '--profiling=false',
     ]);
     const stages = kwokStageFiles(gomodcache);
-    this.start('kwok', bin('kwok'), [
-      '--kubeconfig', this.kubeconfigs['kwok-controller']!, '--manage-all-nodes=false',
-      '--manage-nodes-with-annotation-selector', 'kwok.x-k8s.io/node=fake', '--node-lease-duration-seconds', '40',
-      '--cidr', '10.244.0.0/16', '--node-ip', '127.0.0.1', '--server-address', `127.0.0.1:${kwokPort}`,
+    const kwokArgs = (kc: string, port: number, manage: string[]) => [
+      '--kubeconfig', kc, ...manage, '--node-lease-duration-seconds', '40',
+      '--cidr', '10.244.0.0/16', '--node-ip', '127.0.0.1', '--server-address', `127.0.0.1:${port}`,
       ...stages.flatMap((s) => ['--config', s]),
-    ], { ...process.env, HOME: path.join(workDir, 'kube') });
+    ];
+    this.startKwok = () => {
+      if (perNode) {
+        for (let i = 0; i < this.opts.nodes; i++) {
+          const node = nodeName(i);
+          const { cert, key } = nodeClientCert(p, node);
+          const kc = path.join(workDir, 'kube', `${node}.kubeconfig`);
+          writeFileSync(kc, kubeconfigWithCert(this.server, p.ca, `system:node:${node}`, cert, key), { mode: 0o600 });
+          const home = path.join(workDir, 'kube', node);
+          mkdirSync(home, { recursive: true });
+          this.start(`kwok-${node}`, bin('kwok'), kwokArgs(kc, 0, ['--manage-all-nodes=false', '--manage-single-node', node]), { ...process.env, HOME: home });
+        }
+        log(`cluster: ${this.opts.nodes} kwok processes, one per node, each as system:node:<node>`);
+      } else {
+        this.start('kwok', bin('kwok'), kwokArgs(this.kubeconfigs['kwok-controller']!, kwokPort, ['--manage-all-nodes=false', '--manage-nodes-with-annotation-selector', 'kwok.x-k8s.io/node=fake']), { ...process.env, HOME: path.join(workDir, 'kube') });
+      }
+    };
+    // the shared kwok starts now; per-node ones after the setup granted their startup check (startKubelets)
+    if (!perNode) this.startKubelets();
     await this.waitFor('controller-manager and scheduler leaders elected', async () => {
       const a = await this.get('/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-controller-manager');
       const b = await this.get('/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler');

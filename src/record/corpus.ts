@@ -17,8 +17,26 @@ import { eventTime, truthCounts, type TruthRow } from './truth.ts';
 
 export interface RunWindow { run: string; scenario: string; seed: number; overlap: boolean; start: string; end: string; steps: StepRecord[] }
 
+/**
+ * Time-contiguous split by run: the runs recorded first (r01 up to TRAIN_LAST_RUN) are for
+ * training and tuning, every run recorded after them is held out for evaluation.
+ */
+export type Split = 'train' | 'test';
+export const SPLITS: readonly (Split | 'all')[] = ['train', 'test', 'all'];
+export const TRAIN_LAST_RUN = 58;
+
+/** The split of a run id ("r07-batch" → train); unnumbered runs are test runs. */
+export function splitOf(run: string): Split {
+  const m = /^r(\d+)/.exec(run);
+  return m && Number(m[1]) <= TRAIN_LAST_RUN ? 'train' : 'test';
+}
+
 export interface RunManifest {
   run: string;
+  /** train: r01–r58, recorded first; test: every later run */
+  split: Split;
+  /** who acted as the kubelets: one kwok per node with its node identity, or one kwok for all */
+  kubelets: 'per-node' | 'shared';
   kubernetesVersion: string;
   versions: Record<string, string>;
   /** the policy the apiserver recorded with */
@@ -76,12 +94,12 @@ export function runTruth(run: string, events: readonly AuditEvent[], truth: Map<
   return rows;
 }
 
-export async function writeRun(dir: string, w: RunWindow, events: readonly AuditEvent[], truth: Map<string, TruthRow>, meta: { kubernetesVersion: string; versions: Record<string, string>; nodes: number }): Promise<RunManifest> {
+export async function writeRun(dir: string, w: RunWindow, events: readonly AuditEvent[], truth: Map<string, TruthRow>, meta: { kubernetesVersion: string; versions: Record<string, string>; nodes: number; kubelets?: 'per-node' | 'shared' }): Promise<RunManifest> {
   mkdirSync(dir, { recursive: true });
   const rows = runTruth(w.run, events, truth);
   const c = truthCounts(rows);
   const manifest: RunManifest = {
-    run: w.run, kubernetesVersion: meta.kubernetesVersion, versions: meta.versions, policy: 'request-response',
+    run: w.run, split: splitOf(w.run), kubelets: meta.kubelets ?? 'shared', kubernetesVersion: meta.kubernetesVersion, versions: meta.versions, policy: 'request-response',
     renderedPolicies: Object.keys(POLICIES), scenario: w.scenario, seed: w.seed, overlap: w.overlap, nodes: meta.nodes,
     start: w.start, end: w.end,
     counts: { events: events.length, requests: rows.length, ...c, steps: w.steps.length },
@@ -120,4 +138,33 @@ export async function loadRun(dir: string, policy?: Policy): Promise<LoadedRun> 
   const truth = new Map<string, TruthRow>();
   for await (const t of readJsonl<TruthRow>(path.join(dir, 'truth.jsonl.gz'))) truth.set(t.auditID, t);
   return { dir, manifest, events, truth };
+}
+
+export interface SplitsFile {
+  rule: string;
+  trainLastRun: number;
+  train: string[];
+  test: string[];
+  events: { train: number; test: number };
+}
+
+/** Writes `<corpus>/splits.json`: which runs are train and which test, from their manifests. */
+export function writeSplits(corpusDir: string): SplitsFile {
+  const out: SplitsFile = {
+    rule: `time-contiguous by run: r01-r${TRAIN_LAST_RUN} (recorded first) train, every later run test`,
+    trainLastRun: TRAIN_LAST_RUN, train: [], test: [], events: { train: 0, test: 0 },
+  };
+  for (const d of listRuns(corpusDir)) {
+    const m = JSON.parse(readFileSync(path.join(d, 'manifest.json'), 'utf8')) as RunManifest;
+    const split = m.split ?? splitOf(m.run);
+    out[split].push(m.run);
+    out.events[split] += m.counts?.events ?? 0;
+  }
+  writeFileSync(path.join(corpusDir, 'splits.json'), JSON.stringify(out, null, 1) + '\n');
+  return out;
+}
+
+/** Whether a run of `split` is selected by `want` (all selects every run). */
+export function inSplit(split: Split, want: Split | 'all'): boolean {
+  return want === 'all' || split === want;
 }

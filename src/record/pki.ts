@@ -21,7 +21,8 @@ export const USERS: readonly TokenUser[] = [
   { name: 'ci-deployer', groups: ['ci'], uid: 'u-ci' },
   { name: 'system:kube-controller-manager', groups: [], uid: 'u-kcm' },
   { name: 'system:kube-scheduler', groups: [], uid: 'u-ksched' },
-  // kwok stands in for every kubelet under one identity
+  // kwok standing in for every kubelet under one identity (`--kubelets shared`); with
+  // `--kubelets per-node` each node's kwok has its own `system:node:<node>` client certificate
   { name: 'kwok-controller', groups: ['system:masters'], uid: 'u-kwok' },
 ];
 
@@ -66,4 +67,18 @@ export function kubeconfig(server: string, caFile: string, user: string, token: 
     'contexts:', '- name: record', '  context:', '    cluster: record', `    user: ${JSON.stringify(user)}`, '    namespace: default',
     'current-context: record', '',
   ].join('\n');
+}
+
+/** A kubelet's client certificate, as kubeadm issues it: CN `system:node:<node>`, O `system:nodes`. */
+export function nodeClientCert(pki: Pki, node: string): { cert: string; key: string } {
+  const base = `node-${node}`;
+  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/O=system:nodes/CN=system:node:${node}`], pki.dir);
+  writeFileSync(path.join(pki.dir, `${base}.ext`), 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n');
+  openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${base}.crt`, '-days', '30', '-extfile', `${base}.ext`], pki.dir);
+  return { cert: path.join(pki.dir, `${base}.crt`), key: path.join(pki.dir, `${base}.key`) };
+}
+
+/** A kubeconfig for one identity, authenticating with a client certificate. */
+export function kubeconfigWithCert(server: string, caFile: string, user: string, cert: string, key: string): string {
+  return kubeconfig(server, caFile, user, '').replace(/    token: .*\n/, `    client-certificate: ${cert}\n    client-key: ${key}\n`);
 }

@@ -10,11 +10,11 @@ import readline from 'node:readline';
 import { prng } from '../util/prng.ts';
 import type { AuditEvent } from '../types/audit.ts';
 import { binPath, buildAll, checkCache, VERSIONS } from './build.ts';
-import { Cluster } from './cluster.ts';
+import { Cluster, nodeName, type KubeletIdentity } from './cluster.ts';
 import { runSteps, writeFileIn, type RunContext, type StepRecord, type StepSpec } from './runner.ts';
 import { SCENARIOS, scenarioByName, type Scenario, type ScenarioContext } from './scenarios.ts';
 import { deriveTruth, type TruthStep } from './truth.ts';
-import { assignRuns, listRuns, writeRun, type RunWindow } from './corpus.ts';
+import { assignRuns, listRuns, writeRun, writeSplits, type RunWindow } from './corpus.ts';
 import { USERS } from './pki.ts';
 
 export interface RecordOptions {
@@ -27,6 +27,8 @@ export interface RecordOptions {
   firstRun: number;
   seed: number;
   nodes: number;
+  /** who acts as the kubelets (default: per-node identities) */
+  kubelets?: KubeletIdentity;
   scenarios?: string[];
   /** quiet time after each run, for its cascades to finish */
   settleMs: number;
@@ -35,16 +37,16 @@ export interface RecordOptions {
 }
 
 /** Cluster-wide setup as the admin: who may do what, a team namespace, a GitOps service account, nodes. */
-function setupSteps(nodes: number): StepSpec[] {
+function setupSteps(nodes: number, kubelets: KubeletIdentity): { rbac: StepSpec[]; nodes: StepSpec[] } {
   const k = (id: string, args: string[], stdin?: string): StepSpec => ({ id, user: 'admin', tool: 'kubectl', args, gapMs: 0, ...(stdin ? { stdin } : {}) });
   const nodeDocs = Array.from({ length: nodes }, (_, i) => [
-    'apiVersion: v1', 'kind: Node', 'metadata:', `  name: kwok-node-${i}`,
+    'apiVersion: v1', 'kind: Node', 'metadata:', `  name: ${nodeName(i)}`,
     '  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}',
-    `  labels: {kubernetes.io/hostname: kwok-node-${i}, kubernetes.io/os: linux, kubernetes.io/arch: amd64, type: kwok, topology.kubernetes.io/zone: zone-${i % 3}}`,
+    `  labels: {kubernetes.io/hostname: ${nodeName(i)}, kubernetes.io/os: linux, kubernetes.io/arch: amd64, type: kwok, topology.kubernetes.io/zone: zone-${i % 3}}`,
     'spec: {}', 'status:', '  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}', '  capacity: {cpu: "32", memory: 256Gi, pods: "110"}',
     '  nodeInfo: {architecture: amd64, kubeletVersion: fake, kubeProxyVersion: fake, operatingSystem: linux}',
   ].join('\n')).join('\n---\n');
-  return [
+  const rbac = [
     k('rbac-admins', ['create', 'clusterrolebinding', 'platform-admins', '--clusterrole=cluster-admin', '--group=platform-admins']),
     k('rbac-ci', ['create', 'clusterrolebinding', 'ci-deployers', '--clusterrole=cluster-admin', '--group=ci']),
     k('rbac-viewers', ['create', 'clusterrolebinding', 'viewers', '--clusterrole=view', '--group=viewers']),
@@ -55,9 +57,22 @@ function setupSteps(nodes: number): StepSpec[] {
     k('ns-gitops', ['create', 'namespace', 'gitops']),
     k('sa-gitops', ['create', 'serviceaccount', 'deployer', '-n', 'gitops']),
     k('rbac-gitops', ['create', 'clusterrolebinding', 'gitops-deployer', '--clusterrole=cluster-admin', '--serviceaccount=gitops:deployer']),
-    k('nodes', ['apply', '-f', '-'], nodeDocs),
-    k('nodes-ready', ['wait', '--for=condition=Ready', 'nodes', '--all', '--timeout=120s']),
+    // what kwok needs beyond a kubelet's rights (the Node authorizer gives a node its own Node and
+    // Lease only): its start-up check lists all nodes, and it watches its lease rather than getting it
+    ...(kubelets === 'per-node' ? [
+      k('rbac-kwok-startup', ['create', 'clusterrole', 'kwok-startup-check', '--verb=list', '--resource=nodes']),
+      k('rbac-kwok-startup-nodes', ['create', 'clusterrolebinding', 'kwok-startup-check', '--clusterrole=kwok-startup-check', '--group=system:nodes']),
+      k('rbac-kwok-leases', ['create', 'role', 'kwok-lease-watch', '-n', 'kube-node-lease', '--verb=list,watch', '--resource=leases.coordination.k8s.io']),
+      k('rbac-kwok-leases-nodes', ['create', 'rolebinding', 'kwok-lease-watch', '-n', 'kube-node-lease', '--role=kwok-lease-watch', '--group=system:nodes']),
+    ] : []),
   ];
+  return {
+    rbac,
+    nodes: [
+      k('nodes', ['apply', '-f', '-'], nodeDocs),
+      k('nodes-ready', ['wait', '--for=condition=Ready', 'nodes', '--all', '--timeout=120s']),
+    ],
+  };
 }
 
 function gomodcache(): string {
@@ -111,7 +126,8 @@ export async function record(o: RecordOptions): Promise<void> {
   if (!check.ok) throw new Error(`build incomplete: ${check.problems.join('; ')}`);
   const workDir = path.join(o.cacheDir, 'work', new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(workDir, { recursive: true });
-  const cluster = new Cluster({ cacheDir: o.cacheDir, workDir, nodes: o.nodes, log });
+  const kubelets = o.kubelets ?? 'per-node';
+  const cluster = new Cluster({ cacheDir: o.cacheDir, workDir, nodes: o.nodes, kubelets, log });
   const usernames: Record<string, string> = Object.fromEntries(USERS.map((u) => [u.name, u.name]));
   usernames.gitops = 'system:serviceaccount:gitops:deployer';
   const allSteps: TruthStep[] = [];
@@ -128,7 +144,10 @@ export async function record(o: RecordOptions): Promise<void> {
       shorten: [[path.join(workDir, 'files'), '.'], [path.resolve(o.assetsDir), 'datasets/recorded']], log, stepTimeoutMs: 240_000,
     };
     log('setup: users, RBAC, namespaces, the GitOps service account, kwok nodes');
-    const setup = await runSteps(ctx, setupSteps(o.nodes));
+    const plan = setupSteps(o.nodes, kubelets);
+    const setup = await runSteps(ctx, plan.rbac);
+    cluster.startKubelets();
+    setup.push(...await runSteps(ctx, plan.nodes));
     for (const s of setup) allSteps.push({ action: `setup/${s.id}`, user: s.user, start: Date.parse(s.start), end: Date.parse(s.end) });
     const bad = setup.find((s) => s.exitCode !== 0);
     if (bad) throw new Error(`setup step ${bad.id} failed (${bad.command}); see the kubectl output above`);
@@ -169,7 +188,7 @@ export async function record(o: RecordOptions): Promise<void> {
   }
   if (failure && !windows.length) throw failure;
   // what the corpus is made from, so it can be rewritten from the work folder (--from-work)
-  writeFileSync(path.join(workDir, 'recording.json'), JSON.stringify({ nodes: o.nodes, steps: allSteps, windows }, null, 1));
+  writeFileSync(path.join(workDir, 'recording.json'), JSON.stringify({ nodes: o.nodes, kubelets, steps: allSteps, windows }, null, 1));
   await writeCorpus(workDir, o.outDir, o.firstRun === 1, log);
   if (!o.keepWork) rmSync(path.join(workDir, 'etcd'), { recursive: true, force: true });
   if (failure) throw new Error(`recording stopped after ${windows.length} runs (those were written): ${failure instanceof Error ? failure.message : String(failure)}`);
@@ -177,7 +196,7 @@ export async function record(o: RecordOptions): Promise<void> {
 
 /** Writes the corpus from a recording's work folder (audit log + recording.json). */
 export async function writeCorpus(workDir: string, outDir: string, replace: boolean, log: (m: string) => void): Promise<void> {
-  const rec = JSON.parse(readFileSync(path.join(workDir, 'recording.json'), 'utf8')) as { nodes: number; steps: TruthStep[]; windows: RunWindow[] };
+  const rec = JSON.parse(readFileSync(path.join(workDir, 'recording.json'), 'utf8')) as { nodes: number; kubelets?: 'per-node' | 'shared'; steps: TruthStep[]; windows: RunWindow[] };
   const auditLog = path.join(workDir, 'audit', 'audit.log');
   log(`reading ${auditLog}`);
   const events = await readAudit(auditLog);
@@ -190,8 +209,10 @@ export async function writeCorpus(workDir: string, outDir: string, replace: bool
   for (const w of rec.windows) {
     const dir = path.join(outDir, w.run);
     rmSync(dir, { recursive: true, force: true });
-    const m = await writeRun(dir, w, perRun.get(w.run) ?? [], truth, { kubernetesVersion: VERSIONS.kubernetes, versions: { ...VERSIONS }, nodes: rec.nodes });
+    const m = await writeRun(dir, w, perRun.get(w.run) ?? [], truth, { kubernetesVersion: VERSIONS.kubernetes, versions: { ...VERSIONS }, nodes: rec.nodes, kubelets: rec.kubelets ?? 'shared' });
     log(`wrote ${dir}: ${m.counts.events} events (${m.counts.own} own, ${m.counts.cascade} cascade, ${m.counts.background} background)`);
   }
   cpSync(path.join(workDir, 'audit', 'policy.yaml'), path.join(outDir, 'recording-policy.yaml'));
+  const splits = writeSplits(outDir);
+  log(`wrote ${path.join(outDir, 'splits.json')}: ${splits.train.length} train runs, ${splits.test.length} test runs`);
 }

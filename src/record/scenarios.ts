@@ -290,6 +290,24 @@ export const SCENARIOS: readonly Scenario[] = [
       return b.steps;
     },
   },
+  {
+    name: 'kustomize',
+    summary: 'kubectl apply -k a kustomization (generated ConfigMap, image and replica overrides), a second revision, diff -k, delete -k',
+    steps(ctx) {
+      const b = builder(ctx); const ns = `${ctx.run}-kust`; const u = pick(ctx.rng, ['alice', 'bob']);
+      const v1 = ctx.manifests('kustomize-v1'); const v2 = ctx.manifests('kustomize-v2');
+      b.k(u, ['create', 'namespace', ns]);
+      b.k(u, ['apply', '-k', v1]);
+      b.k(u, ['rollout', 'status', 'deployment/billing', '-n', ns, '--timeout=90s']);
+      b.k(u, ['apply', '-k', v2]);
+      b.k(u, ['rollout', 'status', 'deployment/billing', '-n', ns, '--timeout=90s']);
+      b.k(u, ['diff', '-k', v2]);
+      b.k(u, ['get', '-k', v2, '-o', 'name']);
+      b.k(u, ['delete', '-k', v2]);
+      b.k(u, ['delete', 'namespace', ns]);
+      return b.steps;
+    },
+  },
 ];
 
 export const SCENARIO_NAMES: readonly string[] = SCENARIOS.map((s) => s.name);

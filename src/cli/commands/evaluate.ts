@@ -2,7 +2,7 @@ import { flagNumber, flagString, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { evaluateLabeler } from '../../label/evaluate.ts';
 import { formatMetrics } from '../../label/metrics.ts';
-import { corpusCases, LEVEL_POLICIES, simulatorCases } from '../../eval/corpus.ts';
+import { corpusCases, LEVEL_POLICIES, simulatorCases, type SplitChoice } from '../../eval/corpus.ts';
 import { evaluateCases, formatCaseDetail, formatCaseTable, type CaseResult } from '../../eval/report.ts';
 import { parseBackend, parseDurationFlag } from './train.ts';
 
@@ -18,6 +18,12 @@ function parseLevels(s: string | undefined): string[] {
     out.push(hit);
   }
   return out;
+}
+
+function parseSplit(s: string | undefined): SplitChoice {
+  const v = s ?? 'test';
+  if (v !== 'train' && v !== 'test' && v !== 'all') throw new UsageError(`--split: train, test or all, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 function printContexts(results: CaseResult[], detail: boolean): void {
@@ -38,7 +44,8 @@ export const command: Command = {
     'With --corpus DIR: scores the contexts built from a real corpus, format auto-detected: an hkerma',
     'capture (strict and enriched variants, Metadata level) or a recorded corpus (<run>/manifest.json,',
     'audit*.jsonl[.gz], truth.jsonl.gz; RequestResponse recordings are rendered at every level and the mixed',
-    'policies). A missing DIR is skipped with a message.',
+    'policies). A missing DIR is skipped with a message. Of a recorded corpus only the test split is scored',
+    '(the runs recorded after the training runs; --split train|all to change it).',
     '',
     'Per-level columns: whole = actions with ≥90% of their core events in one context of ≥95% purity;',
     'share/min = mean/min share of an action\'s core events in its largest context; purity = that context\'s',
@@ -54,6 +61,7 @@ export const command: Command = {
   flags: [
     { flag: 'model', help: 'Model directory.', default: 'models/default' },
     { flag: 'corpus', help: 'Corpus directory to score contexts on (hkerma capture or recorded corpus).' },
+    { flag: 'split', help: 'Runs of a recorded corpus to score: test (held out, recorded after the training runs), train, or all.', default: 'test' },
     { flag: 'seed', help: 'Simulator seed.', default: '7' },
     { flag: 'duration', help: 'Simulated time span (e.g. 30m, 2h).', default: '1h' },
     { flag: 'levels', help: `Audit levels / policies to score simulated contexts at: ${LEVEL_NAMES.join(', ')}, all, none.`, default: 'all' },
@@ -78,11 +86,13 @@ export const command: Command = {
     const log = (m: string) => process.stderr.write(m + '\n');
     const corpus = flagString(f, 'corpus');
 
+    if (!corpus && f.split !== undefined) throw new UsageError('--split applies only with --corpus');
     if (corpus) {
       for (const k of ['input', 'window', 'stride']) if (f[k] !== undefined) throw new UsageError(`--${k} does not apply with --corpus`);
-      const cases = await corpusCases(corpus, log).catch((e: Error) => { throw new UsageError(`--corpus: ${e.message}`); });
+      const split = parseSplit(flagString(f, 'split'));
+      const cases = await corpusCases(corpus, log, { split }).catch((e: Error) => { throw new UsageError(`--corpus: ${e.message}`); });
       if (!cases) { log(`corpus ${corpus} not found: skipping (nothing to evaluate)`); return 0; }
-      if (!cases.length) { log(`corpus ${corpus} holds no evaluation runs (all are training runs?): skipping`); return 0; }
+      if (!cases.length) { log(`corpus ${corpus} holds no runs of the ${split} split (--split train|test|all): skipping`); return 0; }
       const results = await evaluateCases(cases, { modelDir, backend, log });
       if (f.json) process.stdout.write(JSON.stringify({ corpus, modelDir, results }, null, 2) + '\n');
       else printContexts(results, true);

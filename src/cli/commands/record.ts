@@ -34,6 +34,7 @@ export const command: Command = {
     { flag: 'seed', help: 'Seed of run 1 (run i uses seed+i-1)', default: '1' },
     { flag: 'first-run', help: 'Number of the first run: continue a recording (on another cluster) without replacing its runs', default: '1' },
     { flag: 'nodes', help: 'kwok nodes', default: '10' },
+    { flag: 'kubelets', help: 'Who acts as the kubelets: per-node (one kwok per node as system:node:<node>, Node authorizer and NodeRestriction apply) or shared (one kwok for all nodes as kwok-controller)', default: 'per-node' },
     { flag: 'settle', help: 'Quiet time after each run', default: '10s' },
     { flag: 'build-only', help: 'Build (or verify) the components and exit', boolean: true },
     { flag: 'check', help: 'Verify the cached build: binaries present, pinned versions; exit 1 when not', boolean: true },
@@ -85,6 +86,8 @@ export const command: Command = {
       await writeCorpus(path.resolve(fromWork), path.resolve(flagString(f, 'out') ?? 'datasets/recorded'), flagNumber(f, 'first-run', 1, { int: true, min: 1 }) === 1, log);
       return 0;
     }
+    const kubelets = flagString(f, 'kubelets') ?? 'per-node';
+    if (kubelets !== 'per-node' && kubelets !== 'shared') throw new UsageError(`--kubelets: per-node or shared, got ${JSON.stringify(kubelets)}`);
     const settleMs = parseDuration(flagString(f, 'settle') ?? '10s');
     const { record } = await import('../../record/record.ts');
     const scenarios = flagString(f, 'scenarios')?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -96,7 +99,7 @@ export const command: Command = {
     await record({
       cacheDir, outDir: path.resolve(flagString(f, 'out') ?? 'datasets/recorded'), assetsDir: path.resolve(flagString(f, 'assets') ?? 'datasets/recorded'),
       runs: flagNumber(f, 'runs', 46, { int: true, min: 1 }), firstRun: flagNumber(f, 'first-run', 1, { int: true, min: 1 }), seed: flagNumber(f, 'seed', 1, { int: true }),
-      nodes: flagNumber(f, 'nodes', 10, { int: true, min: 1 }), scenarios, settleMs, keepWork: Boolean(f['keep-work']), log,
+      nodes: flagNumber(f, 'nodes', 10, { int: true, min: 1 }), kubelets, scenarios, settleMs, keepWork: Boolean(f['keep-work']), log,
     });
     return 0;
   },

@@ -24,7 +24,7 @@ export const command: Command = {
   summary: 'Train the labeling model on simulated (or given) audit logs.',
   usage: '[options]',
   description: [
-    'Simulates labeled audit logs (or reads --input) logged under every audit level and the common mixed',
+    'Simulates labeled audit logs (or reads --input, or the train split of a recorded --corpus) logged under every audit level and the common mixed',
     'policies in turns (--policies), prunes inference rules by their measured precision,',
     'trains the BiLSTM on the first 70% of the log by time, early-stops on the next 10%, and evaluates the',
     'streaming label stage on the last 20%. Writes model.json, weights.bin, vocab.json, config.json and',
@@ -35,6 +35,8 @@ export const command: Command = {
     { flag: 'seed', help: 'Simulator and training seed.', default: String(d.seed) },
     { flag: 'duration', help: 'Simulated time span of the data (e.g. 90m, 3h).', default: '3h' },
     { flag: 'input', help: 'Train on this JSONL(.gz) of annotated audit events instead of simulating.' },
+    { flag: 'corpus', help: 'Train on a recorded corpus (e.g. datasets/recorded) instead of simulating: the runs of --split, with their ground truth.' },
+    { flag: 'split', help: 'Runs of the --corpus to train on: train (recorded first; the test runs stay held out for kontext evaluate), test, or all.', default: 'train' },
     { flag: 'policies', help: 'Audit policies or levels the simulated traffic is logged under, in turns (comma-separated; "none": the simulator\'s own levels).', default: d.policies.join(',') },
     { flag: 'policy-block', help: 'Simulated time each policy logs before the next one takes over.', default: '5m' },
     { flag: 'epochs', help: 'Maximum epochs.', default: String(d.epochs) },
@@ -59,7 +61,18 @@ export const command: Command = {
     const stride = flagNumber(f, 'stride', Math.min(d.stride, window), { int: true, min: 1 });
     if (stride > window) throw new UsageError(`--stride (${stride}) must not exceed --window (${window})`);
     const input = flagString(f, 'input');
-    const events = input ? toKEvents(await readAuditFile(input)) : undefined;
+    const corpus = flagString(f, 'corpus');
+    if (input && corpus) throw new UsageError('--input and --corpus exclude each other');
+    if (!corpus && f.split !== undefined) throw new UsageError('--split applies only with --corpus');
+    const split = flagString(f, 'split') ?? 'train';
+    if (split !== 'train' && split !== 'test' && split !== 'all') throw new UsageError(`--split: train, test or all, got ${JSON.stringify(split)}`);
+    let events = input ? toKEvents(await readAuditFile(input)) : undefined;
+    if (corpus) {
+      const { trainingEvents } = await import('../../record/training.ts');
+      const audits = await trainingEvents(corpus, split, (m) => process.stderr.write(m + '\n'));
+      if (!audits.length) throw new UsageError(`--corpus ${corpus}: no runs of the ${split} split`);
+      events = toKEvents(audits);
+    }
     const seed = flagNumber(f, 'seed', d.seed, { int: true });
     const durationMs = parseDurationFlag(flagString(f, 'duration'), d.durationMs);
     const pol = flagString(f, 'policies') ?? d.policies.join(',');
