@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { brotliDecompressSync, gzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
-import { assignRuns, listRuns, loadRun, writeRun, type RunWindow } from '../src/record/corpus.ts';
+import { assignRuns, listRuns, loadRun, recompressRun, runFile, splitOf, writeRun, writeSplits, type RunWindow } from '../src/record/corpus.ts';
+import { recordedCases } from '../src/eval/corpus.ts';
+import { trainingEvents } from '../src/record/training.ts';
+import { TRUTH_CONTEXT_ANNOTATION, TRUTH_LABEL_ANNOTATION } from '../src/types/audit.ts';
 import { POLICIES } from '../src/k8s/audit-policy.ts';
 import type { TruthRow } from '../src/record/truth.ts';
 import type { AuditEvent } from '../src/types/audit.ts';
@@ -56,7 +59,8 @@ test('corpus: a written run loads back, rendered at every level from the same ev
     const runDir = path.join(dir, 'r01-demo');
     const m = await writeRun(runDir, w('r01-demo', 1000, 2000), events, truth, { kubernetesVersion: 'v1.37.2', versions: {}, nodes: 3 });
     assert.deepEqual(m.counts, { events: 4, requests: 4, own: 3, cascade: 0, background: 1, steps: 1 });
-    const lines = gunzipSync(readFileSync(path.join(runDir, 'truth.jsonl.gz'))).toString().trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(runFile(runDir, 'truth'), path.join(runDir, 'truth.jsonl.br'));
+    const lines = brotliDecompressSync(readFileSync(runFile(runDir, 'truth'))).toString().trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(Object.keys(lines[0]), ['auditID', 'action', 'tier', 'user']);
     assert.deepEqual(listRuns(dir), [runDir]);
 
@@ -77,6 +81,95 @@ test('corpus: a written run loads back, rendered at every level from the same ev
     const lv = Object.fromEntries(gke.events.map((e) => [e.auditID, e.level]));
     assert.deepEqual(lv, { a: 'Metadata', b: 'Request', c: 'Metadata' });
     assert.equal(gke.truth.size, 4, 'truth is the same at every level');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('corpus: runs up to r58 are the train split, later runs the test split', () => {
+  assert.equal(splitOf('r01-deployment-lifecycle'), 'train');
+  assert.equal(splitOf('r58-helm-lifecycle'), 'train');
+  assert.equal(splitOf('r59-config-secrets'), 'test');
+  assert.equal(splitOf('r120-kustomize'), 'test');
+  assert.equal(splitOf('capture'), 'test');
+});
+
+/** A small two-run corpus: r58 (train) and r59 (test), each one create by alice plus a background lease. */
+async function twoRuns(dir: string): Promise<void> {
+  for (const [run, t] of [['r58-demo', 1000], ['r59-demo', 5000]] as const) {
+    const events = [
+      ev(`${run}-a`, t + 10, 'alice', 'create', { resource: 'configmaps', namespace: 'team', name: 'c' }),
+      ev(`${run}-b`, t + 20, 'system:serviceaccount:kube-system:x', 'update', { resource: 'configmaps', namespace: 'team', name: 'c' }),
+      ev(`${run}-c`, t + 30, 'system:kube-scheduler', 'update', { resource: 'leases', namespace: 'kube-system', name: 'kube-scheduler', apiGroup: 'coordination.k8s.io' }),
+    ];
+    const truth = new Map<string, TruthRow>([
+      [`${run}-a`, { auditID: `${run}-a`, action: `${run}/s01`, tier: 'own', user: 'alice' }],
+      [`${run}-b`, { auditID: `${run}-b`, action: `${run}/s01`, tier: 'cascade', user: 'alice' }],
+      [`${run}-c`, { auditID: `${run}-c`, action: null, tier: 'background', user: 'system:kube-scheduler' }],
+    ]);
+    await writeRun(path.join(dir, run), w(run, t, t + 1000), events, truth, { kubernetesVersion: 'v1.37.2', versions: {}, nodes: 3, kubelets: 'per-node' });
+  }
+}
+
+test('corpus: manifests and splits.json name each run\'s split; evaluation scores the test split unless told otherwise', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kontext-split-'));
+  try {
+    await twoRuns(dir);
+    const m58 = JSON.parse(readFileSync(path.join(dir, 'r58-demo', 'manifest.json'), 'utf8'));
+    assert.equal(m58.split, 'train');
+    assert.equal(m58.kubelets, 'per-node');
+    const s = writeSplits(dir);
+    assert.deepEqual([s.train, s.test, s.events], [['r58-demo'], ['r59-demo'], { train: 3, test: 3 }]);
+    assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'splits.json'), 'utf8')).test, ['r59-demo']);
+    const actions = async (split?: 'train' | 'test' | 'all') => [...(await recordedCases(dir, () => {}, split))[0]!.truth.actions.keys()].sort();
+    assert.deepEqual(await actions(), ['r59-demo/s01']);
+    assert.deepEqual(await actions('train'), ['r58-demo/s01']);
+    assert.deepEqual(await actions('all'), ['r58-demo/s01', 'r59-demo/s01']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('corpus: training events of the train split carry their action\'s trigger label and context; runs laid end to end', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kontext-train-'));
+  try {
+    await twoRuns(dir);
+    const train = await trainingEvents(dir, 'train');
+    assert.deepEqual(train.map((e) => e.auditID), ['r58-demo-a', 'r58-demo-b', 'r58-demo-c']);
+    const ann = train.map((e) => [e.annotations?.[TRUTH_LABEL_ANNOTATION], e.annotations?.[TRUTH_CONTEXT_ANNOTATION]]);
+    assert.deepEqual(ann[0], ['create configmaps', 'r58-demo/s01']);
+    assert.deepEqual(ann[1], ['create configmaps', 'r58-demo/s01'], 'a cascade event carries its trigger\'s label');
+    assert.equal(ann[2]![1], 'bg:r58-demo');
+    assert.match(String(ann[2]![0]), /^background /);
+    const all = await trainingEvents(dir, 'all');
+    assert.equal(all.length, 6);
+    const t = all.map((e) => Date.parse(e.requestReceivedTimestamp));
+    assert.equal(t[3]! - t[2]!, 60_000, 'the next run starts a minute after the previous one ended');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('corpus: a gzip run is recompressed to brotli with the same lines', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kontext-br-'));
+  try {
+    await twoRuns(dir);
+    const run = path.join(dir, 'r59-demo');
+    const before = await loadRun(run);
+    // the older layout: gzip files
+    for (const base of ['audit', 'truth']) {
+      const br = path.join(run, `${base}.jsonl.br`);
+      writeFileSync(path.join(run, `${base}.jsonl.gz`), gzipSync(brotliDecompressSync(readFileSync(br))));
+      rmSync(br);
+    }
+    assert.equal(runFile(run, 'audit'), path.join(run, 'audit.jsonl.gz'));
+    assert.deepEqual((await loadRun(run)).events, before.events, 'gzip runs still load');
+    const r = recompressRun(run);
+    assert.ok(r.before > 0 && r.after > 0);
+    assert.ok(!existsSync(path.join(run, 'audit.jsonl.gz')) && existsSync(path.join(run, 'audit.jsonl.br')));
+    const after = await loadRun(run);
+    assert.deepEqual(after.events, before.events);
+    assert.deepEqual([...after.truth], [...before.truth]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
  * Evaluation corpora on disk, and the cases (corpus × variant × audit level) scored on them:
  * - hkerma (`strict.jsonl.gz`, `enriched.jsonl.gz`, `truth.jsonl.gz`): a Metadata-level
  *   capture, scored as it is, one case per variant;
- * - recorded (`<dir>/<run>/{manifest.json, audit*.jsonl[.gz], truth.jsonl.gz}`, or one such
+ * - recorded (`<dir>/<run>/{manifest.json, audit*.jsonl[.gz|.br], truth.jsonl[.gz|.br]}`, or one such
  *   run directory): rendered at every level the recording allows (a RequestResponse recording
  *   at Metadata, Request, RequestResponse and the mixed named policies) with the audit-policy
  *   renderer; events a policy drops leave the truth too. Only the runs of the chosen split are
@@ -75,7 +75,7 @@ export function recordedRuns(dir: string): string[] {
   return readdirSync(dir).map((d) => path.join(dir, d)).filter((d) => statSync(d).isDirectory() && existsSync(path.join(d, 'manifest.json'))).sort();
 }
 
-const AUDIT_FILE = /^audit.*\.(jsonl|json|log)(\.gz)?$/;
+const AUDIT_FILE = /^audit.*\.(jsonl|json|log)(\.gz|\.br)?$/;
 
 interface RecordedRun { name: string; records: AuditEvent[]; truth: TruthSet; level: AuditLevel }
 
@@ -88,7 +88,7 @@ async function loadRun(runDir: string, split: SplitChoice = 'test'): Promise<Rec
   if (split !== 'all' && runSplit !== split) return undefined;
   const name = String(manifest.run ?? manifest.name ?? path.basename(runDir));
   const files = readdirSync(runDir).filter((f) => AUDIT_FILE.test(f)).sort();
-  if (!files.length) throw new Error(`${runDir}: no audit*.jsonl[.gz] file`);
+  if (!files.length) throw new Error(`${runDir}: no audit*.jsonl[.gz|.br] file`);
   const records: AuditEvent[] = [];
   for (const f of files) for (const r of await readAll(path.join(runDir, f))) {
     if (r?.kind === 'EventList' && Array.isArray(r.items)) records.push(...r.items); else records.push(r);
@@ -101,7 +101,8 @@ async function loadRun(runDir: string, split: SplitChoice = 'test'): Promise<Rec
     const install = /\bhelm\b.*\b(install|upgrade\b.*(--install|-i\b))/.test(cmd) && !/\buninstall\b/.test(cmd);
     if (step !== undefined && typeof s.release === 'string' && install) releases.set(`${name}/${step}`, s.release);
   }
-  const truth = recordedTruth((await readAll(path.join(runDir, 'truth.jsonl.gz'))) as RecordedTruthLine[], releases);
+  const truthFile = ['truth.jsonl.br', 'truth.jsonl.gz'].map((f) => path.join(runDir, f)).find((f) => existsSync(f)) ?? path.join(runDir, 'truth.jsonl.gz');
+  const truth = recordedTruth((await readAll(truthFile)) as RecordedTruthLine[], releases);
   let level: AuditLevel = 'Metadata';
   for (const r of records) if (r?.level && levelLess(level, r.level)) level = r.level;
   if (typeof manifest.level === 'string' && ['Metadata', 'Request', 'RequestResponse'].includes(manifest.level)) level = manifest.level as AuditLevel;

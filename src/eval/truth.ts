@@ -8,7 +8,7 @@
  * Never a feature: only evaluation reads it.
  */
 import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
+import { createBrotliDecompress, createGunzip } from 'node:zlib';
 import { createInterface } from 'node:readline';
 import type { AuditEvent } from '../types/audit.ts';
 import { TRUTH_CONTEXT_ANNOTATION, TRUTH_LABEL_ANNOTATION } from '../types/audit.ts';
@@ -38,10 +38,11 @@ export interface TruthSet {
   actions: Map<string, ActionInfo>;
 }
 
-/** Lines of a JSONL(.gz) file, parsed. */
+/** Lines of a JSONL(.gz|.br) file, parsed. */
 export async function* readJsonl(file: string): AsyncGenerator<any> {
   let input: NodeJS.ReadableStream = createReadStream(file);
   if (file.endsWith('.gz')) input = input.pipe(createGunzip());
+  else if (file.endsWith('.br')) input = input.pipe(createBrotliDecompress());
   const rl = createInterface({ input, crlfDelay: Infinity });
   let n = 0;
   for await (const line of rl) {

@@ -4,7 +4,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
+import { createBrotliDecompress, createGunzip } from 'node:zlib';
 import { TRUTH_CONTEXT_ANNOTATION, TRUTH_LABEL_ANNOTATION, type AuditEvent } from '../types/audit.ts';
 import type { KEvent } from '../types/pipeline.ts';
 
@@ -145,6 +145,7 @@ export function timeBoundaries(span: { from: number; to: number }, fractions: re
 export async function readAuditFile(file: string): Promise<AuditEvent[]> {
   let input: NodeJS.ReadableStream = createReadStream(file);
   if (file.endsWith('.gz')) input = input.pipe(createGunzip());
+  else if (file.endsWith('.br')) input = input.pipe(createBrotliDecompress());
   const rl = createInterface({ input, crlfDelay: Infinity });
   const out: AuditEvent[] = [];
   let n = 0;

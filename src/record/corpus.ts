@@ -1,15 +1,17 @@
 /**
  * The recorded corpus on disk: one folder per run, `<corpus>/<run>/`, with
- *   - audit.jsonl.gz  the run's audit events as the apiserver logged them (RequestResponse),
- *   - truth.jsonl.gz  one line per auditID: {auditID, action: "<run>/<step>" | null, tier, user},
- *   - manifest.json   Kubernetes version, policy, scenario, seed, counts, steps.
+ *   - audit.jsonl.br  the run's audit events as the apiserver logged them (RequestResponse),
+ *   - truth.jsonl.br  one line per auditID: {auditID, action: "<run>/<step>" | null, tier, user},
+ *   - manifest.json   Kubernetes version, policy, scenario, seed, split, counts, steps.
+ * JSONL files are brotli-compressed (quality 11, 16 MB window: about a third of gzip -9 on
+ * audit events); readers also take `.gz` (earlier recordings, other tools).
  * Other audit levels are rendered at load time from the RequestResponse events with the shared
  * policy model (src/k8s/audit-policy.ts), so every level has the same events and ground truth.
  */
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { constants, gzipSync, createGunzip } from 'node:zlib';
+import { brotliCompressSync, constants, createBrotliDecompress, createGunzip, gunzipSync } from 'node:zlib';
 import type { AuditEvent } from '../types/audit.ts';
 import { applyPolicy, POLICIES, type Policy } from '../k8s/audit-policy.ts';
 import type { StepRecord } from './runner.ts';
@@ -75,10 +77,40 @@ export function assignRuns(events: readonly AuditEvent[], truth: Map<string, Tru
   return out;
 }
 
+/** Compression of the corpus' JSONL files. */
+export const CORPUS_EXT = '.br';
+
+function compress(raw: Buffer): Buffer {
+  return brotliCompressSync(raw, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_LGWIN]: 24, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length } });
+}
+
 function jsonl(rows: Iterable<unknown>): Buffer {
   const parts: string[] = [];
   for (const r of rows) parts.push(JSON.stringify(r));
-  return gzipSync(Buffer.from(parts.join('\n') + (parts.length ? '\n' : '')), { level: constants.Z_BEST_COMPRESSION, memLevel: 9 });
+  return compress(Buffer.from(parts.join('\n') + (parts.length ? '\n' : '')));
+}
+
+/** `<dir>/<base>.jsonl.br`, or `.jsonl.gz` when only that exists. */
+export function runFile(dir: string, base: 'audit' | 'truth'): string {
+  const br = path.join(dir, `${base}.jsonl${CORPUS_EXT}`);
+  const gz = path.join(dir, `${base}.jsonl.gz`);
+  return existsSync(br) || !existsSync(gz) ? br : gz;
+}
+
+/** Rewrites a run's `.jsonl.gz` files as `.jsonl.br` (same lines); returns the bytes before and after. */
+export function recompressRun(dir: string): { before: number; after: number } {
+  let before = 0; let after = 0;
+  for (const base of ['audit', 'truth'] as const) {
+    const gz = path.join(dir, `${base}.jsonl.gz`);
+    const br = path.join(dir, `${base}.jsonl${CORPUS_EXT}`);
+    if (!existsSync(gz)) { if (existsSync(br)) { const n = readFileSync(br).length; before += n; after += n; } continue; }
+    const packed = readFileSync(gz);
+    const out = compress(gunzipSync(packed));
+    writeFileSync(br, out);
+    rmSync(gz);
+    before += packed.length; after += out.length;
+  }
+  return { before, after };
 }
 
 /** Truth rows of one run; actions of steps outside it (cluster setup) become background. */
@@ -105,14 +137,15 @@ export async function writeRun(dir: string, w: RunWindow, events: readonly Audit
     counts: { events: events.length, requests: rows.length, ...c, steps: w.steps.length },
     steps: w.steps,
   };
-  writeFileSync(path.join(dir, 'audit.jsonl.gz'), jsonl(events));
-  writeFileSync(path.join(dir, 'truth.jsonl.gz'), jsonl(rows));
+  for (const base of ['audit', 'truth']) rmSync(path.join(dir, `${base}.jsonl.gz`), { force: true });
+  writeFileSync(path.join(dir, `audit.jsonl${CORPUS_EXT}`), jsonl(events));
+  writeFileSync(path.join(dir, `truth.jsonl${CORPUS_EXT}`), jsonl(rows));
   writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
 }
 
 async function* readJsonl<T>(file: string): AsyncGenerator<T> {
-  const rl = readline.createInterface({ input: createReadStream(file).pipe(createGunzip()), crlfDelay: Infinity });
+  const rl = readline.createInterface({ input: createReadStream(file).pipe(file.endsWith('.gz') ? createGunzip() : createBrotliDecompress()), crlfDelay: Infinity });
   for await (const line of rl) if (line.trim()) yield JSON.parse(line) as T;
 }
 
@@ -131,12 +164,12 @@ export function listRuns(corpusDir: string): string[] {
 export async function loadRun(dir: string, policy?: Policy): Promise<LoadedRun> {
   const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as RunManifest;
   const events: AuditEvent[] = [];
-  for await (const e of readJsonl<AuditEvent>(path.join(dir, 'audit.jsonl.gz'))) {
+  for await (const e of readJsonl<AuditEvent>(runFile(dir, 'audit'))) {
     const r = policy ? applyPolicy(policy, e) : e;
     if (r) events.push(r);
   }
   const truth = new Map<string, TruthRow>();
-  for await (const t of readJsonl<TruthRow>(path.join(dir, 'truth.jsonl.gz'))) truth.set(t.auditID, t);
+  for await (const t of readJsonl<TruthRow>(runFile(dir, 'truth'))) truth.set(t.auditID, t);
   return { dir, manifest, events, truth };
 }
 

@@ -40,6 +40,7 @@ export const command: Command = {
     { flag: 'check', help: 'Verify the cached build: binaries present, pinned versions; exit 1 when not', boolean: true },
     { flag: 'keep-work', help: 'Keep the etcd data of the recording', boolean: true },
     { flag: 'from-work', help: 'Rewrite the corpus from an earlier recording\'s work folder (.kontext/record/work/<time>) without recording' },
+    { flag: 'recompress', help: 'Rewrite the runs of --out stored as .jsonl.gz as brotli .jsonl.br (the corpus format) and update splits.json, without recording', boolean: true },
     { flag: 'list', help: 'List the scenarios and exit', boolean: true },
   ],
   usesConfig: false,
@@ -77,6 +78,19 @@ export const command: Command = {
       }
       if (problems.length) { process.stderr.write(`kontext record: cached build in ${cacheDir} is incomplete:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`); return 1; }
       process.stdout.write(`cached build in ${cacheDir} is complete\n`);
+      return 0;
+    }
+    if (f.recompress) {
+      const { listRuns, recompressRun, writeSplits } = await import('../../record/corpus.ts');
+      const out = path.resolve(flagString(f, 'out') ?? 'datasets/recorded');
+      let before = 0; let after = 0;
+      for (const d of listRuns(out)) {
+        const r = recompressRun(d);
+        before += r.before; after += r.after;
+        log(`${path.basename(d)}: ${(r.before / 1e6).toFixed(2)} MB → ${(r.after / 1e6).toFixed(2)} MB`);
+      }
+      const s = writeSplits(out);
+      process.stdout.write(`${out}: ${(before / 1e6).toFixed(1)} MB → ${(after / 1e6).toFixed(1)} MB; ${s.train.length} train runs (${s.events.train} events), ${s.test.length} test runs (${s.events.test} events)\n`);
       return 0;
     }
     if (f['build-only']) { await buildAll(cacheDir, log); return 0; }
