@@ -124,3 +124,22 @@ test('truth: admission reads and ClusterIP allocation follow the write they serv
   assert.equal(t.get('lr-late')!.tier, 'background');
   assert.equal(t.get('lr-other')!.tier, 'background');
 });
+
+test('truth: a delete answered with a Status follows the references the object\'s last body named', () => {
+  const st: TruthStep[] = [
+    { action: 'r1/s01', user: 'carol', start: T0, end: T0 + 1000 },
+    { action: 'r1/s02', user: 'carol', start: T0 + 5000, end: T0 + 6000 },
+  ];
+  const svc = { resource: 'services', namespace: 'team', name: 'cache' };
+  const slice = { resource: 'endpointslices', apiGroup: 'discovery.k8s.io', namespace: 'team', name: 'cache-abc' };
+  const ev2 = [
+    ev(100, 'carol', 'create', svc, { auditID: 'svc-create', responseObject: obj('cache', 'u-svc', undefined, 'team') }),
+    ev(300, 'system:serviceaccount:kube-system:endpointslice-controller', 'create', { ...slice, name: undefined }, { auditID: 'slice-create', responseObject: obj('cache-abc', 'u-slice', 'u-svc', 'team') }),
+    ev(5100, 'carol', 'delete', svc, { auditID: 'svc-delete', responseObject: { kind: 'Status', metadata: {} } }),
+    ev(5300, GC, 'delete', slice, { auditID: 'slice-delete', responseObject: { kind: 'Status', metadata: {} } }),
+  ];
+  const t = deriveTruth(ev2, st);
+  assert.equal(t.get('slice-create')!.action, 'r1/s01');
+  assert.equal(t.get('svc-delete')!.action, 'r1/s02');
+  assert.equal(`${t.get('slice-delete')!.tier}:${t.get('slice-delete')!.action}`, 'cascade:r1/s02', 'the slice\'s owner was deleted by s02');
+});

@@ -129,6 +129,7 @@ export function deriveTruth(events: readonly AuditEvent[], steps: readonly Truth
   const claims = new Map<string, Claim>(); // uid or name key → latest claim
   const nameToUid = new Map<string, string>();
   const generation = new Map<string, number>(); // uid → last metadata.generation seen
+  const ownersOf = new Map<string, string[]>(); // uid → the references its last body named
   const lastWriteIn = new Map<string, Claim>(); // namespace → the claim of the latest write there
   const deletingNs = new Map<string, Claim>(); // namespace → claim of the step that deleted it
   const bornNs = new Map<string, Claim>(); // namespace → claim of the step that created it
@@ -144,6 +145,11 @@ export function deriveTruth(events: readonly AuditEvent[], steps: readonly Truth
     for (const k of links.selfKeys) { const u = nameToUid.get(k); if (u) selfUids.add(u); }
     const refUids = new Set(links.refs);
     for (const k of links.refKeys) { const u = nameToUid.get(k); if (u) refUids.add(u); }
+    // a request without a body naming references (a delete answered with a Status, a get of a
+    // subresource) still links to what the object's last body referenced: the garbage
+    // collector's delete of an EndpointSlice follows the Service deleted just before
+    if (links.refs.length) for (const u of links.self) ownersOf.set(u, links.refs);
+    else for (const u of selfUids) for (const o of ownersOf.get(u) ?? []) refUids.add(o);
     const createdUid = meta(e.responseObject)?.uid as string | undefined;
     const clusterIP = e.objectRef?.resource === 'services' ? (e.responseObject?.spec?.clusterIP ?? e.requestObject?.spec?.clusterIP) : undefined;
     if (createdUid && typeof clusterIP === 'string' && clusterIP !== 'None') nameToUid.set(`clusterip/${clusterIP}`, createdUid);
