@@ -143,3 +143,23 @@ test('truth: a delete answered with a Status follows the references the object\'
   assert.equal(t.get('svc-delete')!.action, 'r1/s02');
   assert.equal(`${t.get('slice-delete')!.tier}:${t.get('slice-delete')!.action}`, 'cascade:r1/s02', 'the slice\'s owner was deleted by s02');
 });
+
+test('truth: an Endpoints update follows the newest step among the pods it lists', () => {
+  const st: TruthStep[] = [
+    { action: 'r1/s01', user: 'ci', start: T0, end: T0 + 1000 },
+    { action: 'r1/s02', user: 'ci', start: T0 + 5000, end: T0 + 6000 },
+  ];
+  const EPC = 'system:serviceaccount:kube-system:endpoint-controller';
+  const ep = (uids: string[]) => ({ kind: 'Endpoints', metadata: { name: 'web', namespace: 'team', uid: 'u-ep' }, subsets: [{ addresses: uids.map((u) => ({ ip: '10.0.0.1', targetRef: { kind: 'Pod', uid: u } })) }] });
+  const ev3 = [
+    ev(100, 'ci', 'create', { resource: 'services', namespace: 'team', name: 'web' }, { auditID: 'svc', responseObject: obj('web', 'u-svc', undefined, 'team') }),
+    ev(200, RS, 'create', { resource: 'pods', namespace: 'team' }, { auditID: 'p1' }),
+    ev(300, 'ci', 'create', { resource: 'pods', namespace: 'team', name: 'old' }, { auditID: 'old-pod', responseObject: obj('old', 'u-old', undefined, 'team') }),
+    ev(400, EPC, 'create', { resource: 'endpoints', namespace: 'team', name: 'web' }, { auditID: 'ep-create', responseObject: ep(['u-old']) }),
+    ev(5100, 'ci', 'create', { resource: 'pods', namespace: 'team', name: 'new' }, { auditID: 'new-pod', responseObject: obj('new', 'u-new', undefined, 'team') }),
+    ev(5500, EPC, 'update', { resource: 'endpoints', namespace: 'team', name: 'web' }, { auditID: 'ep-update', responseObject: ep(['u-old', 'u-new']) }),
+  ];
+  const t = deriveTruth(ev3, st);
+  assert.equal(t.get('ep-create')!.action, 'r1/s01');
+  assert.equal(t.get('ep-update')!.action, 'r1/s02', 'the pod s02 added is why the Endpoints changed');
+});

@@ -71,6 +71,17 @@ const KIND_RESOURCE: Record<string, [string, string]> = {
 /** resource → the resource of the same name it belongs to */
 const SAME_NAME_PARENT: Record<string, [string, string]> = { endpoints: ['', 'services'] };
 
+/** uids of the pods an Endpoints (subsets[].addresses/notReadyAddresses) or EndpointSlice (endpoints[]) lists. */
+function endpointTargets(body: any): string[] {
+  const out: string[] = [];
+  if (body?.kind === 'Endpoints') {
+    for (const s of (body.subsets ?? []) as any[]) for (const a of [...(s?.addresses ?? []), ...(s?.notReadyAddresses ?? [])] as any[]) if (a?.targetRef?.uid) out.push(a.targetRef.uid);
+  } else if (body?.kind === 'EndpointSlice') {
+    for (const e of (body.endpoints ?? []) as any[]) if (e?.targetRef?.uid) out.push(e.targetRef.uid);
+  }
+  return out;
+}
+
 /** The objects an event touches and links to: its own uid/name and its references. */
 export function eventLinks(e: AuditEvent): { self: string[]; selfKeys: string[]; refs: string[]; refKeys: string[] } {
   const self: string[] = [];
@@ -90,6 +101,8 @@ export function eventLinks(e: AuditEvent): { self: string[]; selfKeys: string[];
     if (m.uid) self.push(m.uid);
     if (m.name && r?.resource && !r.subresource) { const kk = nameKey(r.apiGroup, r.resource, r.namespace ?? m.namespace, m.name); if (kk) selfKeys.push(kk); }
     for (const o of (m.ownerReferences ?? []) as any[]) if (o?.uid) refs.push(o.uid);
+    // Endpoints and EndpointSlices change as the pods they list come and go: they link to those pods
+    for (const t of endpointTargets(body)) refs.push(t);
     for (const inv of [body?.involvedObject, body?.regarding]) {
       if (!inv) continue;
       if (inv.uid) refs.push(inv.uid);
