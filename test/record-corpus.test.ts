@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'no
 import { brotliDecompressSync, gzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
-import { assignRuns, listRuns, loadRun, recompressRun, runFile, splitOf, writeRun, writeSplits, type RunWindow } from '../src/record/corpus.ts';
+import { assignRuns, compareRuns, listRuns, loadRun, recompressRun, runFile, splitOf, writeRun, writeSplits, type RunWindow } from '../src/record/corpus.ts';
 import { recordedCases } from '../src/eval/corpus.ts';
 import { trainingEvents } from '../src/record/training.ts';
 import { TRUTH_CONTEXT_ANNOTATION, TRUTH_LABEL_ANNOTATION } from '../src/types/audit.ts';
@@ -92,6 +92,7 @@ test('corpus: runs up to r58 are the train split, later runs the test split', ()
   assert.equal(splitOf('r59-config-secrets'), 'test');
   assert.equal(splitOf('r120-kustomize'), 'test');
   assert.equal(splitOf('capture'), 'test');
+  assert.deepEqual(['r100-a', 'r9-b', 'r10-c', 'r59-d'].sort(compareRuns), ['r9-b', 'r10-c', 'r59-d', 'r100-a']);
 });
 
 /** A small two-run corpus: r58 (train) and r59 (test), each one create by alice plus a background lease. */

@@ -14,6 +14,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { AuditEvent, AuditLevel } from '../types/audit.ts';
 import { applyPolicy, levelLess, POLICIES } from '../k8s/audit-policy.ts';
+import { compareRuns } from '../record/corpus.ts';
 import { hkermaTruth, readJsonl, recordedTruth, restrictTruth, simulatorTruth, type HkermaTruthLine, type RecordedTruthLine, type TruthSet } from './truth.ts';
 
 export interface EvalCase {
@@ -72,7 +73,7 @@ export async function hkermaCases(dir: string, log: (m: string) => void = () => 
 /** Run directories of a recorded corpus (or the directory itself when it is one run). */
 export function recordedRuns(dir: string): string[] {
   if (existsSync(path.join(dir, 'manifest.json'))) return [dir];
-  return readdirSync(dir).map((d) => path.join(dir, d)).filter((d) => statSync(d).isDirectory() && existsSync(path.join(d, 'manifest.json'))).sort();
+  return readdirSync(dir).map((d) => path.join(dir, d)).filter((d) => statSync(d).isDirectory() && existsSync(path.join(d, 'manifest.json'))).sort(compareRuns);
 }
 
 const AUDIT_FILE = /^audit.*\.(jsonl|json|log)(\.gz|\.br)?$/;

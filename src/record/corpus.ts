@@ -151,10 +151,16 @@ async function* readJsonl<T>(file: string): AsyncGenerator<T> {
 
 export interface LoadedRun { dir: string; manifest: RunManifest; events: AuditEvent[]; truth: Map<string, TruthRow> }
 
-/** The run folders of a corpus (those with a manifest.json), sorted. */
+/** Orders run names by their number (r9 before r10 before r100), then by name. */
+export function compareRuns(a: string, b: string): number {
+  const n = (s: string) => Number(/^r(\d+)/.exec(path.basename(s))?.[1] ?? Infinity);
+  return n(a) - n(b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/** The run folders of a corpus (those with a manifest.json), in run order. */
 export function listRuns(corpusDir: string): string[] {
   if (!existsSync(corpusDir)) return [];
-  return readdirSync(corpusDir).filter((d) => existsSync(path.join(corpusDir, d, 'manifest.json'))).sort().map((d) => path.join(corpusDir, d));
+  return readdirSync(corpusDir).filter((d) => existsSync(path.join(corpusDir, d, 'manifest.json'))).sort(compareRuns).map((d) => path.join(corpusDir, d));
 }
 
 /**
