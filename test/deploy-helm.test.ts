@@ -90,10 +90,10 @@ function checkFluentBit(all: Obj[], kontextService: Obj): void {
   assert.ok(metrics, 'a metrics Service');
   // every ${VAR} of the configuration is set
   const env = new Map<string, Obj>(c.env.map((e: Obj) => [e.name, e]));
-  for (const m of config.data[file].matchAll(/\$\{([A-Z_]+)\}/g)) assert.ok(env.has(m[1]), `sets ${m[1]}`);
-  assert.equal(env.get('KONTEXT_HOST').value, `${kontextService.metadata.name}.${kontextService.metadata.namespace}.svc`);
-  assert.equal(Number(env.get('KONTEXT_PORT').value), kontextService.spec.ports.find((p: Obj) => p.name === 'forward').port);
-  assert.ok(env.get('KONTEXT_SHARED_KEY').valueFrom.secretKeyRef);
+  for (const m of (config.data[file] as string).matchAll(/\$\{([A-Z_]+)\}/g)) assert.ok(env.has(m[1]), `sets ${m[1]}`);
+  assert.equal(env.get('KONTEXT_HOST')!.value, `${kontextService.metadata.name}.${kontextService.metadata.namespace}.svc`);
+  assert.equal(Number(env.get('KONTEXT_PORT')!.value), kontextService.spec.ports.find((p: Obj) => p.name === 'forward').port);
+  assert.ok(env.get('KONTEXT_SHARED_KEY')!.valueFrom.secretKeyRef);
   assert.equal(pod.automountServiceAccountToken, false);
   assert.equal(c.securityContext.allowPrivilegeEscalation, false);
   assert.equal(c.securityContext.readOnlyRootFilesystem, true);
@@ -189,5 +189,26 @@ describe('Helm chart (plugin/helm/kontext)', { skip: helmBin ? false : 'no helm 
   test('the plain manifests are a fresh render of the chart', () => {
     const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts/helm-manifests.mjs'), '--check'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, HELM: helmBin } });
     assert.equal(r.status, 0, r.stderr);
+  });
+});
+
+describe('README docker compose recipe', () => {
+  test('exports the generated secrets, so the curl line sends a token', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const recipe = /```sh\n\s*(scripts\/compose-secrets\.sh > \.env[^`]*)```/.exec(readme)?.[1];
+    assert.ok(recipe, 'the compose recipe');
+    const load = recipe.split('\n').map((l) => l.trim()).find((l) => l.includes('. ./.env'));
+    assert.ok(load, 'the recipe loads .env');
+    assert.ok(recipe.indexOf(load) < recipe.indexOf('$KONTEXT_AUTH_TOKENS'), 'loaded before the token is used');
+    const dir = path.join(os.tmpdir(), `kontext-compose-${process.pid}`);
+    spawnSync('mkdir', ['-p', dir]);
+    const gen = spawnSync('sh', [path.join(ROOT, 'scripts/compose-secrets.sh')], { encoding: 'utf8' });
+    assert.equal(gen.status, 0);
+    writeFileSync(path.join(dir, '.env'), gen.stdout);
+    // a child process (curl, npx kontext) sees what the recipe's line leaves in the shell
+    const r = spawnSync('sh', ['-c', `${load.replace(/#.*$/, '')}\nsh -c 'printf %s "$KONTEXT_AUTH_TOKENS"'`], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, /KONTEXT_AUTH_TOKENS=(\S+)/.exec(gen.stdout)![1]);
+    spawnSync('rm', ['-rf', dir]);
   });
 });
