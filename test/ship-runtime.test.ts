@@ -35,6 +35,49 @@ before(() => {
 });
 after(() => { if (work) rmSync(work, { recursive: true, force: true }); });
 
+describe('Dockerfile', () => {
+  const text = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const lines = text.split('\n').filter((l) => l.trim() && !l.trimStart().startsWith('#'));
+  const stages: { from: string; name?: string; lines: string[] }[] = [];
+  const args = new Map<string, string>();
+  for (const l of lines) {
+    const arg = /^ARG (\w+)=(\S+)/.exec(l);
+    if (arg && !stages.length) { args.set(arg[1]!, arg[2]!); continue; }
+    const from = /^FROM (\S+)(?: AS (\S+))?/i.exec(l);
+    if (from) stages.push({ from: from[1]!.replace(/\$\{(\w+)\}/, (_, k: string) => args.get(k) ?? ''), name: from[2], lines: [] });
+    else stages.at(-1)?.lines.push(l);
+  }
+  const runtime = stages.at(-1)!;
+
+  test('multi-stage on Node 24; the runtime stage holds the runtime package and production dependencies only', () => {
+    assert.ok(stages.length >= 2, 'multi-stage');
+    for (const s of stages) assert.match(s.from, /^node:24[.-]/, `${s.name ?? 'final'} stage on Node 24`);
+    const copies = runtime.lines.filter((l) => /^COPY /.test(l));
+    assert.ok(copies.length > 0 && copies.every((l) => /--from=/.test(l)), 'the runtime stage copies only from earlier stages');
+    assert.ok(copies.some((l) => /\/out\/kontext /.test(l)), 'the runtime package');
+    assert.ok(!runtime.lines.some((l) => /^RUN /.test(l) && /\bnpm (ci|install)\b/.test(l) && !/--omit=dev/.test(l)), 'no dev dependencies');
+    const build = stages.find((s) => s.lines.some((l) => /scripts\/pack\.mjs --out \/out kontext/.test(l)));
+    assert.ok(build, 'a stage assembles the runtime package with scripts/pack.mjs');
+    const deps = stages.find((s) => s.lines.some((l) => /npm ci --omit=dev/.test(l)));
+    assert.ok(deps, 'a stage installs production dependencies');
+    for (const l of stages.flatMap((s) => s.lines).filter((x) => /^COPY (?!--from)/.test(x))) {
+      const srcs = l.replace(/^COPY\s+/, '').split(/\s+/).slice(0, -1);
+      for (const src of srcs) assert.ok(existsSync(path.join(ROOT, src)), `COPY ${src} exists`);
+    }
+  });
+
+  test('runs as a non-root user, the compiled entry point, the health port probed', () => {
+    const user = runtime.lines.find((l) => /^USER /.test(l));
+    assert.ok(user && !/^USER (root|0)\b/.test(user), 'a non-root USER');
+    assert.match(runtime.lines.find((l) => /^ENTRYPOINT /.test(l)) ?? '', /bin\/kontext\.js/);
+    assert.ok(!text.includes('tsx'), 'no TypeScript loader');
+    assert.match(runtime.lines.find((l) => /^HEALTHCHECK /.test(l)) ?? '', /healthz/);
+    const engines = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).engines.node as string;
+    assert.match(engines, /24/);
+    assert.doesNotMatch(engines, /(^|[^.\d])20([^.\d]|$)/, 'Node 20 is end of life');
+  });
+});
+
 describe('runtime package', () => {
   test('holds compiled JavaScript and the runtime only', () => {
     const manifest = JSON.parse(readFileSync(path.join(pkg, 'package.json'), 'utf8'));
