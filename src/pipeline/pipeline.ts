@@ -233,6 +233,7 @@ export class Pipeline implements Downstream {
     const tracked: Receipt = {
       settle(n = 1) { left -= n; if (left <= 0) units.delete(tracked); receipt.settle(n); },
       fail(err) { units.delete(tracked); receipt.fail(err); },
+      duplicate(n = 1) { receipt.duplicate?.(n); },
     };
     if (left > 0) units.add(tracked);
     return tracked;

@@ -13,6 +13,8 @@ export interface Receipt {
   settle(n?: number): void;
   /** the unit cannot be stored; the source must not ack it */
   fail(err: Error): void;
+  /** one event of this unit is a copy of one received before (it settles with the original; optional) */
+  duplicate?(n?: number): void;
 }
 
 /** Normalize → label. One audit event in its final stage, with event time in epoch ms. */
