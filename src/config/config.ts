@@ -51,6 +51,7 @@ export const OPTIONS = [
   { key: 'reorderWait', flag: 'reorder-wait', env: 'KONTEXT_REORDER_WAIT', type: 'duration', default: '2s', help: 'How long (wall time) events wait for older ones delivered after them (out-of-order chunks of a backlog).' },
   { key: 'contextIdle', flag: 'context-idle', env: 'KONTEXT_CONTEXT_IDLE', type: 'duration', default: '60s', help: 'Close a context after this long without a new member (event time).' },
   { key: 'contextMaxAge', flag: 'context-max-age', env: 'KONTEXT_CONTEXT_MAX_AGE', type: 'duration', default: '300s', help: 'Close a context this long after its first event.' },
+  { key: 'sweepInterval', flag: 'sweep-interval', env: 'KONTEXT_SWEEP_INTERVAL', type: 'duration', default: '60s', help: 'How often (wall time) `serve` closes stored contexts left open past their max age by a crashed or stopped instance; one nobody wrote across a whole interval is closed (safe with several replicas). 0 = only at start-up.' },
   { key: 'contextMaxEvents', flag: 'context-max-events', env: 'KONTEXT_CONTEXT_MAX_EVENTS', type: 'int', default: 1000, min: 1, help: 'Close a context at this many members.' },
   { key: 'flushInterval', flag: 'flush-interval', env: 'KONTEXT_FLUSH_INTERVAL', type: 'duration', default: '1s', help: 'How often open contexts are written to Elasticsearch (and forward chunks acked).' },
   { key: 'maxInFlight', flag: 'max-in-flight', env: 'KONTEXT_MAX_IN_FLIGHT', type: 'int', default: 200000, min: 1, help: 'Events buffered before sources stop reading (backpressure).' },

@@ -11,6 +11,7 @@ import { createContextWriter, type ContextWriter } from '../store/writer.ts';
 import { createDeadLetterSink, type EsDeadLetterSink } from '../store/dead-letter.ts';
 import { loadRecentContexts, sweepStaleOpen } from '../store/restore.ts';
 import { restoreContexts } from '../cluster/restore.ts';
+import { StaleSweeper } from '../store/sweeper.ts';
 import { Normalizer } from '../normalize/index.ts';
 import { createLabeler, type Labeler } from '../label/index.ts';
 import { createClusterer, clustererOptions, type Clusterer } from '../cluster/index.ts';
@@ -91,10 +92,14 @@ export interface BuiltPipeline {
   /** contexts taken back from Elasticsearch at start-up, and stale open ones closed */
   restored: { contexts: number; swept: number };
   detections: DetectionEngine;
+  /** closes documents left open by another instance while this one runs (live input with a sweep interval) */
+  sweeper?: StaleSweeper;
 }
 
 /** Background aggregates stay open up to this long (the clusterer's default window). */
 const BACKGROUND_WINDOW_MS = 1_800_000;
+/** the periodic sweeper waits this much event time past the horizon (late events of a live context) */
+const SWEEP_MARGIN_MS = 300_000;
 
 export interface BuildOptions {
   refresh?: boolean | 'wait_for';
@@ -133,5 +138,10 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
     maxInFlight: cfg.maxInFlight,
     clockQuiet: Math.max(cfg.flushInterval, cfg.reorderWait),
   });
-  return { pipeline, normalize, labeler, cluster, writer, deadLetters, restored, detections };
+  let sweeper: StaleSweeper | undefined;
+  if (opts.live && opts.restore !== false && cfg.sweepInterval > 0) {
+    sweeper = new StaleSweeper({ client, prefix: cfg.indexPrefix, horizonMs: Math.max(cfg.contextMaxAge, BACKGROUND_WINDOW_MS) + SWEEP_MARGIN_MS, intervalMs: cfg.sweepInterval, refresh: opts.refresh });
+    sweeper.start();
+  }
+  return { pipeline, normalize, labeler, cluster, writer, deadLetters, restored, detections, sweeper };
 }
