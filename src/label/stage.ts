@@ -5,12 +5,23 @@
 import type { KEvent, LabeledEvent, LabelStage } from '../types/pipeline.ts';
 import { parseLabelKey, type Label } from '../types/label.ts';
 import type { ModelBundle } from './bundle.ts';
-import { resolveClass, SESSION_GAP_MS, type EventFeatures } from './features.ts';
+import { resolveClass, SESSION_GAP_MS, type EventFeatures, type TracerState } from './features.ts';
+import { decodeState, encodeState, num } from '../util/snapshot.ts';
 import { Preprocessor } from './prepare.ts';
 import { RuleSet } from './rules.ts';
 import { Windower, type Voted, type WindowSpec } from './windows.ts';
 
-interface Entry { ev: KEvent; out?: LabeledEvent }
+interface Entry { ev: KEvent; out?: LabeledEvent; features?: EventFeatures }
+
+/** StreamingLabeler.snapshot(): the tracer, plus the features of events taken in and not yet left */
+interface LabelerState { v: 1; tracer: TracerState; held: Array<[string, EventFeatures]>; newest: number | null }
+
+/**
+ * What a labeler restored from a checkpoint needs to know about events arriving again after
+ * a restart: `covered` (the checkpoint's tracer already saw this event: it was stored before
+ * the checkpoint, and is re-sent only because its unit was not acknowledged yet).
+ */
+export interface RestoreHints { covered?: (auditID: string, time: number) => boolean }
 interface Residual { entry: Entry; emb: Float32Array; wide: Float32Array; candidates: EventFeatures['candidates']; awaitsNext: boolean; sure: boolean }
 
 /**
@@ -76,7 +87,42 @@ export class StreamingLabeler implements LabelStage {
     if (b) this.windower = new Windower(opts.window ?? b.config.window, opts.stride ?? b.config.stride, b.model.classes);
   }
 
+  /** features of events the checkpoint saw taken in but not labeled yet, by auditID (after a restore) */
+  private resumed = new Map<string, EventFeatures>();
+  private covered: RestoreHints['covered'];
+
   get pending(): number { return this.queue.length - this.head; }
+
+  /**
+   * The labeler's memory for the restart checkpoint (see store/checkpoint.ts): the tracer's
+   * object→context links, release sessions, people's recent requests, and the features of
+   * the events it holds. Take it when every event it let out is in the clusterer.
+   */
+  snapshot(): string {
+    const held: Array<[string, EventFeatures]> = [];
+    for (let i = this.head; i < this.queue.length; i++) {
+      const e = this.queue[i]!;
+      if (e.features) held.push([e.ev.audit.auditID, e.features]);
+    }
+    for (const [id, f] of this.resumed) held.push([id, f]);
+    const state: LabelerState = { v: 1, tracer: this.pre.features.snapshotState(), held, newest: Number.isFinite(this.newest) ? this.newest : null };
+    return encodeState(state);
+  }
+
+  /**
+   * Takes back a `snapshot()` (before the first push). Events it held come back with the
+   * features it computed then (they are re-sent); events the tracer already saw are labeled
+   * without touching it again. Returns false for an unreadable or other-version snapshot.
+   */
+  restore(text: string, hints: RestoreHints = {}): boolean {
+    let s: LabelerState;
+    try { s = decodeState<LabelerState>(text); } catch { return false; }
+    if (!s || s.v !== 1 || !this.pre.features.restoreState(s.tracer)) return false;
+    this.resumed = new Map(s.held ?? []);
+    this.newest = num(s.newest, -Infinity);
+    this.covered = hints.covered;
+    return true;
+  }
   get window(): number | undefined { return this.windower?.window; }
   get stride(): number | undefined { return this.windower?.stride; }
 
@@ -95,8 +141,10 @@ export class StreamingLabeler implements LabelStage {
       if (ev.time > this.newest) this.newest = ev.time;
       const entry: Entry = { ev };
       this.queue.push(entry);
-      const p = this.pre.prepare(ev.audit, ev.time);
+      const p = this.prepare(ev);
+      if (p === undefined) { entry.out = labeled(ev, 'background other', 'rule', 0); continue; }
       if (p.kind === 'rule') { entry.out = labeled(ev, `background ${p.match.kind}`, 'rule', 1); continue; }
+      if (b && this.windower) entry.features = p.features;
       if (!b || !this.windower) {
         const key = p.features.origin === 'nonresource' ? 'background other' : p.features.origin;
         entry.out = labeled(ev, key, 'rule', 0.5);
@@ -131,6 +179,19 @@ export class StreamingLabeler implements LabelStage {
       if (this.scoredHead > 1024 && this.scoredHead * 2 > this.scored.length) { this.scored = this.scored.slice(this.scoredHead); this.scoredHead = 0; }
     }
     return this.drain();
+  }
+
+  /** rules, then features: computed, or those of a restored snapshot; undefined for an event the restored tracer already saw */
+  private prepare(ev: KEvent): ReturnType<Preprocessor['prepare']> | undefined {
+    if (this.resumed.size || this.covered) {
+      const match = this.pre.rules.match(ev.audit);
+      if (match) return { kind: 'rule', match };
+      const id = ev.audit.auditID;
+      const f = this.resumed.get(id);
+      if (f) { this.resumed.delete(id); return { kind: 'model', features: f }; }
+      if (this.covered?.(id, ev.time)) return undefined;
+    }
+    return this.pre.prepare(ev.audit, ev.time);
   }
 
   private async score(specs: WindowSpec[]): Promise<void> {
