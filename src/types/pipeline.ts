@@ -33,6 +33,8 @@ export interface LabeledEvent extends KEvent {
   labelSource: 'rule' | 'model';
   /** vote share of the winning class, 1 for rules */
   confidence: number;
+  /** link keys from bodies the clusterer stripped (kept for the stored member, see ContextMember.keys) */
+  linkKeys?: string[];
 }
 
 /**
