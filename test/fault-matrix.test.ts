@@ -166,10 +166,14 @@ test('restarts: kill -9 early in a chunk, SIGTERM (open contexts continue), kill
   const s = await readStore(es, prefix);
   assertExactlyOnce(s, events.map((e) => e.auditID), 'restarts');
   for (const [what, before] of snapshots) assertKept(before, s, what);
-  // labels after a restart start without the labeler's memory of earlier requests, so some
-  // contexts around a restart differ from the clean run; measured, not asserted
+  // the labeler's and the detections' memory come back from the checkpoint and restored
+  // contexts keep their body link keys, so the contexts equal the clean run's but for a small
+  // residual: what the clusterer's own session memory (helm releases, background windows)
+  // and a checkpoint save racing the ack of its batch leave out (measured 4 of 93 here)
   const got = partition(s.owner);
-  t.diagnostic(`contexts differing from the clean run after ${snapshots.length} restarts: ${differing(got, clean)} of ${got.length} (clean ${clean.length})`);
+  const diff = differing(got, clean);
+  t.diagnostic(`contexts differing from the clean run after ${snapshots.length} restarts: ${diff} of ${got.length} (clean ${clean.length})`);
+  assert.ok(diff <= Math.ceil(clean.length * 0.06), `after ${snapshots.length} restarts ${diff} of ${got.length} contexts differ from the clean run (${clean.length})`);
 });
 
 test('Elasticsearch paused (SIGSTOP) 10 s, and chunks delivered twice concurrently: stored once, the same contexts as the clean run', { timeout: 120_000 }, async () => {

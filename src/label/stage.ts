@@ -14,7 +14,19 @@ import { Windower, type Voted, type WindowSpec } from './windows.ts';
 interface Entry { ev: KEvent; out?: LabeledEvent; features?: EventFeatures }
 
 /** StreamingLabeler.snapshot(): the tracer, plus the features of events taken in and not yet left */
-interface LabelerState { v: 1; tracer: TracerState; held: Array<[string, EventFeatures]>; newest: number | null }
+interface LabelerState {
+  v: 1;
+  tracer: TracerState;
+  /** events taken in and not let out yet, by auditID: labeled already, scored and waiting for their decision, or waiting for their window */
+  held: Array<[string, Resumed]>;
+  /** features of the events the next window starts with that were already let out (a flush), for the same window grid */
+  grid?: EventFeatures[];
+  newest: number | null;
+}
+type Resumed =
+  | { k: 'out'; label: string; source: 'rule' | 'model'; confidence: number }
+  | { k: 'scored'; f: EventFeatures; cls: number; confidence: number; votes?: number[]; weight: number }
+  | { k: 'held'; f: EventFeatures };
 
 /**
  * What a labeler restored from a checkpoint needs to know about events arriving again after
@@ -52,6 +64,7 @@ export interface StageOptions {
   maxObjects?: number;
 }
 
+const EMPTY = new Float32Array(0);
 const labelCache = new Map<string, Label>();
 function parseCached(key: string): Label {
   let l = labelCache.get(key);
@@ -88,7 +101,7 @@ export class StreamingLabeler implements LabelStage {
   }
 
   /** features of events the checkpoint saw taken in but not labeled yet, by auditID (after a restore) */
-  private resumed = new Map<string, EventFeatures>();
+  private resumed = new Map<string, Resumed>();
   private covered: RestoreHints['covered'];
 
   get pending(): number { return this.queue.length - this.head; }
@@ -99,19 +112,26 @@ export class StreamingLabeler implements LabelStage {
    * the events it holds. Take it when every event it let out is in the clusterer.
    */
   snapshot(): string {
-    const held: Array<[string, EventFeatures]> = [];
+    const held: Array<[string, Resumed]> = [];
+    const waiting = new Map<Entry, Voted<Residual>>();
+    for (let i = this.scoredHead; i < this.scored.length; i++) waiting.set(this.scored[i]!.item.entry, this.scored[i]!);
     for (let i = this.head; i < this.queue.length; i++) {
       const e = this.queue[i]!;
-      if (e.features) held.push([e.ev.audit.auditID, e.features]);
+      const id = e.ev.audit.auditID;
+      if (e.out) held.push([id, { k: 'out', label: e.out.labelKey, source: e.out.labelSource, confidence: e.out.confidence }]);
+      else if (waiting.has(e)) { const v = waiting.get(e)!; held.push([id, { k: 'scored', f: e.features!, cls: v.cls, confidence: v.confidence, votes: v.votes ? Array.from(v.votes) : undefined, weight: v.weight }]); }
+      else if (e.features) held.push([id, { k: 'held', f: e.features }]);
     }
-    for (const [id, f] of this.resumed) held.push([id, f]);
-    const state: LabelerState = { v: 1, tracer: this.pre.features.snapshotState(), held, newest: Number.isFinite(this.newest) ? this.newest : null };
+    for (const [id, r] of this.resumed) held.push([id, r]);
+    const grid = this.windower?.releasedTail().map((r) => r.entry.features!).filter(Boolean);
+    const state: LabelerState = { v: 1, tracer: this.pre.features.snapshotState(), held, grid, newest: Number.isFinite(this.newest) ? this.newest : null };
     return encodeState(state);
   }
 
   /**
-   * Takes back a `snapshot()` (before the first push). Events it held come back with the
-   * features it computed then (they are re-sent); events the tracer already saw are labeled
+   * Takes back a `snapshot()` (before the first push). Events it held come back, when they
+   * are re-sent, with what it knew of them then (their label, votes or features), and the
+   * model's window grid continues where it was; events the tracer already saw are labeled
    * without touching it again. Returns false for an unreadable or other-version snapshot.
    */
   restore(text: string, hints: RestoreHints = {}): boolean {
@@ -121,10 +141,18 @@ export class StreamingLabeler implements LabelStage {
     this.resumed = new Map(s.held ?? []);
     this.newest = num(s.newest, -Infinity);
     this.covered = hints.covered;
+    if (this.windower && s.grid?.length) this.windower.pushReleased(s.grid.map((f) => this.residual({ ev: { audit: { auditID: '' } as KEvent['audit'], time: 0 }, features: f, out: {} as LabeledEvent }, f)));
     return true;
   }
-  get window(): number | undefined { return this.windower?.window; }
-  get stride(): number | undefined { return this.windower?.stride; }
+
+  /** the windower's item for an event: its embedding and wide features from its tokens */
+  private residual(entry: Entry, f: EventFeatures): Residual {
+    const b = this.opts.bundle!;
+    const emb = new Float32Array(b.model.embedDim);
+    const wide = new Float32Array(b.model.classes);
+    b.model.embed(b.vocab.encode(f.tokens), emb, 0, wide, 0);
+    return { entry, emb, wide, candidates: f.candidates, awaitsNext: f.awaitsNext === true, sure: f.sure === true };
+  }
 
   push(events: KEvent[]): Promise<LabeledEvent[]> { return this.serial(() => this.doPush(events, false)); }
   flush(): Promise<LabeledEvent[]> { return this.serial(() => this.doPush([], true)); }
@@ -141,6 +169,17 @@ export class StreamingLabeler implements LabelStage {
       if (ev.time > this.newest) this.newest = ev.time;
       const entry: Entry = { ev };
       this.queue.push(entry);
+      const r = this.resumed.size ? this.resumed.get(ev.audit.auditID) : undefined;
+      if (r && r.k !== 'held') {
+        this.resumed.delete(ev.audit.auditID);
+        if (r.k === 'out') { entry.out = labeled(ev, r.label, r.source, r.confidence); continue; }
+        if (b && this.windower) {
+          entry.features = r.f;
+          const item: Residual = { entry, emb: EMPTY, wide: EMPTY, candidates: r.f.candidates, awaitsNext: r.f.awaitsNext === true, sure: r.f.sure === true };
+          this.scored.push({ item, cls: r.cls, confidence: r.confidence, votes: r.votes ? Float32Array.from(r.votes) : undefined, weight: r.weight });
+          continue;
+        }
+      }
       const p = this.prepare(ev);
       if (p === undefined) { entry.out = labeled(ev, 'background other', 'rule', 0); continue; }
       if (p.kind === 'rule') { entry.out = labeled(ev, `background ${p.match.kind}`, 'rule', 1); continue; }
@@ -150,10 +189,7 @@ export class StreamingLabeler implements LabelStage {
         entry.out = labeled(ev, key, 'rule', 0.5);
         continue;
       }
-      const emb = new Float32Array(b.model.embedDim);
-      const wide = new Float32Array(b.model.classes);
-      b.model.embed(b.vocab.encode(p.features.tokens), emb, 0, wide, 0);
-      this.windower.push({ entry, emb, wide, candidates: p.features.candidates, awaitsNext: p.features.awaitsNext === true, sure: p.features.sure === true });
+      this.windower.push(this.residual(entry, p.features));
     }
     if (b && this.windower) {
       const specs = this.windower.takeReady();
@@ -187,8 +223,8 @@ export class StreamingLabeler implements LabelStage {
       const match = this.pre.rules.match(ev.audit);
       if (match) return { kind: 'rule', match };
       const id = ev.audit.auditID;
-      const f = this.resumed.get(id);
-      if (f) { this.resumed.delete(id); return { kind: 'model', features: f }; }
+      const r = this.resumed.get(id);
+      if (r?.k === 'held') { this.resumed.delete(id); return { kind: 'model', features: r.f }; }
       if (this.covered?.(id, ev.time)) return undefined;
     }
     return this.pre.prepare(ev.audit, ev.time);
