@@ -257,3 +257,25 @@ test('event detections computed before the clusterer strips bodies survive into 
   assert.ok(!names(summarize('x', [stripped], 'closed')).includes('configmap-private-credentials'));
 });
 const names = (d: ContextDoc) => (d.detections ?? []).map((x) => x.name);
+
+test('correlation memory survives a restart through the checkpoint: a privileged pod created before it, the exec after it still fires; re-sent events are not counted twice', async () => {
+  // first life: the privileged pod and 403 probes (5 of the burst before the restart)
+  const first = createDetectionEngine();
+  const probes = (from: number, n: number, id: string) => Array.from({ length: n }, (_, i) => getSecret(T0 + (from + i) * 1000, 'mallory', `ns${from + i}`, 403, `${id}${from + i}`));
+  const before = [createPod(T0, 'alice', 'shop', 'debug', privilegedPod), ...probes(0, 5, 'p')];
+  await run(before, first);
+  const text = first.snapshot();
+  // second life, without the memory: the exec after the restart is not recognised
+  assert.equal(withDetection(await run([execPod(T0 + 30 * MIN, 'bob', 'shop', 'debug', 'exec-1')]), 'exec-into-privileged-pod').length, 0, 'without the checkpoint the restart forgets the pod');
+  const second = createDetectionEngine();
+  // the probes before the restart are re-sent (their unit was not acknowledged): covered, not counted again
+  const resent = new Set(before.map((x) => x.audit.auditID));
+  assert.equal(second.restore(text, { covered: (id) => resent.has(id) }), true);
+  const after = await run([execPod(T0 + 30 * MIN, 'bob', 'shop', 'debug', 'exec-1'), ...probes(0, 5, 'p')], second);
+  const hits = withDetection(after, 'exec-into-privileged-pod');
+  assert.equal(hits.length, 1, 'the exec into the pod created before the restart fires');
+  assert.deepEqual(hits[0]!.auditIDs, ['exec-1']);
+  assert.equal(second.state.forbidden.size, first.state.forbidden.size, 'the re-sent probes are the same memory, not new entries');
+  assert.deepEqual(second.state.forbidden.dump().map(([k, v]) => [k, v.value]), first.state.forbidden.dump().map(([k, v]) => [k, v.value]), 're-sent events are not counted twice');
+  assert.equal(createDetectionEngine().restore('not a checkpoint'), false, 'an unreadable checkpoint is refused');
+});

@@ -118,7 +118,9 @@ const esProc = esProcess();
 test('restarts: kill -9 early in a chunk, SIGTERM (open contexts continue), kill -9 while Elasticsearch is paused; the peer re-sends unacked chunks', { timeout: 240_000 }, async (t) => {
   const prefix = prefixFor('restarts');
   const port = await freePort();
-  let svc: Served = await serve(prefix, port);
+  // a checkpoint of the labeler and detection memory at every write (the default takes one every 10 s)
+  const flags = ['--checkpoint-interval', '0'];
+  let svc: Served = await serve(prefix, port, flags);
   const snapshots: Array<[string, StoreState]> = [];
   const snap = async (what: string) => { snapshots.push([what, await readStore(es, prefix)]); };
   try {
@@ -128,7 +130,7 @@ test('restarts: kill -9 early in a chunk, SIGTERM (open contexts continue), kill
           await sleep(50);
           await kill(svc, 'SIGKILL');
           await snap('kill -9');
-          svc = await serve(prefix, port);
+          svc = await serve(prefix, port, flags);
         })();
       }
       if (k === 4) {
@@ -137,7 +139,7 @@ test('restarts: kill -9 early in a chunk, SIGTERM (open contexts continue), kill
           await kill(svc, 'SIGTERM');
           assert.equal((await svc.exited).code, 0, 'clean exit on SIGTERM');
           await snap('SIGTERM');
-          svc = await serve(prefix, port);
+          svc = await serve(prefix, port, flags);
         })();
       }
       if (k === 7 && esProc) {
@@ -147,7 +149,7 @@ test('restarts: kill -9 early in a chunk, SIGTERM (open contexts continue), kill
           try {
             await sleep(1000);
             await kill(svc, 'SIGKILL');
-            const restarting = serve(prefix, port);
+            const restarting = serve(prefix, port, flags);
             await sleep(3000); // the new process waits for Elasticsearch
             esProc.resume();
             await snap('kill -9 while Elasticsearch was paused');
@@ -164,10 +166,14 @@ test('restarts: kill -9 early in a chunk, SIGTERM (open contexts continue), kill
   const s = await readStore(es, prefix);
   assertExactlyOnce(s, events.map((e) => e.auditID), 'restarts');
   for (const [what, before] of snapshots) assertKept(before, s, what);
-  // labels after a restart start without the labeler's memory of earlier requests, so some
-  // contexts around a restart differ from the clean run; measured, not asserted
+  // the labeler's and the detections' memory come back from the checkpoint and restored
+  // contexts keep their body link keys, so the contexts equal the clean run's but for a small
+  // residual: what the clusterer's own session memory (helm releases, background windows)
+  // and a checkpoint save racing the ack of its batch leave out (measured 2-4 of 93 here)
   const got = partition(s.owner);
-  t.diagnostic(`contexts differing from the clean run after ${snapshots.length} restarts: ${differing(got, clean)} of ${got.length} (clean ${clean.length})`);
+  const diff = differing(got, clean);
+  t.diagnostic(`contexts differing from the clean run after ${snapshots.length} restarts: ${diff} of ${got.length} (clean ${clean.length})`);
+  assert.ok(diff <= Math.ceil(clean.length * 0.06), `after ${snapshots.length} restarts ${diff} of ${got.length} contexts differ from the clean run (${clean.length})`);
 });
 
 test('Elasticsearch paused (SIGSTOP) 10 s, and chunks delivered twice concurrently: stored once, the same contexts as the clean run', { timeout: 120_000 }, async () => {

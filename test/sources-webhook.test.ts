@@ -8,6 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import { createWebhookRouter, jsonDepth, type WebhookOptions } from '../src/sources/webhook/index.ts';
 import { auditEvent, quietLogs, sleep, TestDownstream } from './sources-helpers.ts';
+import { Normalizer } from '../src/normalize/index.ts';
+import type { Downstream, Receipt } from '../src/types/pipeline.ts';
 
 let logs: Awaited<ReturnType<typeof quietLogs>>;
 before(async () => { logs = await quietLogs(); });
@@ -44,7 +46,7 @@ describe('audit webhook', () => {
       ds.settleAll();
       const res = await p;
       assert.equal(res.status, 200);
-      assert.deepEqual(await res.json(), { received: 3, accepted: 3, rejected: 0 });
+      assert.deepEqual(await res.json(), { received: 3, accepted: 3, duplicates: 0, rejected: 0 });
       assert.deepEqual(ds.records, list.items);
     } finally { await s.close(); }
   });
@@ -205,6 +207,30 @@ describe('audit webhook', () => {
       assert.equal(body.rejected, 2);
       assert.deepEqual(body.errors.map((e) => e.index), [1, 2]);
       assert.match(body.errors[1]!.reason, /auditID/);
+    } finally { await s.close(); }
+  });
+
+  test('events normalize drops as copies of earlier ones are counted as duplicates, not accepted', async () => {
+    // normalize for real; an event counts as stored as soon as it is released
+    const normalize = new Normalizer({ reorderWait: 0, reorderHorizon: 0 });
+    const ds: Downstream = {
+      saturated: false,
+      onDrain(cb) { queueMicrotask(cb); },
+      push(records: unknown[], receipt?: Receipt) {
+        normalize.push(records, receipt);
+        for (const e of normalize.drain(true)) e.receipt?.settle();
+      },
+    };
+    const s = await serve(ds as unknown as TestDownstream);
+    try {
+      const list = eventList(3);
+      const first = await post(s.url, JSON.stringify(list));
+      assert.deepEqual(await first.json(), { received: 3, accepted: 3, duplicates: 0, rejected: 0 });
+      // the apiserver retries the batch, plus one new event and one copy inside the batch
+      const fresh = auditEvent();
+      const again = await post(s.url, JSON.stringify({ ...list, items: [...list.items, fresh, fresh] }));
+      assert.equal(again.status, 200);
+      assert.deepEqual(await again.json(), { received: 5, accepted: 1, duplicates: 4, rejected: 0 });
     } finally { await s.close(); }
   });
 

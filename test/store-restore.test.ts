@@ -11,6 +11,7 @@ import { ensureIndexTemplates } from '../src/store/templates.ts';
 import { createContextWriter } from '../src/store/writer.ts';
 import { indexNames, type EsContextSource } from '../src/store/codec.ts';
 import { loadRecentContexts, sweepStaleOpen } from '../src/store/restore.ts';
+import { StaleSweeper } from '../src/store/sweeper.ts';
 import { createClusterer } from '../src/cluster/clusterer.ts';
 import { restoreContexts } from '../src/cluster/restore.ts';
 import { audit, countingReceipt, oracle } from './cluster-fixtures.ts';
@@ -79,6 +80,41 @@ test('restart: stored contexts come back, re-sent events join them once, stale o
     const got = await client.get<EsContextSource>({ index: names.contexts, id: 'web-e0' });
     assert.equal(got._source!.eventCount, 4);
     assert.equal((await client.count({ index: names.members, query: { term: { contextId: 'web-e0' } } })).count, 4);
+  } finally {
+    await deleteIndices(client, prefix);
+    await client.close();
+  }
+});
+
+test('periodic sweeper: closes a stale open document only once a whole interval passed without a write; one a replica keeps writing stays open', async () => {
+  const client = testClient();
+  const prefix = uniquePrefix('sweeper');
+  try {
+    await ensureIndexTemplates(client, prefix);
+    const names = indexNames(prefix);
+    const c = createClusterer({});
+    // a crashed instance's context, an hour old; another replica's context, as old, still written to; the newest one
+    const crashed = [deployment(0, T0 - 3_600_000, 'crashed', 'alice'), deployment(1, T0 - 3_599_000, 'crashed')];
+    const lagging = [deployment(0, T0 - 3_600_000, 'lagging', 'bob'), deployment(1, T0 - 3_599_000, 'lagging')];
+    const fresh = [deployment(0, T0, 'fresh', 'carol')];
+    c.push([...crashed, ...lagging, ...fresh]);
+    const writes = c.collect(T0 + 100).map((w) => ({ ...w, doc: { ...w.doc, state: 'open' as const }, version: 2 * w.doc.eventCount }));
+    const writer = createContextWriter({ client, prefix, refresh: true });
+    await writer.write(writes);
+    const sweeper = new StaleSweeper({ client, prefix, horizonMs: 1_800_000, intervalMs: 60_000, refresh: true });
+    assert.equal(await sweeper.pass(), 0, 'the first pass only notes the candidates');
+    // the lagging replica adds a member meanwhile (a higher version)
+    const lag = writes.find((w) => w.doc.id === 'lagging-e0')!;
+    await client.index({ index: names.contexts, id: 'lagging-e0', version: lag.version! + 2, version_type: 'external', document: { ...lag.doc, eventCount: 3 }, refresh: true });
+    assert.equal(await sweeper.pass(), 1, 'the second pass closes what nobody wrote in between');
+    const state = async (id: string) => (await client.get<EsContextSource>({ index: names.contexts, id }))._source!.state;
+    assert.equal(await state('crashed-e0'), 'closed');
+    assert.equal(await state('lagging-e0'), 'open', 'a context written since the last pass is live');
+    assert.equal(await state('fresh-e0'), 'open', 'a young context is never a candidate');
+    assert.equal(await sweeper.pass(), 1, 'unchanged for a whole interval now: closed');
+    assert.equal(await state('lagging-e0'), 'closed');
+    await writer.close();
+    await sweeper.stop();
   } finally {
     await deleteIndices(client, prefix);
     await client.close();

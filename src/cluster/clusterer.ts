@@ -38,7 +38,7 @@ import type { AuditEvent } from '../types/audit.ts';
 import type { ClusterStage, ContextWrite, RawEvent } from './types.ts';
 import type { SecurityFlag } from '../types/context.ts';
 import { eventFlags, FLAG_ORDER, resourceOf, summarize } from './summary.ts';
-import { eventKeys, keyWeight } from './keys.ts';
+import { bodyKeys, eventKeys, keyWeight } from './keys.ts';
 import { parseLabelKey, verbClassOf, type Label } from '../types/label.ts';
 import { clientFamily, isPerson, isSystemUser } from '../k8s/identity.ts';
 import { ATTRIBUTION, type AttributionParams } from '../k8s/params.ts';
@@ -174,7 +174,10 @@ function slim(e: LabeledEvent): LabeledEvent {
     audit = rest as AuditEvent;
     if (requestObject !== undefined && eventFlags(a).includes('privileged-pod')) audit.requestObject = requestObject;
   }
-  return { audit, time: e.time, label: e.label, labelKey: e.labelKey, labelSource: e.labelSource, confidence: e.confidence };
+  const out: LabeledEvent = { audit, time: e.time, label: e.label, labelKey: e.labelKey, labelSource: e.labelSource, confidence: e.confidence };
+  const keys = e.linkKeys ?? bodyKeys(a);
+  if (keys.length) out.linkKeys = keys;
+  return out;
 }
 
 /** Whether the event performs its label's operation itself, as a person (see isPerson). */
@@ -683,7 +686,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
             if (c.triggerUser === u) c.lastTrigger = e.time;
             if (!c.triggerKey && tk) c.triggerKey = tk;
           }
-          if (!background) register(ix, c, eventKeys(e.audit).own);
+          if (!background) register(ix, c, e.linkKeys?.length ? [...eventKeys(e.audit).own, ...e.linkKeys] : eventKeys(e.audit).own);
         }
         if (background) {
           const key = `${r.label}\u0000${first.audit.user?.username ?? ''}`;

@@ -97,6 +97,18 @@ function addBody(out: Set<string>, obj: any, ns: string | undefined): void {
   // pods/binding: the target node is not a link (every pod on it would be related)
 }
 
+/**
+ * The keys of an event that its compact member (store) cannot give back: those from the
+ * request/response bodies and the objectRef's uid. Empty for most events (no bodies, no uid).
+ */
+export function bodyKeys(a: AuditEvent): string[] {
+  if (a.requestObject === undefined && a.responseObject === undefined && !a.objectRef?.uid) return [];
+  const full = eventKeys(a).own;
+  const { requestObject: _q, responseObject: _r, ...rest } = a;
+  const base = new Set(eventKeys({ ...rest, objectRef: a.objectRef ? { ...a.objectRef, uid: undefined } : undefined } as AuditEvent).own);
+  return full.filter((k) => !base.has(k));
+}
+
 /** Keys of one event. Reads objectRef, user and (when logged) request/response bodies. */
 export function eventKeys(a: AuditEvent): EventKeys {
   const own = new Set<string>();

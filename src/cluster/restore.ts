@@ -42,9 +42,11 @@ function memberAudit(m: ContextMember, doc: ContextDoc): AuditEvent {
 export function toRestored(doc: ContextDoc): RestoredContext {
   let label: Label;
   try { label = parseLabelKey(doc.label); } catch { label = { kind: 'background', background: 'other' }; }
-  const events: LabeledEvent[] = doc.members.map((m) => ({
-    audit: memberAudit(m, doc), time: m.time, label, labelKey: doc.label, labelSource: 'rule', confidence: doc.confidence ?? 1,
-  }));
+  const events: LabeledEvent[] = doc.members.map((m) => {
+    const e: LabeledEvent = { audit: memberAudit(m, doc), time: m.time, label, labelKey: doc.label, labelSource: 'rule', confidence: doc.confidence ?? 1 };
+    if (m.keys?.length) e.linkKeys = [...m.keys];
+    return e;
+  });
   return { id: doc.id, label: doc.label, state: doc.state, events, flags: [...(doc.flags ?? [])] };
 }
 

@@ -45,6 +45,8 @@ export function toMember(e: LabeledEvent | { audit: AuditEvent; time: number }):
   if (r?.subresource) m.subresource = r.subresource;
   if (r?.namespace) m.namespace = r.namespace;
   if (r?.name) m.name = r.name;
+  const keys = (e as LabeledEvent).linkKeys;
+  if (keys?.length) m.keys = keys;
   return m;
 }
 

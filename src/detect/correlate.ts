@@ -9,6 +9,7 @@
  * process: after a restart the correlations start empty.
  */
 import { LRUCache } from 'lru-cache';
+import { dumpLru, loadLru } from '../util/snapshot.ts';
 import type { AuditEvent } from '../types/audit.ts';
 import { isPerson, isSystemUser } from '../cluster/summary.ts';
 
@@ -195,7 +196,33 @@ export class CorrelationState {
   }
 
   list(name: string): readonly string[] { return this.lists.get(name) ?? []; }
+
+  /** The correlations' memory as plain values (restart checkpoint). */
+  snapshotState(): CorrelationSnapshot {
+    return {
+      v: 1,
+      privilegedPods: dumpLru(this.privilegedPods), forbidden: dumpLru(this.forbidden), grants: dumpLru(this.grants),
+      wildcardRoles: dumpLru(this.wildcardRoles), secretReads: dumpLru(this.secretReads, (m) => [...m]),
+      tokenRequests: dumpLru(this.tokenRequests), accountIps: dumpLru(this.accountIps, (ips) => [...ips]),
+      lastFlagged: dumpLru(this.lastFlagged), createdControls: dumpLru(this.createdControls),
+    };
+  }
+
+  /** Takes back a `snapshotState()`; another version is ignored (false). */
+  restoreState(s: CorrelationSnapshot | undefined): boolean {
+    if (!s || s.v !== 1) return false;
+    loadLru(this.privilegedPods, s.privilegedPods); loadLru(this.forbidden, s.forbidden); loadLru(this.grants, s.grants);
+    loadLru(this.wildcardRoles, s.wildcardRoles);
+    loadLru(this.secretReads, s.secretReads, (e: Array<[string, number]>) => new Map(e));
+    loadLru(this.tokenRequests, s.tokenRequests);
+    loadLru(this.accountIps, s.accountIps, (ips: string[]) => new Set(ips));
+    loadLru(this.lastFlagged, s.lastFlagged); loadLru(this.createdControls, s.createdControls);
+    return true;
+  }
 }
+
+/** CorrelationState.snapshotState(): each memory's entries, most recent last */
+export interface CorrelationSnapshot { v: 1; [memory: string]: unknown }
 
 export interface Correlation {
   /** one line for docs and --help */

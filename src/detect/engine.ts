@@ -12,7 +12,8 @@
 import type { AuditEvent } from '../types/audit.ts';
 import type { ContextDetection, ContextDoc } from '../types/context.ts';
 import { evaluate, partial, type Node } from './condition.ts';
-import { CORRELATIONS, CORRELATION_PARAMS, CorrelationState, type Correlation, type CorrelationParams } from './correlate.ts';
+import { CORRELATIONS, CORRELATION_PARAMS, CorrelationState, type Correlation, type CorrelationParams, type CorrelationSnapshot } from './correlate.ts';
+import { decodeState, encodeState } from '../util/snapshot.ts';
 import { severityRank, type Detection, type RuleSet, type Severity } from './rules.ts';
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -58,6 +59,20 @@ export class DetectionEngine implements Detector {
     const ignore = new Set<string>(params.coverTracks.ignore);
     this.flaggedNames = new Set(enabled.filter((d) => severityRank(d.severity) >= min && !ignore.has(d.name) && !d.tags.includes('activity')).map((d) => d.name));
   }
+
+  /** The correlations' memory for the restart checkpoint (see store/checkpoint.ts). */
+  snapshot(): string { return encodeState(this.state.snapshotState()); }
+
+  /** Takes back a `snapshot()` before the first event; false when it is unreadable or of another version. */
+  restore(text: string, hints: { covered?: (auditID: string, time: number) => boolean } = {}): boolean {
+    let ok = false;
+    try { ok = this.state.restoreState(decodeState<CorrelationSnapshot>(text)); } catch { ok = false; }
+    if (ok) this.covered = hints.covered;
+    return ok;
+  }
+
+  /** events the restored memory already took in (re-sent after a restart, or members of restored contexts): matched, not counted again */
+  private covered: ((auditID: string, time: number) => boolean) | undefined;
 
   /** Enabled detections that cannot fire on Metadata-level events. */
   get needBodies(): string[] { return [...this.byName.values()].filter((d) => d.needsBodies).map((d) => d.name); }
@@ -106,7 +121,7 @@ export class DetectionEngine implements Detector {
       }
       if (matched && matched !== obs.matched) obs.matched = matched;
       obs.flagged = obs.matched.some((n) => this.flaggedNames.has(n));
-      for (const c of this.correlationsUsed) c.update(obs, this.state);
+      if (!this.covered?.(a.auditID, e.time)) for (const c of this.correlationsUsed) c.update(obs, this.state);
     }
     const out = matched && matched.length ? Object.freeze(matched) : NONE;
     // enumerable, so object spread (the clusterer's body stripping) keeps it; JSON ignores symbols

@@ -126,6 +126,17 @@ export class ReleaseTracker {
     return s ? { session: s, via: 'release-name' } : undefined;
   }
 
+  /** The live sessions as plain values (restart checkpoint; sessions shared by both views stay shared). */
+  snapshotState(): { byUser: Array<[string, ReleaseSession[]]>; live: ReleaseSession[] } {
+    return { byUser: [...this.byUser], live: this.live };
+  }
+
+  restoreState(s: { byUser?: Array<[string, ReleaseSession[]]>; live?: ReleaseSession[] } | undefined): void {
+    this.byUser.clear();
+    for (const [u, list] of s?.byUser ?? []) this.byUser.set(u, list);
+    this.live = s?.live ?? [];
+  }
+
   private save(user: string, list: ReleaseSession[]): void {
     this.byUser.delete(user);
     if (list.length) this.byUser.set(user, list);

@@ -22,6 +22,7 @@ import { opLabel } from '../k8s/ops.ts';
 import { ATTRIBUTION, type AttributionParams } from '../k8s/params.ts';
 import { ReleaseTracker } from '../k8s/sessions.ts';
 import { isDryRun } from '../k8s/uri.ts';
+import { dumpLru, loadLru } from '../util/snapshot.ts';
 
 export { opLabel, groupResource };
 
@@ -140,6 +141,17 @@ export function resolveClass(cls: string, candidates: Partial<Record<Pointer, st
 
 type Attribution = { t: number; origin: string; originT: number };
 
+/** FeatureExtractor.snapshotState(): the tracer's memory as plain values */
+export interface TracerState {
+  v: 1;
+  [cache: string]: unknown;
+  releases: ReturnType<ReleaseTracker['snapshotState']>;
+  lastTime?: number;
+  clusterLast?: Attribution;
+  lastActorTime?: number;
+  clusterKinds: string[];
+}
+
 export class FeatureExtractor {
   private readonly p: AttributionParams;
   private readonly objects: LRUCache<string, ObjRecord>;
@@ -189,6 +201,37 @@ export class FeatureExtractor {
   }
 
   get rememberedObjects(): number { return this.objects.size; }
+
+  /**
+   * Everything the tracer remembers, as plain values (the restart checkpoint): encode it with
+   * `encodeState` in the same call as anything sharing objects with it (held events' candidates).
+   */
+  snapshotState(): TracerState {
+    return {
+      v: 1,
+      objects: dumpLru(this.objects), uids: dumpLru(this.uids), names: dumpLru(this.names), kinds: dumpLru(this.kinds),
+      users: dumpLru(this.users), bindings: dumpLru(this.bindings), starting: dumpLru(this.starting), nsStarting: dumpLru(this.nsStarting),
+      nsLast: dumpLru(this.nsLast), nsPerson: dumpLru(this.nsPerson), reads: dumpLru(this.reads),
+      releases: this.releases.snapshotState(), releaseLabel: dumpLru(this.releaseLabel),
+      lastTime: this.lastTime, clusterLast: this.clusterLast, lastActorTime: this.lastActorTime, clusterKinds: [...this.clusterKinds],
+    };
+  }
+
+  /** Takes back a `snapshotState()`; a snapshot of another version is ignored (false). */
+  restoreState(s: TracerState | undefined): boolean {
+    if (!s || s.v !== 1) return false;
+    loadLru(this.objects, s.objects); loadLru(this.uids, s.uids); loadLru(this.names, s.names); loadLru(this.kinds, s.kinds);
+    loadLru(this.users, s.users); loadLru(this.bindings, s.bindings); loadLru(this.starting, s.starting); loadLru(this.nsStarting, s.nsStarting);
+    loadLru(this.nsLast, s.nsLast); loadLru(this.nsPerson, s.nsPerson); loadLru(this.reads, s.reads);
+    this.releases.restoreState(s.releases);
+    loadLru(this.releaseLabel, s.releaseLabel);
+    this.lastTime = typeof s.lastTime === 'number' ? s.lastTime : undefined;
+    this.clusterLast = s.clusterLast ?? undefined;
+    this.lastActorTime = typeof s.lastActorTime === 'number' ? s.lastActorTime : undefined;
+    this.clusterKinds.clear();
+    for (const k of s.clusterKinds ?? []) this.clusterKinds.add(k);
+    return true;
+  }
 
   /** Tokens of one event; updates the relational state. `time` is event time in epoch ms. */
   extract(ev: AuditEvent, time: number): EventFeatures {

@@ -8,7 +8,7 @@ import { log } from '../util/log.ts';
 import { loadTf, type BackendChoice } from './backend.ts';
 import { loadBundle, modelDirExists, type ModelBundle } from './bundle.ts';
 import { RuleSet, RULES } from './rules.ts';
-import { StreamingLabeler } from './stage.ts';
+import { StreamingLabeler, type RestoreHints } from './stage.ts';
 
 export interface LabelerOptions {
   /** directory with model.json, weights.bin, vocab.json, config.json; none or missing: rules only */
@@ -25,6 +25,9 @@ export interface Labeler extends LabelStage {
   /** 'model' or 'rules-only' */
   readonly mode: 'model' | 'rules-only';
   readonly backend?: string;
+  /** its memory for the restart checkpoint, and taking it back (see StreamingLabeler) */
+  snapshot(): string;
+  restore(text: string, hints?: RestoreHints): boolean;
 }
 
 export function rulesFor(bundle: ModelBundle | undefined): RuleSet {

@@ -5,12 +5,35 @@
 import type { KEvent, LabeledEvent, LabelStage } from '../types/pipeline.ts';
 import { parseLabelKey, type Label } from '../types/label.ts';
 import type { ModelBundle } from './bundle.ts';
-import { resolveClass, SESSION_GAP_MS, type EventFeatures } from './features.ts';
+import { resolveClass, SESSION_GAP_MS, type EventFeatures, type TracerState } from './features.ts';
+import { decodeState, encodeState, num } from '../util/snapshot.ts';
 import { Preprocessor } from './prepare.ts';
 import { RuleSet } from './rules.ts';
 import { Windower, type Voted, type WindowSpec } from './windows.ts';
 
-interface Entry { ev: KEvent; out?: LabeledEvent }
+interface Entry { ev: KEvent; out?: LabeledEvent; features?: EventFeatures }
+
+/** StreamingLabeler.snapshot(): the tracer, plus the features of events taken in and not yet left */
+interface LabelerState {
+  v: 1;
+  tracer: TracerState;
+  /** events taken in and not let out yet, by auditID: labeled already, scored and waiting for their decision, or waiting for their window */
+  held: Array<[string, Resumed]>;
+  /** features of the events the next window starts with that were already let out (a flush), for the same window grid */
+  grid?: EventFeatures[];
+  newest: number | null;
+}
+type Resumed =
+  | { k: 'out'; label: string; source: 'rule' | 'model'; confidence: number }
+  | { k: 'scored'; f: EventFeatures; cls: number; confidence: number; votes?: number[]; weight: number }
+  | { k: 'held'; f: EventFeatures };
+
+/**
+ * What a labeler restored from a checkpoint needs to know about events arriving again after
+ * a restart: `covered` (the checkpoint's tracer already saw this event: it was stored before
+ * the checkpoint, and is re-sent only because its unit was not acknowledged yet).
+ */
+export interface RestoreHints { covered?: (auditID: string, time: number) => boolean }
 interface Residual { entry: Entry; emb: Float32Array; wide: Float32Array; candidates: EventFeatures['candidates']; awaitsNext: boolean; sure: boolean }
 
 /**
@@ -41,6 +64,7 @@ export interface StageOptions {
   maxObjects?: number;
 }
 
+const EMPTY = new Float32Array(0);
 const labelCache = new Map<string, Label>();
 function parseCached(key: string): Label {
   let l = labelCache.get(key);
@@ -76,9 +100,59 @@ export class StreamingLabeler implements LabelStage {
     if (b) this.windower = new Windower(opts.window ?? b.config.window, opts.stride ?? b.config.stride, b.model.classes);
   }
 
+  /** features of events the checkpoint saw taken in but not labeled yet, by auditID (after a restore) */
+  private resumed = new Map<string, Resumed>();
+  private covered: RestoreHints['covered'];
+
   get pending(): number { return this.queue.length - this.head; }
-  get window(): number | undefined { return this.windower?.window; }
-  get stride(): number | undefined { return this.windower?.stride; }
+
+  /**
+   * The labeler's memory for the restart checkpoint (see store/checkpoint.ts): the tracer's
+   * object→context links, release sessions, people's recent requests, and the features of
+   * the events it holds. Take it when every event it let out is in the clusterer.
+   */
+  snapshot(): string {
+    const held: Array<[string, Resumed]> = [];
+    const waiting = new Map<Entry, Voted<Residual>>();
+    for (let i = this.scoredHead; i < this.scored.length; i++) waiting.set(this.scored[i]!.item.entry, this.scored[i]!);
+    for (let i = this.head; i < this.queue.length; i++) {
+      const e = this.queue[i]!;
+      const id = e.ev.audit.auditID;
+      if (e.out) held.push([id, { k: 'out', label: e.out.labelKey, source: e.out.labelSource, confidence: e.out.confidence }]);
+      else if (waiting.has(e)) { const v = waiting.get(e)!; held.push([id, { k: 'scored', f: e.features!, cls: v.cls, confidence: v.confidence, votes: v.votes ? Array.from(v.votes) : undefined, weight: v.weight }]); }
+      else if (e.features) held.push([id, { k: 'held', f: e.features }]);
+    }
+    for (const [id, r] of this.resumed) held.push([id, r]);
+    const grid = this.windower?.releasedTail().map((r) => r.entry.features!).filter(Boolean);
+    const state: LabelerState = { v: 1, tracer: this.pre.features.snapshotState(), held, grid, newest: Number.isFinite(this.newest) ? this.newest : null };
+    return encodeState(state);
+  }
+
+  /**
+   * Takes back a `snapshot()` (before the first push). Events it held come back, when they
+   * are re-sent, with what it knew of them then (their label, votes or features), and the
+   * model's window grid continues where it was; events the tracer already saw are labeled
+   * without touching it again. Returns false for an unreadable or other-version snapshot.
+   */
+  restore(text: string, hints: RestoreHints = {}): boolean {
+    let s: LabelerState;
+    try { s = decodeState<LabelerState>(text); } catch { return false; }
+    if (!s || s.v !== 1 || !this.pre.features.restoreState(s.tracer)) return false;
+    this.resumed = new Map(s.held ?? []);
+    this.newest = num(s.newest, -Infinity);
+    this.covered = hints.covered;
+    if (this.windower && s.grid?.length) this.windower.pushReleased(s.grid.map((f) => this.residual({ ev: { audit: { auditID: '' } as KEvent['audit'], time: 0 }, features: f, out: {} as LabeledEvent }, f)));
+    return true;
+  }
+
+  /** the windower's item for an event: its embedding and wide features from its tokens */
+  private residual(entry: Entry, f: EventFeatures): Residual {
+    const b = this.opts.bundle!;
+    const emb = new Float32Array(b.model.embedDim);
+    const wide = new Float32Array(b.model.classes);
+    b.model.embed(b.vocab.encode(f.tokens), emb, 0, wide, 0);
+    return { entry, emb, wide, candidates: f.candidates, awaitsNext: f.awaitsNext === true, sure: f.sure === true };
+  }
 
   push(events: KEvent[]): Promise<LabeledEvent[]> { return this.serial(() => this.doPush(events, false)); }
   flush(): Promise<LabeledEvent[]> { return this.serial(() => this.doPush([], true)); }
@@ -95,17 +169,27 @@ export class StreamingLabeler implements LabelStage {
       if (ev.time > this.newest) this.newest = ev.time;
       const entry: Entry = { ev };
       this.queue.push(entry);
-      const p = this.pre.prepare(ev.audit, ev.time);
+      const r = this.resumed.size ? this.resumed.get(ev.audit.auditID) : undefined;
+      if (r && r.k !== 'held') {
+        this.resumed.delete(ev.audit.auditID);
+        if (r.k === 'out') { entry.out = labeled(ev, r.label, r.source, r.confidence); continue; }
+        if (b && this.windower) {
+          entry.features = r.f;
+          const item: Residual = { entry, emb: EMPTY, wide: EMPTY, candidates: r.f.candidates, awaitsNext: r.f.awaitsNext === true, sure: r.f.sure === true };
+          this.scored.push({ item, cls: r.cls, confidence: r.confidence, votes: r.votes ? Float32Array.from(r.votes) : undefined, weight: r.weight });
+          continue;
+        }
+      }
+      const p = this.prepare(ev);
+      if (p === undefined) { entry.out = labeled(ev, 'background other', 'rule', 0); continue; }
       if (p.kind === 'rule') { entry.out = labeled(ev, `background ${p.match.kind}`, 'rule', 1); continue; }
+      if (b && this.windower) entry.features = p.features;
       if (!b || !this.windower) {
         const key = p.features.origin === 'nonresource' ? 'background other' : p.features.origin;
         entry.out = labeled(ev, key, 'rule', 0.5);
         continue;
       }
-      const emb = new Float32Array(b.model.embedDim);
-      const wide = new Float32Array(b.model.classes);
-      b.model.embed(b.vocab.encode(p.features.tokens), emb, 0, wide, 0);
-      this.windower.push({ entry, emb, wide, candidates: p.features.candidates, awaitsNext: p.features.awaitsNext === true, sure: p.features.sure === true });
+      this.windower.push(this.residual(entry, p.features));
     }
     if (b && this.windower) {
       const specs = this.windower.takeReady();
@@ -131,6 +215,19 @@ export class StreamingLabeler implements LabelStage {
       if (this.scoredHead > 1024 && this.scoredHead * 2 > this.scored.length) { this.scored = this.scored.slice(this.scoredHead); this.scoredHead = 0; }
     }
     return this.drain();
+  }
+
+  /** rules, then features: computed, or those of a restored snapshot; undefined for an event the restored tracer already saw */
+  private prepare(ev: KEvent): ReturnType<Preprocessor['prepare']> | undefined {
+    if (this.resumed.size || this.covered) {
+      const match = this.pre.rules.match(ev.audit);
+      if (match) return { kind: 'rule', match };
+      const id = ev.audit.auditID;
+      const r = this.resumed.get(id);
+      if (r?.k === 'held') { this.resumed.delete(id); return { kind: 'model', features: r.f }; }
+      if (this.covered?.(id, ev.time)) return undefined;
+    }
+    return this.pre.prepare(ev.audit, ev.time);
   }
 
   private async score(specs: WindowSpec[]): Promise<void> {

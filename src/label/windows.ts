@@ -60,6 +60,19 @@ export class Windower<T> {
 
   push(item: T): void { this.items.push(item); this.votes.push(undefined); this.weightSum.push(0); }
 
+  /** Items already released that the next grid window still starts with (after a flush), oldest first. */
+  releasedTail(): T[] {
+    const out: T[] = [];
+    for (let abs = Math.max(this.nextWindow, this.base); abs < this.released; abs++) out.push(this.items[abs - this.base]!);
+    return out;
+  }
+
+  /** A fresh windower takes back `releasedTail()` of another: the grid continues as it was there. */
+  pushReleased(items: T[]): void {
+    for (const it of items) this.push(it);
+    this.released = this.flushedTo = this.end;
+  }
+
   /** item at an absolute index (must still be held) */
   at(i: number): T { return this.items[i - this.base]!; }
 

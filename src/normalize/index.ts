@@ -212,12 +212,14 @@ export class Normalizer implements NormalizeStage {
     if (st !== undefined) {
       this.stored.set(id, st | bit);
       this.count(st & bit ? 'duplicate' : 'after-release');
+      if (st & bit) receipt?.duplicate?.();
       receipt?.settle();
       return;
     }
     const f = this.inflight.get(id);
     if (f) {
       this.count(f.stages & bit ? 'duplicate' : 'after-release');
+      if (f.stages & bit) receipt?.duplicate?.();
       f.stages |= bit;
       if (receipt) f.waiters.push(receipt);
       return;
@@ -225,7 +227,7 @@ export class Normalizer implements NormalizeStage {
     const h = this.held.get(id);
     if (h) {
       // a copy or another stage of a held event: settles (or fails) with the one kept
-      if (h.stages & bit) { this.count('duplicate'); if (receipt) h.waiters.push(receipt); return; }
+      if (h.stages & bit) { this.count('duplicate'); if (receipt) { receipt.duplicate?.(); h.waiters.push(receipt); } return; }
       h.stages |= bit;
       this.count('superseded');
       if (v.rank > h.rank) {

@@ -20,5 +20,6 @@ export function partReceipt(parent: Receipt, parts: number): Receipt {
       over = true;
       parent.fail(err);
     },
+    duplicate(n = 1) { parent.duplicate?.(n); },
   };
 }

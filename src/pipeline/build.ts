@@ -11,6 +11,8 @@ import { createContextWriter, type ContextWriter } from '../store/writer.ts';
 import { createDeadLetterSink, type EsDeadLetterSink } from '../store/dead-letter.ts';
 import { loadRecentContexts, sweepStaleOpen } from '../store/restore.ts';
 import { restoreContexts } from '../cluster/restore.ts';
+import { StaleSweeper } from '../store/sweeper.ts';
+import { Checkpointer } from '../store/checkpoint.ts';
 import { Normalizer } from '../normalize/index.ts';
 import { createLabeler, type Labeler } from '../label/index.ts';
 import { createClusterer, clustererOptions, type Clusterer } from '../cluster/index.ts';
@@ -91,10 +93,17 @@ export interface BuiltPipeline {
   /** contexts taken back from Elasticsearch at start-up, and stale open ones closed */
   restored: { contexts: number; swept: number };
   detections: DetectionEngine;
+  /** the restart checkpoint of the labeler and detection memory (`<prefix>-state`), and whether one was taken back */
+  checkpoint: Checkpointer;
+  resumed: { labeler: boolean; detections: boolean };
+  /** closes documents left open by another instance while this one runs (live input with a sweep interval) */
+  sweeper?: StaleSweeper;
 }
 
 /** Background aggregates stay open up to this long (the clusterer's default window). */
 const BACKGROUND_WINDOW_MS = 1_800_000;
+/** the periodic sweeper waits this much event time past the horizon (late events of a live context) */
+const SWEEP_MARGIN_MS = 300_000;
 
 export interface BuildOptions {
   refresh?: boolean | 'wait_for';
@@ -120,11 +129,30 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
   const normalize = new Normalizer({ deadLetters, reorderHorizon: cfg.reorderHorizon, reorderWait: cfg.reorderWait, maxPending: Math.max(cfg.maxInFlight, 1000), maxBytes: cfg.maxBuffer });
   const cluster = observeBefore(createClusterer({ ...clustererOptions(cfg), detections }), detections);
   const restored = { contexts: 0, swept: 0 };
+  const checkpoint = new Checkpointer({ client, prefix: cfg.indexPrefix, intervalMs: cfg.checkpointInterval, refresh: opts.refresh });
+  checkpoint.add({ name: 'labeler', snapshot: () => labeler.snapshot() });
+  checkpoint.add({ name: 'detections', snapshot: () => detections.snapshot() });
+  const resumed = { labeler: false, detections: false };
   if (opts.restore !== false) {
     const openHorizonMs = Math.max(cfg.contextMaxAge, BACKGROUND_WINDOW_MS);
     const { docs, watermark } = await loadRecentContexts(client, cfg.indexPrefix, { openHorizonMs, closedHorizonMs: cfg.contextIdle });
     restored.contexts = restoreContexts(cluster, docs, opts.live ? watermark : undefined);
     restored.swept = await sweepStaleOpen(client, cfg.indexPrefix, openHorizonMs, { refresh: opts.refresh });
+    const ck = await checkpoint.load();
+    if (ck) {
+      // an event the checkpoint's memory already took in: stored before it was taken, and now
+      // re-sent (its unit was not acknowledged) or a member of a restored context
+      const limit = ck.newest ?? -Infinity;
+      let stored: Set<string> | undefined = new Set(docs.flatMap((d) => d.members.map((m) => m.auditID)));
+      const covered = (id: string, t: number): boolean => {
+        if (!stored) return false;
+        if (t > limit + cfg.reorderHorizon) { stored = undefined; return false; }
+        return t <= limit && stored.has(id);
+      };
+      if (ck.parts.labeler !== undefined) resumed.labeler = labeler.restore(ck.parts.labeler, { covered });
+      if (ck.parts.detections !== undefined) resumed.detections = detections.restore(ck.parts.detections, { covered });
+      log.info('took back the labeler and detection memory of the last checkpoint', { ...resumed, takenAt: new Date(ck.time).toISOString(), newestEvent: ck.newest === null ? null : new Date(ck.newest).toISOString() });
+    }
     if (restored.contexts) log.info('took back contexts stored before the restart', { contexts: restored.contexts, open: docs.filter((d) => d.state === 'open').length, events: docs.reduce((n, d) => n + d.members.length, 0) });
   }
   const writer = createContextWriter({ client, prefix: cfg.indexPrefix, deadLetters, rawRetentionMs: cfg.rawRetention, refresh: opts.refresh });
@@ -132,6 +160,12 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
     flushInterval: cfg.flushInterval,
     maxInFlight: cfg.maxInFlight,
     clockQuiet: Math.max(cfg.flushInterval, cfg.reorderWait),
+    checkpoint: opts.restore !== false ? checkpoint : undefined,
   });
-  return { pipeline, normalize, labeler, cluster, writer, deadLetters, restored, detections };
+  let sweeper: StaleSweeper | undefined;
+  if (opts.live && opts.restore !== false && cfg.sweepInterval > 0) {
+    sweeper = new StaleSweeper({ client, prefix: cfg.indexPrefix, horizonMs: Math.max(cfg.contextMaxAge, BACKGROUND_WINDOW_MS) + SWEEP_MARGIN_MS, intervalMs: cfg.sweepInterval, refresh: opts.refresh });
+    sweeper.start();
+  }
+  return { pipeline, normalize, labeler, cluster, writer, deadLetters, restored, detections, sweeper, checkpoint, resumed };
 }

@@ -56,6 +56,12 @@ export interface PipelineOptions {
   batchEvents?: number;
   /** wall clock (tests) */
   now?: () => number;
+  /**
+   * The restart checkpoint (store/checkpoint.ts): asked for a snapshot whenever a batch of
+   * writes is handed to the sink (every event the labeler let out is in it), saved once that
+   * batch is stored.
+   */
+  checkpoint?: { capture(newest: number, force?: boolean): (() => Promise<void>) | undefined; settled(): Promise<void> };
 }
 
 export class Pipeline implements Downstream {
@@ -63,7 +69,8 @@ export class Pipeline implements Downstream {
   private readonly label: LabelStage;
   private readonly cluster: ClusterStage;
   private readonly sink: ContextSink;
-  private readonly opts: Required<Omit<PipelineOptions, 'now'>>;
+  private readonly opts: Required<Omit<PipelineOptions, 'now' | 'checkpoint'>>;
+  private readonly checkpoint: PipelineOptions['checkpoint'];
   private readonly now: () => number;
   private readonly drainCbs: Array<() => void> = [];
   private readonly closedSubs = new Set<(ctx: ContextDoc) => void>();
@@ -95,6 +102,7 @@ export class Pipeline implements Downstream {
     this.cluster = stages.cluster;
     this.sink = stages.sink;
     this.now = opts.now ?? Date.now;
+    this.checkpoint = opts.checkpoint;
     this.opts = {
       flushInterval: opts.flushInterval,
       maxInFlight: opts.maxInFlight,
@@ -163,9 +171,10 @@ export class Pipeline implements Downstream {
     await this.enqueue(async () => {
       await this.process(true, true);
       this.capabilities.decide();
-      this.write(this.collect(force ? undefined : this.watermark(), force));
+      this.write(this.collect(force ? undefined : this.watermark(), force), true);
     });
     await this.settleWrites();
+    await this.checkpoint?.settled();
   }
 
   /**
@@ -233,6 +242,7 @@ export class Pipeline implements Downstream {
     const tracked: Receipt = {
       settle(n = 1) { left -= n; if (left <= 0) units.delete(tracked); receipt.settle(n); },
       fail(err) { units.delete(tracked); receipt.fail(err); },
+      duplicate(n = 1) { receipt.duplicate?.(n); },
     };
     if (left > 0) units.add(tracked);
     return tracked;
@@ -310,13 +320,15 @@ export class Pipeline implements Downstream {
     return quietFor >= this.opts.clockQuiet ? this.eventClock + quietFor : this.eventClock;
   }
 
-  private write(batch: ReturnType<ClusterStage['collect']>): void {
+  private write(batch: ReturnType<ClusterStage['collect']>, forceCheckpoint = false): void {
     if (!batch.length) return;
+    const saveCheckpoint = this.checkpoint?.capture(this.eventClock, forceCheckpoint);
     let pending: Promise<Awaited<ReturnType<ContextSink['write']>>>;
     try { pending = this.sink.write(batch); } catch (e) { pending = Promise.reject(e); }
     const p = pending.then((r) => {
       if (r.rejected) { mErrors.inc({ stage: 'store' }, r.rejected); log.warn('context documents rejected by Elasticsearch', { rejected: r.rejected }); }
       mEvents.inc({ stage: 'store' }, batch.reduce((n, w) => n + w.newEvents, 0));
+      if (saveCheckpoint) void saveCheckpoint();
     }).catch((e: unknown) => {
       const err = e instanceof Error ? e : new Error(String(e));
       mErrors.inc({ stage: 'store' });

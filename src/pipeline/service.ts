@@ -94,6 +94,7 @@ export async function startService(cfg: Config, opts: ServiceOptions = {}): Prom
         await forwardServer.close({ graceMs: 5000 });
         graphql.close();
         await http.close();
+        await built.sweeper?.stop();
         await pipeline.stop({ close: false });
         await alerts?.close();
         stopMonitor();

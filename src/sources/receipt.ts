@@ -27,6 +27,10 @@ export class UnitReceipt implements Receipt {
   get state(): 'pending' | 'done' | 'failed' { return this.outcome; }
   /** records not settled yet */
   get outstanding(): number { return Math.max(0, this.left); }
+  /** records normalize found to be copies of events received before (settled with the original) */
+  duplicates = 0;
+
+  duplicate(n = 1): void { if (n > 0) this.duplicates += n; }
 
   settle(n = 1): void {
     if (this.outcome !== 'pending' || n <= 0) return;

@@ -48,6 +48,11 @@ export interface ContextMember {
   namespace?: string;
   name?: string;
   code: number;
+  /**
+   * link keys only its request/response bodies carried (uids, owners, involved object, the
+   * node of a binding): what the clusterer needs to link later events to it after a restart
+   */
+  keys?: string[];
 }
 
 export interface KeyCount { key: string; count: number }

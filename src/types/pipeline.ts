@@ -13,6 +13,8 @@ export interface Receipt {
   settle(n?: number): void;
   /** the unit cannot be stored; the source must not ack it */
   fail(err: Error): void;
+  /** one event of this unit is a copy of one received before (it settles with the original; optional) */
+  duplicate?(n?: number): void;
 }
 
 /** Normalize → label. One audit event in its final stage, with event time in epoch ms. */
@@ -31,6 +33,8 @@ export interface LabeledEvent extends KEvent {
   labelSource: 'rule' | 'model';
   /** vote share of the winning class, 1 for rules */
   confidence: number;
+  /** link keys from bodies the clusterer stripped (kept for the stored member, see ContextMember.keys) */
+  linkKeys?: string[];
 }
 
 /**

@@ -4,9 +4,10 @@
  * The central HTTP app mounts the router at /webhook/audit.
  *
  * Answers: 200 once every event of the batch is settled downstream (stored in Elasticsearch
- * or dropped on purpose), with `{received, accepted, rejected, errors}`: items that are not
- * valid audit events are counted as rejected with their reason (normalize drops them), never
- * as accepted; 503 when the pipeline is saturated, fails the batch, or does not settle it in
+ * or dropped on purpose), with `{received, accepted, duplicates, rejected, errors}`: items
+ * that are not valid audit events are counted as rejected with their reason (normalize drops
+ * them), never as accepted; copies of events received before (a retried batch, the same event
+ * twice) are counted as duplicates, not accepted; 503 when the pipeline is saturated, fails the batch, or does not settle it in
  * time — the apiserver retries the batch (duplicates are dropped by normalize); 400 bad JSON,
  * JSON nested deeper than the limit, or not an EventList; 401 bad/missing bearer token;
  * 413 body over the limit (declared, chunked, or once decompressed); 415 unsupported
@@ -176,8 +177,7 @@ export function createWebhookRouter(opts: WebhookOptions): Router {
         if (!v.ok) { invalid++; if (errors.length < 10) errors.push({ index: i, reason: v.reason }); }
       }
       if (invalid) ingestRejected.inc({ source: 'webhook', reason: 'invalid-event' }, invalid);
-      const summary = { received: items.length, accepted: items.length - invalid, rejected: invalid, ...(errors.length ? { errors } : {}) };
-      if (items.length === 0) { res.status(200).json(summary); return; }
+      if (items.length === 0) { res.status(200).json({ received: 0, accepted: 0, duplicates: 0, rejected: 0 }); return; }
       const receipt = new UnitReceipt(items.length);
       downstream.push(items, receipt);
       let timer: NodeJS.Timeout | undefined;
@@ -192,7 +192,8 @@ export function createWebhookRouter(opts: WebhookOptions): Router {
         clearTimeout(timer);
       }
       ingestUnitsAcked.inc({ source: 'webhook' });
-      res.status(200).json(summary);
+      const duplicates = Math.min(receipt.duplicates, items.length - invalid);
+      res.status(200).json({ received: items.length, accepted: items.length - invalid - duplicates, duplicates, rejected: invalid, ...(errors.length ? { errors } : {}) });
     } catch (e) {
       if (e instanceof HttpError) { refuse(req, res, e, remote); return; }
       log.error('audit webhook: unexpected error', { error: e as Error });
