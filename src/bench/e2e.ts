@@ -58,7 +58,7 @@ export async function replay(port: number, chunks: Buffer[], window = WINDOW_CHU
     let wake: () => void = () => {};
     let closed: Error | undefined;
     const scanner = new FrameScanner();
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     socket.on('data', (d: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, d]) : d;
       for (;;) {
