@@ -208,7 +208,7 @@ export function topFrames(profileFile: string, n = 30, fromUs = -Infinity, toUs 
 export async function run(o: BenchOptions): Promise<BenchResult> {
   const url = process.env.ELASTICSEARCH_URL;
   if (!url) throw new Error('e2e needs ELASTICSEARCH_URL (kontext bench starts a local Elasticsearch)');
-  const durationMs = (o.quick ? 10 : 60) * 60_000;
+  const durationMs = (o.quick ? 5 : 60) * 60_000;
   const rounds = o.quick ? 1 : 2;
   o.log(`simulating ${durationMs / 60_000} minutes (seed ${E2E_SEED})`);
   const events = [...simulate({ seed: E2E_SEED, durationMs })];

@@ -89,7 +89,7 @@ async function storeBytes(client: Client, index: string, maxWaitMs = 120_000): P
 }
 
 export interface StorageRunOptions extends BenchOptions {
-  /** simulated minutes (default 30, quick 5) */
+  /** simulated minutes (default 30, quick 2) */
   minutes?: number;
   seed?: number;
   url?: string;
@@ -98,7 +98,7 @@ export interface StorageRunOptions extends BenchOptions {
 export async function run(opts: StorageRunOptions): Promise<BenchResult> {
   const url = opts.url ?? process.env.ELASTICSEARCH_URL;
   if (!url) throw new Error('storage benchmark needs Elasticsearch: set ELASTICSEARCH_URL');
-  const minutes = opts.minutes ?? (opts.quick ? 5 : 30);
+  const minutes = opts.minutes ?? (opts.quick ? 2 : 30);
   const seed = opts.seed ?? 7;
   const client = createEsClient({ elasticsearchUrl: url }, { requestTimeout: 120_000 });
   // raw writes on their own client, so the contexts client counts only kontext's bulk bytes
