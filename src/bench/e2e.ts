@@ -33,18 +33,21 @@ import type { AuditEvent } from '../types/audit.ts';
 export const E2E_SEED = 17;
 const CHUNK_EVENTS = 512;
 const WINDOW_CHUNKS = 64;
+/** the latency run: a steady rate, in small chunks (Fluent Bit flushes every second or so) */
+const LATENCY_RATE = 5000;
+const LATENCY_CHUNK = 100;
 const TICK = 100; // clock ticks per second on Linux (sysconf(_SC_CLK_TCK))
 
 const pack = (v: unknown) => { const u = encode(v, { extensionCodec }); return Buffer.from(u.buffer, u.byteOffset, u.byteLength); };
 
 /** PackedForward chunks of Fluent Bit ≥5.0.5 shape: `[tag, entries, {chunk, size}]`, entries `[[EventTime, {}], record]` */
-export function encodeChunks(events: AuditEvent[], tag = 'kube.audit'): Buffer[] {
+export function encodeChunks(events: AuditEvent[], size = CHUNK_EVENTS, tag = 'kube.audit'): Buffer[] {
   const out: Buffer[] = [];
   const now = Date.now();
-  for (let i = 0; i < events.length; i += CHUNK_EVENTS) {
-    const part = events.slice(i, i + CHUNK_EVENTS);
+  for (let i = 0; i < events.length; i += size) {
+    const part = events.slice(i, i + size);
     const entries = Buffer.concat(part.map((e) => pack([[EventTime.fromMillis(now), {}], e])));
-    out.push(pack([tag, entries, { chunk: `c${i / CHUNK_EVENTS}`, size: part.length }]));
+    out.push(pack([tag, entries, { chunk: `c${i / size}`, size: part.length }]));
   }
   return out;
 }
@@ -85,6 +88,86 @@ export async function replay(port: number, chunks: Buffer[], window = WINDOW_CHU
   } finally {
     socket.destroy();
   }
+}
+
+/**
+ * Sends `chunks` at a steady `eventsPerSecond` (one chunk every size/rate seconds) without
+ * waiting for acks, and watches for the last auditID of every chunk in `index`: the wall time
+ * from sending a chunk to its ack, and to its event being searchable there.
+ */
+export async function pacedLatency(port: number, chunks: Buffer[], lastIds: string[], sizes: number[], eventsPerSecond: number, url: string, index: string):
+  Promise<{ ackMs: number[]; visibleMs: number[]; missing: number; seconds: number }> {
+  const socket = await new Promise<net.Socket>((resolve, reject) => { const s = net.connect(port, '127.0.0.1', () => resolve(s)); s.once('error', reject); });
+  const client = createEsClient({ elasticsearchUrl: url });
+  const sentAt = new Map<string, number>();
+  const chunkSent: number[] = [];
+  const ackMs: number[] = [];
+  const visibleMs: number[] = [];
+  const pending = new Map<string, number>();
+  const scanner = new FrameScanner();
+  let buf: Buffer = Buffer.alloc(0);
+  socket.on('data', (d: Buffer) => {
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    for (;;) {
+      const n = scanner.scan(buf, 0, buf.length);
+      if (!n) break;
+      const f = decode(buf.subarray(0, n), { extensionCodec }) as { ack?: string };
+      if (typeof f?.ack === 'string') { const t = sentAt.get(f.ack); if (t !== undefined) ackMs.push(Date.now() - t); }
+      buf = buf.subarray(n);
+    }
+  });
+  let polling = true;
+  const poller = (async () => {
+    while (polling || pending.size) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (!pending.size) continue;
+      const ids = [...pending.keys()];
+      try {
+        const r = await client.search({ index, query: { ids: { values: ids } }, _source: false, size: ids.length });
+        const now = Date.now();
+        for (const h of r.hits.hits) { const t = pending.get(h._id!); if (t !== undefined) { visibleMs.push(now - t); pending.delete(h._id!); } }
+      } catch { /* index not there yet */ }
+      if (!polling && Date.now() - Math.max(...chunkSent) > 60_000) break;
+    }
+  })();
+  const t0 = Date.now();
+  try {
+    let due = t0;
+    for (let i = 0; i < chunks.length; i++) {
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const now = Date.now();
+      sentAt.set(`c${i}`, now);
+      chunkSent.push(now);
+      pending.set(lastIds[i]!, now);
+      socket.write(chunks[i]!);
+      due += (1000 * sizes[i]!) / eventsPerSecond;
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    polling = false;
+    await poller;
+    return { ackMs, visibleMs, missing: pending.size, seconds };
+  } finally {
+    polling = false;
+    socket.destroy();
+    await client.close();
+  }
+}
+
+/** copies of `events` whose times follow one another at `rate` per second from `start` (epoch ms), stage durations kept */
+export function retimed(events: AuditEvent[], start: number, rate: number): AuditEvent[] {
+  return events.map((e, i) => {
+    const t = start + (1000 * i) / rate;
+    const received = Date.parse(e.requestReceivedTimestamp);
+    const stage = e.stageTimestamp ? Date.parse(e.stageTimestamp) - received : 0;
+    return { ...e, requestReceivedTimestamp: new Date(t).toISOString(), stageTimestamp: new Date(t + (Number.isFinite(stage) ? stage : 0)).toISOString() };
+  });
+}
+
+export function percentile(xs: number[], p: number): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
 /** utime + stime of a process (all threads) in seconds */
@@ -259,6 +342,25 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
       } finally { await stopChild(c); }
     }
   }
+  // latency at a steady rate: a fresh kontext child, chunks of LATENCY_CHUNK events paced at LATENCY_RATE
+  // live traffic: event times follow the wall clock at the paced rate (times are set when a chunk is sent)
+  const latEvents = events.slice(0, Math.min(events.length, LATENCY_RATE * (o.quick ? 5 : 30)));
+  const latChunks = (start: number) => encodeChunks(retimed(latEvents, start, LATENCY_RATE), LATENCY_CHUNK);
+  const lastIds: string[] = []; const sizes: number[] = [];
+  for (let i = 0; i < latEvents.length; i += LATENCY_CHUNK) { const part = latEvents.slice(i, i + LATENCY_CHUNK); lastIds.push(part[part.length - 1]!.auditID); sizes.push(part.length); }
+  const flushMs = 1000;
+  let latency: { ackMs: number[]; visibleMs: number[]; missing: number; seconds: number; load1: number; cpuPer1k: number };
+  {
+    const prefix = `${tag}-lat`;
+    const c = await startChild(['bin/kontext.js', 'serve', '--local', '--forward-port', '0', '--http-port', '0', '--index-prefix', prefix, '--log-level', 'warn', '--flush-interval', `${flushMs}ms`],
+      { ELASTICSEARCH_URL: url }, /forward\s+127\.0\.0\.1:(\d+)/);
+    try {
+      const cpu0 = cpuSeconds(c.proc.pid!);
+      const l = await pacedLatency(c.port, latChunks(Date.now() + 200), lastIds, sizes, LATENCY_RATE, url, `${prefix}-members`);
+      latency = { ...l, load1: os.loadavg()[0]!, cpuPer1k: ((cpuSeconds(c.proc.pid!) - cpu0) / latEvents.length) * 1000 };
+      o.log(`latency at ${LATENCY_RATE} events/s: p50 ${percentile(l.visibleMs, 50)} ms, p95 ${percentile(l.visibleMs, 95)} ms to visible (ack p50 ${percentile(l.ackMs, 50)} ms), ${l.missing} never seen, load ${latency.load1.toFixed(2)}`);
+    } finally { await stopChild(c); }
+  }
   let profileMd = '';
   if (profDir) {
     const f = readdirSync(profDir).find((x) => x.endsWith('.cpuprofile'));
@@ -285,7 +387,7 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
     ...runs.map((x, i) => `| ${x.path} | ${Math.floor(i / 2)} | ${Math.round(x.eventsPerSecond)} | ${x.cpuPer1k.toFixed(3)} | ${x.esCpuPer1k.toFixed(3)} | ${x.peakRssMB} | ${x.load1.toFixed(2)} | ${x.stored} |`)];
   return {
     name: 'e2e',
-    description: `${events.length} simulated events (${durationMs / 60_000} min, seed ${E2E_SEED}, ${(bytes / 2 ** 20).toFixed(0)} MiB msgpack) replayed by a forward peer (PackedForward chunks of ${CHUNK_EVENTS}, ${WINDOW_CHUNKS} unacked at most, acks after storage) into a \`kontext serve\` child and into the raw path (same forward input, raw events bulk-indexed with a keyword template); same Elasticsearch, alternated, ${rounds} round(s); medians.`,
+    description: `${events.length} simulated events (${durationMs / 60_000} min, seed ${E2E_SEED}, ${(bytes / 2 ** 20).toFixed(0)} MiB msgpack) replayed by a forward peer (PackedForward chunks of ${CHUNK_EVENTS}, ${WINDOW_CHUNKS} unacked at most, acks after storage) into a \`kontext serve\` child and into the raw path (same forward input, raw events bulk-indexed with a keyword template); same Elasticsearch, alternated, ${rounds} round(s); medians. Then latency: ${LATENCY_RATE} events/s steady (chunks of ${LATENCY_CHUNK}, event times = wall clock) into a fresh \`kontext serve\` with default settings (flush-interval ${flushMs} ms, reorder-wait 2 s); from sending a chunk to its last event being searchable in <prefix>-members (its summary is written right after, in the same batch).`,
     metrics: [
       { name: 'kontext_events_per_second', value: Math.round(k('eventsPerSecond')), unit: 'events/s', target: { op: '>=', value: 20_000 } },
       { name: 'raw_events_per_second', value: Math.round(r('eventsPerSecond')), unit: 'events/s' },
@@ -296,10 +398,14 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
       { name: 'raw_es_cpu_s_per_1k_events', value: round3(r('esCpuPer1k')), unit: 'CPU s' },
       { name: 'kontext_peak_rss', value: k('peakRssMB'), unit: 'MB', target: { op: '<=', value: 512 } },
       { name: 'load_average_1m', value: round2(median(runs.map((x) => x.load1))), unit: 'load' },
+      { name: 'latency_p50_event_to_visible', value: percentile(latency.visibleMs, 50), unit: `ms at ${LATENCY_RATE} events/s`, target: { op: '<=', value: flushMs + 500 } },
+      { name: 'latency_p95_event_to_visible', value: percentile(latency.visibleMs, 95), unit: `ms at ${LATENCY_RATE} events/s`, target: { op: '<=', value: 3000 } },
+      { name: 'latency_p50_event_to_ack', value: percentile(latency.ackMs, 50), unit: 'ms' },
+      { name: 'latency_run_load_average_1m', value: round2(latency.load1), unit: 'load' },
       { name: 'auditIDs_resolving', value: minStored, unit: `of ${uniq}`, target: { op: '>=', value: uniq } },
     ],
     markdown: table.join('\n'),
-    details: { runs, chunkEvents: CHUNK_EVENTS, windowChunks: WINDOW_CHUNKS, esPid: esPid ?? null, profile: profileMd ? 'bench-results/e2e-profile.md' : null },
+    details: { latency: { events: latEvents.length, chunkEvents: LATENCY_CHUNK, rate: LATENCY_RATE, flushMs, seconds: latency.seconds, samples: latency.visibleMs.length, missing: latency.missing, cpuPer1k: round3(latency.cpuPer1k), ackP95: percentile(latency.ackMs, 95) }, runs, chunkEvents: CHUNK_EVENTS, windowChunks: WINDOW_CHUNKS, esPid: esPid ?? null, profile: profileMd ? 'bench-results/e2e-profile.md' : null },
   };
 }
 
