@@ -1,5 +1,5 @@
 /**
- * Memory while catching up a backlog: a simulated 1-hour audit log (10 minutes with --quick)
+ * Memory while catching up a backlog: a simulated 1-hour audit log (3 minutes with --quick)
  * sent through the forward input the way Fluent Bit delivers a backlog — chunks shuffled
  * within the reorder horizon, a bounded number of chunks in flight, each re-sent only after
  * its ack — into the real pipeline (normalize, labeler, clusterer; contexts kept in memory by
@@ -40,7 +40,7 @@ class CountingSink implements ContextSink {
 }
 
 export async function run(o: BenchOptions): Promise<BenchResult> {
-  const durationMs = o.quick ? 600_000 : 3_600_000;
+  const durationMs = o.quick ? 180_000 : 3_600_000;
   const maxBuffer = 256 * 1024 * 1024;
   const chunkEvents = 256;
   const inFlightChunks = 32;

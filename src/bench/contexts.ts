@@ -49,7 +49,7 @@ function levelMetrics(r: CaseResult): BenchMetric[] {
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
   const seed = CONTEXTS_BENCH_SEED;
-  const minutes = opts.quick ? 10 : 30;
+  const minutes = opts.quick ? 3 : 30;
   const events = [...simulate({ seed, durationMs: minutes * 60_000 })];
   opts.log(`${events.length} simulated events (seed ${seed}, ${minutes} min)`);
   const modelDir = resolveModelDir('models/default');

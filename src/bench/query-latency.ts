@@ -1,6 +1,6 @@
 /**
  * Benchmark: latency of "contexts of user X in the last 24 hours" (first 50, with totalCount)
- * through the real GraphQL handler, over 1M realistic contexts (quick: 50k) spread over 7 days
+ * through the real GraphQL handler, over 1M realistic contexts (quick: 10k) spread over 7 days
  * in a throw-away index prefix. Reports p50/p95/p99; target p95 <= 50 ms.
  *
  * Contexts come from a fast synthetic generator (not the simulator): a few hundred users with a
@@ -173,9 +173,9 @@ export const QUERY = `query RecentByUser($user: String!) {
 }`;
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
-  const total = opts.quick ? 50_000 : 1_000_000;
-  const queries = opts.quick ? 200 : 1000;
-  const warmup = opts.quick ? 30 : 100;
+  const total = opts.quick ? 10_000 : 1_000_000;
+  const queries = opts.quick ? 100 : 1000;
+  const warmup = opts.quick ? 20 : 100;
   const url = process.env.ELASTICSEARCH_URL;
   if (!url) throw new Error('query-latency needs ELASTICSEARCH_URL');
   const es = createEsClient({ elasticsearchUrl: url }, { requestTimeout: 300_000 });

@@ -124,7 +124,7 @@ export async function runThroughForward(chunks: AuditEvent[][], opts: ForwardRun
 export const FORMER_ORDERING: NormalizeOptions = { reorderHorizon: 2000, reorderWait: 0 };
 
 export async function run(o: BenchOptions): Promise<BenchResult> {
-  const durationMs = o.quick ? 120_000 : 600_000;
+  const durationMs = o.quick ? 60_000 : 600_000;
   const events = [...simulate({ seed: 11, durationMs })];
   const chunks = chunksOf(events, 64);
   const horizon = 3_600_000;

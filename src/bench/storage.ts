@@ -24,6 +24,7 @@ import { createClusterer } from '../cluster/clusterer.ts';
 import { oracleLabel, reorder } from '../cluster/replay.ts';
 import { evaluateContexts, formatContextEvaluation } from '../eval/contexts.ts';
 import { Progress } from '../util/progress.ts';
+import { putRawTemplate } from './raw-forward.ts';
 
 const MIN = 60_000;
 
@@ -89,7 +90,7 @@ async function storeBytes(client: Client, index: string, maxWaitMs = 120_000): P
 }
 
 export interface StorageRunOptions extends BenchOptions {
-  /** simulated minutes (default 30, quick 5) */
+  /** simulated minutes (default 30, quick 2) */
   minutes?: number;
   seed?: number;
   url?: string;
@@ -98,7 +99,7 @@ export interface StorageRunOptions extends BenchOptions {
 export async function run(opts: StorageRunOptions): Promise<BenchResult> {
   const url = opts.url ?? process.env.ELASTICSEARCH_URL;
   if (!url) throw new Error('storage benchmark needs Elasticsearch: set ELASTICSEARCH_URL');
-  const minutes = opts.minutes ?? (opts.quick ? 5 : 30);
+  const minutes = opts.minutes ?? (opts.quick ? 2 : 30);
   const seed = opts.seed ?? 7;
   const client = createEsClient({ elasticsearchUrl: url }, { requestTimeout: 120_000 });
   // raw writes on their own client, so the contexts client counts only kontext's bulk bytes
@@ -110,6 +111,15 @@ export async function run(opts: StorageRunOptions): Promise<BenchResult> {
   try {
     await ensureIndexTemplates(client, prefix);
     const writer = createContextWriter({ client, prefix });
+    // the same contexts once more with the default codec (same mappings, `index.codec: default`)
+    const defPrefix = `${prefix}-dc`;
+    const defNames = indexNames(defPrefix);
+    await ensureIndexTemplates(client, defPrefix, { settings: { codec: 'default' } });
+    const defWriter = createContextWriter({ client: rawClient, prefix: defPrefix });
+    // raw events with an integration-like keyword template (no dynamic-field explosion), in both codecs
+    const kwIndex = { default: `${prefix}-rawkw-default`, best_compression: `${prefix}-rawkw-best` } as const;
+    await putRawTemplate(client, kwIndex.default, 'default');
+    await putRawTemplate(client, kwIndex.best_compression, 'best_compression');
     let sentBytes = 0;
     const onRequest = (_err: unknown, ev: any) => {
       const p = ev?.meta?.request?.params;
@@ -170,31 +180,49 @@ export async function run(opts: StorageRunOptions): Promise<BenchResult> {
       const doc = { '@timestamp': new Date(Date.parse(a.stageTimestamp)).toISOString(), ...(replaceDots(a) as object) };
       rawJsonBytes += JSON.stringify(a).length;
       rawBuf.push({ create: { _index: index } }, doc);
+      const kwDoc = { '@timestamp': a.requestReceivedTimestamp, ...a };
+      rawBuf.push({ create: { _index: kwIndex.default, _id: a.auditID } }, kwDoc, { create: { _index: kwIndex.best_compression, _id: a.auditID } }, kwDoc);
       rawDocs++;
-      if (rawBuf.length >= 2_000) await flushRaw();
+      if (rawBuf.length >= 6_000) await flushRaw();
       // contexts: the pipeline's flush tick on event time
       if (nextTick === -Infinity) nextTick = e.time + tick;
       if (e.time >= nextTick) {
         cl.push(batch); batch = [];
         while (e.time >= nextTick) nextTick += tick;
         const writes = cl.collect(nextTick - tick);
-        if (writes.length) pendingWrites.push(writer.write(writes));
+        if (writes.length) { pendingWrites.push(writer.write(writes)); pendingWrites.push(defWriter.write(writes)); }
         if (writer.backlog > 50_000) await writer.drain();
       }
       batch.push(e);
       progress.tick(1);
     }
     cl.push(batch);
-    pendingWrites.push(writer.write(cl.collect(undefined, true)));
+    const last = cl.collect(undefined, true);
+    pendingWrites.push(writer.write(last), defWriter.write(last));
     await flushRaw();
     await Promise.all(pendingWrites);
     await writer.close();
+    await defWriter.close();
     progress.finish();
     log(`storage: ${events} events, ${rawRejected} raw records rejected; measuring after refresh + forcemerge`);
 
     client.diagnostic.off('request', onRequest);
-    const raw = await storeBytes(client, `${rawPrefix}-*`);
-    const ctx = await storeBytes(client, `${names.contexts},${names.members}`);
+    // each waits for its shards' retention leases (a 30 s sync): measured side by side
+    const [raw, ctx, ctxDefault, rawKwDefault, rawKwBest] = await Promise.all([
+      storeBytes(client, `${rawPrefix}-*`),
+      storeBytes(client, `${names.contexts},${names.members}`),
+      storeBytes(client, `${defNames.contexts},${defNames.members}`),
+      storeBytes(client, kwIndex.default),
+      storeBytes(client, kwIndex.best_compression),
+    ]);
+    const perEvent = (b: number) => b / Math.max(1, events);
+    const less = (a: number, b: number) => (b > 0 ? (1 - a / b) * 100 : 0);
+    const codecTable = ['| stored as | codec | bytes per event | contexts: reduction vs this |', '|---|---|---|---|',
+      `| raw, Fluent Bit es output (dynamic mapping) | default | ${(raw.bytes / Math.max(1, raw.docs)).toFixed(1)} | ${less(perEvent(ctxDefault.bytes), raw.bytes / Math.max(1, raw.docs)).toFixed(1)}% (contexts default codec) |`,
+      `| raw, keyword template like the Kubernetes audit integration | default | ${perEvent(rawKwDefault.bytes).toFixed(1)} | ${less(perEvent(ctxDefault.bytes), perEvent(rawKwDefault.bytes)).toFixed(1)}% (contexts default codec) |`,
+      `| raw, keyword template like the Kubernetes audit integration | best_compression | ${perEvent(rawKwBest.bytes).toFixed(1)} | ${less(perEvent(ctx.bytes), perEvent(rawKwBest.bytes)).toFixed(1)}% (contexts best_compression) |`,
+      `| kontext contexts (summaries + member documents) | default | ${perEvent(ctxDefault.bytes).toFixed(1)} | |`,
+      `| kontext contexts (summaries + member documents) | best_compression | ${perEvent(ctx.bytes).toFixed(1)} | |`].join('\n');
     // bytes finally stored: the _source of every summary and member document
     let storedSource = 0;
     {
@@ -231,13 +259,18 @@ export async function run(opts: StorageRunOptions): Promise<BenchResult> {
 
     return {
       name: 'storage',
-      description: `${minutes} simulated minutes (${events} audit events, seed ${seed}) stored as raw events (Fluent Bit es output, dynamic mapping) vs as kontext contexts; bytes on disk after refresh + forcemerge to 1 segment.`,
+      description: `${minutes} simulated minutes (${events} audit events, seed ${seed}) stored as raw events (Fluent Bit es output, dynamic mapping; and with a keyword template like Elastic's Kubernetes audit integration, default and best_compression codecs) vs as kontext contexts (best_compression, and the same mappings with the default codec); bytes on disk after refresh + forcemerge to 1 segment.`,
       metrics: [
         { name: 'reduction', value: reduction, unit: '%', target: { op: '>=', value: 99 } },
         { name: 'raw_bytes', value: raw.bytes, unit: 'bytes' },
         { name: 'context_bytes', value: ctx.bytes, unit: 'bytes' },
         { name: 'raw_bytes_per_event', value: rawPerEvent, unit: 'bytes' },
         { name: 'context_bytes_per_event', value: ctxPerEvent, unit: 'bytes' },
+        { name: 'raw_keyword_template_bytes_per_event_default_codec', value: perEvent(rawKwDefault.bytes), unit: 'bytes' },
+        { name: 'raw_keyword_template_bytes_per_event_best_compression', value: perEvent(rawKwBest.bytes), unit: 'bytes' },
+        { name: 'context_bytes_per_event_default_codec', value: perEvent(ctxDefault.bytes), unit: 'bytes' },
+        { name: 'reduction_vs_keyword_template_same_codec_best_compression', value: less(perEvent(ctx.bytes), perEvent(rawKwBest.bytes)), unit: '%' },
+        { name: 'reduction_vs_keyword_template_same_codec_default', value: less(perEvent(ctxDefault.bytes), perEvent(rawKwDefault.bytes)), unit: '%' },
         { name: 'auditids_resolved', value: ids.length ? (resolved / ids.length) * 100 : 0, unit: '%', target: { op: '>=', value: 100 } },
         { name: 'auditids_in_several_contexts', value: multi, unit: 'ids', target: { op: '<=', value: 0 } },
         { name: 'write_amplification', value: writeAmplification, unit: 'bytes sent per byte stored', target: { op: '<=', value: 3 } },
@@ -246,6 +279,7 @@ export async function run(opts: StorageRunOptions): Promise<BenchResult> {
         { name: 'jaccard_overall', value: ev.overall.jaccard, unit: 'mean' },
         { name: 'ari_overall', value: ev.overall.ari, unit: 'index' },
       ],
+      markdown: codecTable,
       details: {
         events, rawDocs: raw.docs, rawRejected, contextBytesSent: sentBytes, contextSourceBytesStored: storedSource, rawRejectReasons: Object.fromEntries(rejectReasons), rawJsonBytes, contexts: ctx.docs, prefix,
         evaluation: ev,

@@ -14,10 +14,11 @@ const BENCHES: Record<string, { needsEs: boolean; load: () => Promise<{ run: (o:
   'query-latency': { needsEs: true, load: () => import('../../bench/query-latency.ts') },
   reorder: { needsEs: false, load: () => import('../../bench/reorder.ts') },
   'backlog-memory': { needsEs: false, load: () => import('../../bench/backlog-memory.ts') },
+  e2e: { needsEs: true, load: () => import('../../bench/e2e.ts') },
 };
 
 /** Simulator seeds by use; the bench and `kontext evaluate` never score on a training seed. */
-export const SEEDS = 'training 1 (models/default); evaluation 7 (kontext evaluate, storage bench); tests 2, 3, 4, 5, 9, 11, 21, 42; bench 11 (label-throughput), 13 (contexts)';
+export const SEEDS = 'training 1 (models/default); evaluation 7 (kontext evaluate, storage bench); tests 2, 3, 4, 5, 9, 11, 21, 42; bench 11 (label-throughput), 13 (contexts), 17 (e2e)';
 
 export function resultsMarkdown(results: BenchResult[], meta: Record<string, string>): string {
   const lines = ['# kontext benchmark results', ''];

@@ -1,0 +1,426 @@
+/**
+ * End to end: a forward peer replays a simulated audit log as fast as acks allow (a bounded
+ * window of chunks in flight, each acked only after Elasticsearch stored it) into
+ *
+ *  - kontext: a real `kontext serve` child process (forward input → normalize → label →
+ *    cluster → Elasticsearch), and
+ *  - the raw path it replaces: a child with the same forward input that bulk-indexes the raw
+ *    events with an integration-like keyword template (raw-forward.ts),
+ *
+ * both against the same Elasticsearch, alternated in the same run. With FLUENT_BIT_BIN set, a
+ * real Fluent Bit tails the file and forwards it (`Require_Ack_Response on`) instead of the
+ * built-in peer. Reported per path: events/s, CPU seconds per 1k events of the path's process
+ * and of Elasticsearch (utime + stime from /proc/<pid>/stat), peak RSS, the load average
+ * during the run; and every auditID resolving in the store.
+ *
+ * KONTEXT_BENCH_CPU_PROF=1 runs the kontext child under `--cpu-prof` and writes a top-frames
+ * table (self time) to bench-results/e2e-profile.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { decode, encode } from '@msgpack/msgpack';
+import type { BenchOptions, BenchResult } from './types.ts';
+import { simulate } from '../simulate/index.ts';
+import { createEsClient } from '../store/es-client.ts';
+import { FrameScanner } from '../sources/forward/msgpack.ts';
+import { EventTime, extensionCodec } from '../sources/forward/protocol.ts';
+import { PROJECT_ROOT } from '../es-local/local-es.ts';
+import type { AuditEvent } from '../types/audit.ts';
+
+export const E2E_SEED = 17;
+const CHUNK_EVENTS = 512;
+const WINDOW_CHUNKS = 64;
+/** the latency run: a steady rate, in small chunks (Fluent Bit flushes every second or so) */
+const LATENCY_RATE = 5000;
+const LATENCY_CHUNK = 100;
+const TICK = 100; // clock ticks per second on Linux (sysconf(_SC_CLK_TCK))
+
+const pack = (v: unknown) => { const u = encode(v, { extensionCodec }); return Buffer.from(u.buffer, u.byteOffset, u.byteLength); };
+
+/** PackedForward chunks of Fluent Bit ≥5.0.5 shape: `[tag, entries, {chunk, size}]`, entries `[[EventTime, {}], record]` */
+export function encodeChunks(events: AuditEvent[], size = CHUNK_EVENTS, tag = 'kube.audit'): Buffer[] {
+  const out: Buffer[] = [];
+  const now = Date.now();
+  for (let i = 0; i < events.length; i += size) {
+    const part = events.slice(i, i + size);
+    const entries = Buffer.concat(part.map((e) => pack([[EventTime.fromMillis(now), {}], e])));
+    out.push(pack([tag, entries, { chunk: `c${i / size}`, size: part.length }]));
+  }
+  return out;
+}
+
+/** sends every chunk with at most `window` unacked; resolves with the wall seconds from first byte to last ack */
+export async function replay(port: number, chunks: Buffer[], window = WINDOW_CHUNKS, timeoutMs = 900_000): Promise<number> {
+  const socket = await new Promise<net.Socket>((resolve, reject) => { const s = net.connect(port, '127.0.0.1', () => resolve(s)); s.once('error', reject); });
+  const t0 = process.hrtime.bigint();
+  try {
+    let next = 0; let acked = 0; let inFlight = 0;
+    let wake: () => void = () => {};
+    let closed: Error | undefined;
+    const scanner = new FrameScanner();
+    let buf: Buffer = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
+      for (;;) {
+        const n = scanner.scan(buf, 0, buf.length);
+        if (!n) break;
+        const f = decode(buf.subarray(0, n), { extensionCodec }) as { ack?: string };
+        if (typeof f?.ack === 'string') { acked++; inFlight--; }
+        buf = buf.subarray(n);
+      }
+      wake();
+    });
+    socket.on('close', () => { closed = new Error(`connection closed after ${acked}/${chunks.length} acks`); wake(); });
+    const deadline = Date.now() + timeoutMs;
+    while (acked < chunks.length) {
+      if (closed) throw closed;
+      while (inFlight < window && next < chunks.length) {
+        inFlight++;
+        if (!socket.write(chunks[next++]!)) await new Promise((r) => socket.once('drain', r));
+      }
+      await new Promise<void>((r) => { wake = r; setTimeout(r, 200); });
+      if (Date.now() > deadline) throw new Error(`replay not acked within ${timeoutMs} ms (${acked}/${chunks.length})`);
+    }
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  } finally {
+    socket.destroy();
+  }
+}
+
+/**
+ * Sends `chunks` at a steady `eventsPerSecond` (one chunk every size/rate seconds) without
+ * waiting for acks, and watches for the last auditID of every chunk in `index`: the wall time
+ * from sending a chunk to its ack, and to its event being searchable there.
+ */
+export async function pacedLatency(port: number, chunks: Buffer[], lastIds: string[], sizes: number[], eventsPerSecond: number, url: string, index: string):
+  Promise<{ ackMs: number[]; visibleMs: number[]; missing: number; seconds: number }> {
+  const socket = await new Promise<net.Socket>((resolve, reject) => { const s = net.connect(port, '127.0.0.1', () => resolve(s)); s.once('error', reject); });
+  const client = createEsClient({ elasticsearchUrl: url });
+  const sentAt = new Map<string, number>();
+  const chunkSent: number[] = [];
+  const ackMs: number[] = [];
+  const visibleMs: number[] = [];
+  const pending = new Map<string, number>();
+  const scanner = new FrameScanner();
+  let buf: Buffer = Buffer.alloc(0);
+  socket.on('data', (d: Buffer) => {
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    for (;;) {
+      const n = scanner.scan(buf, 0, buf.length);
+      if (!n) break;
+      const f = decode(buf.subarray(0, n), { extensionCodec }) as { ack?: string };
+      if (typeof f?.ack === 'string') { const t = sentAt.get(f.ack); if (t !== undefined) ackMs.push(Date.now() - t); }
+      buf = buf.subarray(n);
+    }
+  });
+  let polling = true;
+  const poller = (async () => {
+    while (polling || pending.size) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (!pending.size) continue;
+      const ids = [...pending.keys()];
+      try {
+        const r = await client.search({ index, query: { ids: { values: ids } }, _source: false, size: ids.length });
+        const now = Date.now();
+        for (const h of r.hits.hits) { const t = pending.get(h._id!); if (t !== undefined) { visibleMs.push(now - t); pending.delete(h._id!); } }
+      } catch { /* index not there yet */ }
+      if (!polling && Date.now() - Math.max(...chunkSent) > 60_000) break;
+    }
+  })();
+  const t0 = Date.now();
+  try {
+    let due = t0;
+    for (let i = 0; i < chunks.length; i++) {
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const now = Date.now();
+      sentAt.set(`c${i}`, now);
+      chunkSent.push(now);
+      pending.set(lastIds[i]!, now);
+      socket.write(chunks[i]!);
+      due += (1000 * sizes[i]!) / eventsPerSecond;
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    polling = false;
+    await poller;
+    return { ackMs, visibleMs, missing: pending.size, seconds };
+  } finally {
+    polling = false;
+    socket.destroy();
+    await client.close();
+  }
+}
+
+/** copies of `events` whose times follow one another at `rate` per second from `start` (epoch ms), stage durations kept */
+export function retimed(events: AuditEvent[], start: number, rate: number): AuditEvent[] {
+  return events.map((e, i) => {
+    const t = start + (1000 * i) / rate;
+    const received = Date.parse(e.requestReceivedTimestamp);
+    const stage = e.stageTimestamp ? Date.parse(e.stageTimestamp) - received : 0;
+    return { ...e, requestReceivedTimestamp: new Date(t).toISOString(), stageTimestamp: new Date(t + (Number.isFinite(stage) ? stage : 0)).toISOString() };
+  });
+}
+
+export function percentile(xs: number[], p: number): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+/** utime + stime of a process (all threads) in seconds */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / TICK; // fields 14, 15 of stat(5)
+}
+
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+interface Child { proc: ChildProcess; port: number; stderr: string[] }
+
+function startChild(args: string[], env: NodeJS.ProcessEnv, portRe: RegExp, timeoutMs = 180_000): Promise<Child> {
+  const proc = spawn(process.execPath, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderr: string[] = [];
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`child did not start in ${timeoutMs} ms: ${stderr.join('').slice(-2000)}`)); }, timeoutMs);
+    const look = (d: Buffer) => {
+      out += d.toString();
+      const m = portRe.exec(out);
+      if (m) { clearTimeout(timer); resolve({ proc, port: Number(m[1]), stderr }); }
+    };
+    proc.stdout!.on('data', look);
+    proc.stderr!.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 200) stderr.shift(); look(d); });
+    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`child exited (${code}) before listening: ${stderr.join('').slice(-2000)}`)); });
+  });
+}
+
+async function stopChild(c: Child, timeoutMs = 120_000): Promise<void> {
+  if (c.proc.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(() => { c.proc.kill('SIGKILL'); }, timeoutMs);
+    c.proc.once('exit', () => { clearTimeout(t); resolve(); });
+    c.proc.kill('SIGTERM');
+  });
+}
+
+interface PathRun {
+  path: 'kontext' | 'raw';
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+  cpuPer1k: number;
+  esCpuPer1k: number;
+  peakRssMB: number;
+  load1: number;
+  stored: number;
+}
+
+/** samples RSS and the 1-min load average while `fn` runs */
+async function measure(pid: number, esPid: number | undefined, fn: () => Promise<number>): Promise<{ seconds: number; cpu: number; esCpu: number; peakRss: number; load1: number }> {
+  const cpu0 = cpuSeconds(pid); const es0 = esPid ? cpuSeconds(esPid) : 0;
+  let peakRss = rssBytes(pid);
+  const loads: number[] = [os.loadavg()[0]!];
+  const sampler = setInterval(() => { try { peakRss = Math.max(peakRss, rssBytes(pid)); } catch { /* exited */ } loads.push(os.loadavg()[0]!); }, 200);
+  try {
+    const seconds = await fn();
+    loads.push(os.loadavg()[0]!);
+    return { seconds, cpu: cpuSeconds(pid) - cpu0, esCpu: esPid ? cpuSeconds(esPid) - es0 : NaN, peakRss, load1: loads.reduce((a, b) => a + b, 0) / loads.length };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+async function countDocs(url: string, index: string): Promise<number> {
+  const client = createEsClient({ elasticsearchUrl: url });
+  try {
+    await client.indices.refresh({ index });
+    return (await client.count({ index })).count;
+  } finally { await client.close(); }
+}
+
+/** top frames by self time of a V8 .cpuprofile */
+/**
+ * Self time of a V8 .cpuprofile by function and by module, over the samples taken between
+ * `fromUs` and `toUs` (CLOCK_MONOTONIC µs, the profiler's clock; default: the whole profile).
+ */
+export function topFrames(profileFile: string, n = 30, fromUs = -Infinity, toUs = Infinity): {
+  rows: Array<{ self: number; pct: number; fn: string; at: string }>; modules: Array<{ self: number; pct: number; module: string }>; totalMs: number; busyMs: number;
+} {
+  const p = JSON.parse(readFileSync(profileFile, 'utf8')) as { startTime: number; nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>; samples: number[]; timeDeltas: number[] };
+  const byNode = new Map<number, number>();
+  let t = p.startTime;
+  for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i] ?? 0;
+    if (t < fromUs || t > toUs) continue;
+    byNode.set(p.samples[i]!, (byNode.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
+  }
+  const byFn = new Map<string, { self: number; fn: string; at: string }>();
+  const byModule = new Map<string, number>();
+  let total = 0; let idle = 0;
+  for (const node of p.nodes) {
+    const ms = (byNode.get(node.id) ?? 0) / 1000;
+    if (!ms) continue;
+    total += ms;
+    const cf = node.callFrame;
+    if (cf.functionName === '(idle)') { idle += ms; continue; }
+    const file = cf.url.replace(/^file:\/\//, '').replace(PROJECT_ROOT + '/', '');
+    const at = file ? `${file}:${cf.lineNumber + 1}` : '';
+    const key = `${cf.functionName}@${at}`;
+    const cur = byFn.get(key) ?? { self: 0, fn: cf.functionName || '(anonymous)', at };
+    cur.self += ms;
+    byFn.set(key, cur);
+    const mod = !file ? cf.functionName || '(native)'
+      : file.startsWith('src/') ? file.split('/').slice(0, 2).join('/') + (file.split('/').length > 3 ? '/' + file.split('/')[2] : '')
+      : file.startsWith('node_modules/') ? file.split('/').slice(0, file.startsWith('node_modules/@') ? 3 : 2).join('/')
+      : file.startsWith('node:') ? file.split(':')[0] + ':' + (file.split(':')[1]?.split('/').slice(0, 2).join('/') ?? '') : file;
+    byModule.set(mod, (byModule.get(mod) ?? 0) + ms);
+  }
+  const busy = total - idle;
+  const rows = [...byFn.values()].sort((a, b) => b.self - a.self).slice(0, n).map((r) => ({ ...r, pct: (100 * r.self) / busy }));
+  const modules = [...byModule.entries()].map(([module, self]) => ({ module, self, pct: (100 * self) / busy })).sort((a, b) => b.self - a.self).slice(0, n);
+  return { rows, modules, totalMs: total, busyMs: busy };
+}
+
+export async function run(o: BenchOptions): Promise<BenchResult> {
+  const url = process.env.ELASTICSEARCH_URL;
+  if (!url) throw new Error('e2e needs ELASTICSEARCH_URL (kontext bench starts a local Elasticsearch)');
+  const durationMs = (o.quick ? 5 : 60) * 60_000;
+  const rounds = o.quick ? 1 : 2;
+  o.log(`simulating ${durationMs / 60_000} minutes (seed ${E2E_SEED})`);
+  const events = [...simulate({ seed: E2E_SEED, durationMs })];
+  const ids = new Set(events.map((e) => e.auditID));
+  const chunks = encodeChunks(events);
+  const bytes = chunks.reduce((n, c) => n + c.length, 0);
+  o.log(`${events.length} events, ${chunks.length} chunks, ${(bytes / 2 ** 20).toFixed(0)} MiB of msgpack`);
+  const client = createEsClient({ elasticsearchUrl: url });
+  let esPid: number | undefined;
+  try {
+    const info = await client.nodes.info({ node_id: '_local', metric: 'process' });
+    esPid = Object.values(info.nodes)[0]?.process?.id;
+    if (esPid && !existsSync(`/proc/${esPid}/stat`)) esPid = undefined; // not on this machine
+  } finally { await client.close(); }
+  const fluentBit = process.env.FLUENT_BIT_BIN;
+  if (fluentBit) o.log(`FLUENT_BIT_BIN is set, but this build replays with the built-in forward peer (${fluentBit} not used)`);
+  const profDir = process.env.KONTEXT_BENCH_CPU_PROF ? path.join(os.tmpdir(), `kontext-e2e-prof-${process.pid}`) : undefined;
+  const tag = `bench-e2e-${process.pid}`;
+  const runs: PathRun[] = [];
+  const uniq = ids.size;
+  const profWindow: [number, number] = [-Infinity, Infinity];
+  for (let round = 0; round < rounds; round++) {
+    // raw path
+    {
+      const index = `${tag}-raw-${round}`;
+      const c = await startChild(['--import', 'tsx', 'src/bench/raw-forward.ts', url, index], {}, /forward (\d+)/);
+      try {
+        const m = await measure(c.proc.pid!, esPid, () => replay(c.port, chunks).catch((e: Error) => { throw new Error(`${e.message}; raw path said: ${c.stderr.join('').slice(-1500)}`); }));
+        const stored = await countDocs(url, index);
+        runs.push(pathRun('raw', events.length, m, stored));
+        o.log(`raw round ${round}: ${Math.round(events.length / m.seconds)} events/s, load ${m.load1.toFixed(2)}`);
+      } finally { await stopChild(c); }
+    }
+    // kontext
+    {
+      const prefix = `${tag}-k${round}`;
+      if (profDir) mkdirSync(profDir, { recursive: true });
+      const args = [...(profDir && round === 0 ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), 'bin/kontext.js', 'serve', '--local',
+        '--forward-port', '0', '--http-port', '0', '--index-prefix', prefix, '--log-level', 'warn'];
+      const c = await startChild(args, { ELASTICSEARCH_URL: url }, /forward\s+127\.0\.0\.1:(\d+)/);
+      try {
+        if (round === 0) profWindow[0] = Number(process.hrtime.bigint() / 1000n);
+        const m = await measure(c.proc.pid!, esPid, () => replay(c.port, chunks).catch((e: Error) => { throw new Error(`${e.message}; kontext said: ${c.stderr.join('').slice(-1500)}`); }));
+        const stored = await countDocs(url, `${prefix}-members`);
+        if (round === 0) profWindow[1] = Number(process.hrtime.bigint() / 1000n);
+        runs.push(pathRun('kontext', events.length, m, stored));
+        o.log(`kontext round ${round}: ${Math.round(events.length / m.seconds)} events/s, load ${m.load1.toFixed(2)}, ${stored}/${uniq} auditIDs stored`);
+      } finally { await stopChild(c); }
+    }
+  }
+  // latency at a steady rate: a fresh kontext child, chunks of LATENCY_CHUNK events paced at LATENCY_RATE
+  // live traffic: event times follow the wall clock at the paced rate (times are set when a chunk is sent)
+  const latEvents = events.slice(0, Math.min(events.length, LATENCY_RATE * (o.quick ? 5 : 30)));
+  const latChunks = (start: number) => encodeChunks(retimed(latEvents, start, LATENCY_RATE), LATENCY_CHUNK);
+  const lastIds: string[] = []; const sizes: number[] = [];
+  for (let i = 0; i < latEvents.length; i += LATENCY_CHUNK) { const part = latEvents.slice(i, i + LATENCY_CHUNK); lastIds.push(part[part.length - 1]!.auditID); sizes.push(part.length); }
+  const flushMs = 1000;
+  let latency: { ackMs: number[]; visibleMs: number[]; missing: number; seconds: number; load1: number; cpuPer1k: number };
+  {
+    const prefix = `${tag}-lat`;
+    const c = await startChild(['bin/kontext.js', 'serve', '--local', '--forward-port', '0', '--http-port', '0', '--index-prefix', prefix, '--log-level', 'warn', '--flush-interval', `${flushMs}ms`],
+      { ELASTICSEARCH_URL: url }, /forward\s+127\.0\.0\.1:(\d+)/);
+    try {
+      const cpu0 = cpuSeconds(c.proc.pid!);
+      const l = await pacedLatency(c.port, latChunks(Date.now() + 200), lastIds, sizes, LATENCY_RATE, url, `${prefix}-members`);
+      latency = { ...l, load1: os.loadavg()[0]!, cpuPer1k: ((cpuSeconds(c.proc.pid!) - cpu0) / latEvents.length) * 1000 };
+      o.log(`latency at ${LATENCY_RATE} events/s: p50 ${percentile(l.visibleMs, 50)} ms, p95 ${percentile(l.visibleMs, 95)} ms to visible (ack p50 ${percentile(l.ackMs, 50)} ms), ${l.missing} never seen, load ${latency.load1.toFixed(2)}`);
+    } finally { await stopChild(c); }
+  }
+  let profileMd = '';
+  if (profDir) {
+    const f = readdirSync(profDir).find((x) => x.endsWith('.cpuprofile'));
+    if (f) {
+      const { rows, modules, totalMs, busyMs } = topFrames(path.join(profDir, f), 30, profWindow[0], profWindow[1]);
+      profileMd = ['# kontext serve: where the CPU goes (end-to-end bench, `--cpu-prof`)', '',
+        `${events.length} simulated events (seed ${E2E_SEED}) through forward → kontext → Elasticsearch; main thread, samples from the first chunk sent to the last ack:`,
+        `${(totalMs / 1000).toFixed(1)} s sampled, ${(busyMs / 1000).toFixed(1)} s busy (${(busyMs / events.length).toFixed(3)} ms per event; load average ${os.loadavg()[0]!.toFixed(2)} at the end). Percentages of busy time.`, '',
+        '## by module', '', '| self ms | % | module |', '|---|---|---|',
+        ...modules.map((r) => `| ${r.self.toFixed(0)} | ${r.pct.toFixed(1)} | ${r.module} |`), '',
+        '## by function', '', '| self ms | % | function | where |', '|---|---|---|---|',
+        ...rows.map((r) => `| ${r.self.toFixed(0)} | ${r.pct.toFixed(1)} | ${r.fn} | ${r.at} |`)].join('\n') + '\n';
+      mkdirSync(path.join(PROJECT_ROOT, 'bench-results'), { recursive: true });
+      writeFileSync(path.join(PROJECT_ROOT, 'bench-results', 'e2e-profile.md'), profileMd);
+      o.log('wrote bench-results/e2e-profile.md');
+    }
+    if (!process.env.KONTEXT_BENCH_KEEP_PROF) rmSync(profDir, { recursive: true, force: true }); else o.log(`profile kept in ${profDir}`);
+  }
+  const med = (p: 'kontext' | 'raw', k: keyof PathRun) => median(runs.filter((r) => r.path === p).map((r) => r[k] as number));
+  const k = (key: keyof PathRun) => med('kontext', key);
+  const r = (key: keyof PathRun) => med('raw', key);
+  const minStored = Math.min(...runs.filter((x) => x.path === 'kontext').map((x) => x.stored));
+  const table = ['| path | round | events/s | CPU s / 1k events (process) | CPU s / 1k events (Elasticsearch) | peak RSS MB | load avg (1 min) | stored |', '|---|---|---|---|---|---|---|---|',
+    ...runs.map((x, i) => `| ${x.path} | ${Math.floor(i / 2)} | ${Math.round(x.eventsPerSecond)} | ${x.cpuPer1k.toFixed(3)} | ${x.esCpuPer1k.toFixed(3)} | ${x.peakRssMB} | ${x.load1.toFixed(2)} | ${x.stored} |`)];
+  return {
+    name: 'e2e',
+    description: `${events.length} simulated events (${durationMs / 60_000} min, seed ${E2E_SEED}, ${(bytes / 2 ** 20).toFixed(0)} MiB msgpack) replayed by a forward peer (PackedForward chunks of ${CHUNK_EVENTS}, ${WINDOW_CHUNKS} unacked at most, acks after storage) into a \`kontext serve\` child and into the raw path (same forward input, raw events bulk-indexed with a keyword template); same Elasticsearch, alternated, ${rounds} round(s); medians. Then latency: ${LATENCY_RATE} events/s steady (chunks of ${LATENCY_CHUNK}, event times = wall clock) into a fresh \`kontext serve\` with default settings (flush-interval ${flushMs} ms, reorder-wait 2 s); from sending a chunk to its last event being searchable in <prefix>-members (its summary is written right after, in the same batch).`,
+    metrics: [
+      { name: 'kontext_events_per_second', value: Math.round(k('eventsPerSecond')), unit: 'events/s', target: { op: '>=', value: 20_000 } },
+      { name: 'raw_events_per_second', value: Math.round(r('eventsPerSecond')), unit: 'events/s' },
+      { name: 'ratio_to_raw', value: round2(k('eventsPerSecond') / r('eventsPerSecond')), unit: 'x', target: { op: '>=', value: 5 } },
+      { name: 'kontext_cpu_s_per_1k_events', value: round3(k('cpuPer1k')), unit: 'CPU s' },
+      { name: 'kontext_es_cpu_s_per_1k_events', value: round3(k('esCpuPer1k')), unit: 'CPU s' },
+      { name: 'raw_cpu_s_per_1k_events', value: round3(r('cpuPer1k')), unit: 'CPU s' },
+      { name: 'raw_es_cpu_s_per_1k_events', value: round3(r('esCpuPer1k')), unit: 'CPU s' },
+      { name: 'kontext_peak_rss', value: k('peakRssMB'), unit: 'MB', target: { op: '<=', value: 512 } },
+      { name: 'load_average_1m', value: round2(median(runs.map((x) => x.load1))), unit: 'load' },
+      { name: 'latency_p50_event_to_visible', value: percentile(latency.visibleMs, 50), unit: `ms at ${LATENCY_RATE} events/s`, target: { op: '<=', value: flushMs + 500 } },
+      { name: 'latency_p95_event_to_visible', value: percentile(latency.visibleMs, 95), unit: `ms at ${LATENCY_RATE} events/s`, target: { op: '<=', value: 3000 } },
+      { name: 'latency_p50_event_to_ack', value: percentile(latency.ackMs, 50), unit: 'ms' },
+      { name: 'latency_run_load_average_1m', value: round2(latency.load1), unit: 'load' },
+      { name: 'auditIDs_resolving', value: minStored, unit: `of ${uniq}`, target: { op: '>=', value: uniq } },
+    ],
+    markdown: table.join('\n'),
+    details: { latency: { events: latEvents.length, chunkEvents: LATENCY_CHUNK, rate: LATENCY_RATE, flushMs, seconds: latency.seconds, samples: latency.visibleMs.length, missing: latency.missing, cpuPer1k: round3(latency.cpuPer1k), ackP95: percentile(latency.ackMs, 95) }, runs, chunkEvents: CHUNK_EVENTS, windowChunks: WINDOW_CHUNKS, esPid: esPid ?? null, profile: profileMd ? 'bench-results/e2e-profile.md' : null },
+  };
+}
+
+function pathRun(p: 'kontext' | 'raw', events: number, m: { seconds: number; cpu: number; esCpu: number; peakRss: number; load1: number }, stored: number): PathRun {
+  return {
+    path: p, events, seconds: m.seconds, eventsPerSecond: events / m.seconds,
+    cpuPer1k: (m.cpu / events) * 1000, esCpuPer1k: (m.esCpu / events) * 1000,
+    peakRssMB: Math.round(m.peakRss / 2 ** 20), load1: m.load1, stored,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+const round2 = (x: number) => Math.round(x * 100) / 100;
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
