@@ -1,0 +1,92 @@
+/**
+ * Migration of the single-index layout (one `<prefix>-contexts`, `<prefix>-members` and
+ * `<prefix>-dead-letter` index, as kontext wrote before daily indices) into daily indices,
+ * at start-up, before anything writes. Per kind:
+ *
+ *  1. the old index is made read-only and cloned to `<prefix>-migrating-<kind>` (a clone is
+ *     fast: it hard-links segments), then deleted, which frees its name for the read alias;
+ *  2. every document of the clone is written to the daily index a new write would pick
+ *     (codec.ts: a summary by its start, a member by its time, a dead letter by its time),
+ *     summaries with their stored version (`external_gte`), members and dead letters with
+ *     `create` (a document already there is kept);
+ *  3. the clone is deleted.
+ *
+ * A migration interrupted at any step resumes at the next start (the clone is the source of
+ * truth until it is deleted; writes of step 2 are idempotent).
+ */
+import type { Client } from '@elastic/elasticsearch';
+import { contextIndexOf, dayOf, memberIndexOf } from './codec.ts';
+import { log as rootLog } from '../util/log.ts';
+
+const log = rootLog.child({ stage: 'migrate' });
+const PAGE = 2000;
+
+type Kind = 'contexts' | 'members' | 'dead-letter';
+
+function targetOf(prefix: string, kind: Kind, src: any): string {
+  if (kind === 'contexts') return contextIndexOf(prefix, { start: Number(src?.start) });
+  if (kind === 'members') return memberIndexOf(prefix, { time: Number(src?.time) });
+  return `${prefix}-dead-letter-${dayOf(Number(src?.time))}`;
+}
+
+/** Is `name` a concrete index (not an alias, not missing)? */
+async function isConcreteIndex(client: Client, name: string): Promise<boolean> {
+  if (!(await client.indices.exists({ index: name }))) return false;
+  return !(await client.indices.existsAlias({ name }));
+}
+
+/** Migrates every kind whose single old index exists; returns the documents moved per kind. */
+export async function migrateLegacyIndices(client: Client, prefix: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const kind of ['contexts', 'members', 'dead-letter'] as const) {
+    const n = await migrateKind(client, prefix, kind);
+    if (n !== undefined) out[kind] = n;
+  }
+  return out;
+}
+
+async function migrateKind(client: Client, prefix: string, kind: Kind): Promise<number | undefined> {
+  const legacy = `${prefix}-${kind}`;
+  const tmp = `${prefix}-migrating-${kind}`;
+  const hasLegacy = await isConcreteIndex(client, legacy);
+  let hasTmp = await client.indices.exists({ index: tmp });
+  if (!hasLegacy && !hasTmp) return undefined;
+  if (hasLegacy) {
+    if (!hasTmp) {
+      log.info('migrating a single-index layout into daily indices', { index: legacy });
+      await client.indices.putSettings({ index: legacy, settings: { 'index.blocks.write': true } });
+      await client.indices.clone({ index: legacy, target: tmp, wait_for_active_shards: 1 } as any);
+      await client.cluster.health({ index: tmp, wait_for_status: 'yellow', timeout: '60s' });
+      hasTmp = true;
+    }
+    // the clone holds every document (the old index was read-only before it was cloned)
+    await client.indices.delete({ index: legacy });
+  }
+  let moved = 0;
+  let res: any = await client.search({ index: tmp, scroll: '2m', size: PAGE, version: true, query: { match_all: {} }, sort: ['_doc'] });
+  try {
+    for (;;) {
+      const hits: any[] = res.hits.hits;
+      if (!hits.length) break;
+      const ops: unknown[] = [];
+      for (const h of hits) {
+        const _index = targetOf(prefix, kind, h._source);
+        if (kind === 'contexts') ops.push({ index: { _index, _id: h._id, version: Math.max(1, h._version ?? 1), version_type: 'external_gte' } }, h._source);
+        else ops.push({ create: { _index, _id: h._id } }, h._source);
+      }
+      const r = await client.bulk({ operations: ops });
+      for (const it of r.items) {
+        const x = (it.index ?? it.create)!;
+        if (x.status >= 200 && x.status < 300) moved++;
+        else if (x.status !== 409) throw new Error(`migration of ${legacy} stopped (it resumes at the next start): ${x.error?.type ?? x.status}: ${x.error?.reason ?? ''}`);
+      }
+      res = await client.scroll({ scroll_id: res._scroll_id, scroll: '2m' });
+    }
+  } finally {
+    if (res?._scroll_id) await client.clearScroll({ scroll_id: res._scroll_id }).catch(() => {});
+  }
+  await client.indices.refresh({ index: `${prefix}-${kind}` }).catch(() => {});
+  await client.indices.delete({ index: tmp });
+  log.info('single-index layout migrated into daily indices', { index: legacy, documents: moved });
+  return moved;
+}
