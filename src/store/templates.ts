@@ -7,8 +7,8 @@
  * (and the indices it governs get its mappings added: additive changes only), a newer one
  * (written by a newer kontext sharing this Elasticsearch) is left alone with a warning.
  * The daily indices of contexts, members and dead letters carry read aliases
- * (`<prefix>-contexts`, `<prefix>-members`, `<prefix>-dead-letter`); today's index of each is
- * created up front so readers never meet index_not_found. A single index left by an older
+ * (`<prefix>-contexts`, `<prefix>-members`, `<prefix>-dead-letter`); a day index is created by
+ * the first write to it. A single index left by an older
  * kontext under an alias' name is migrated into daily indices first (migrate.ts).
  * Shards, replicas and the ILM policy (retention.ts) are set from options over the files'
  * `settings`.
@@ -34,7 +34,11 @@ export interface TemplateOptions {
   shards?: number;
   /** ILM policy name set on new indices (retention.ts creates it) */
   lifecyclePolicy?: string;
-  /** create today's contexts, members and dead-letter indices when their alias does not exist (default true) */
+  /**
+   * create today's contexts, members and dead-letter indices when their alias does not exist
+   * (default false: the first write creates its day index; readers search the aliases and
+   * patterns with ignore_unavailable, so an empty store reads as empty)
+   */
   createContextsIndex?: boolean;
 }
 
@@ -131,7 +135,7 @@ export async function ensureIndexTemplates(client: Client, prefix: string, opts:
 async function ensureAliasedIndices(client: Client, alias: string, today: string, t: LoadedTemplate, opts: TemplateOptions): Promise<void> {
   const exists = await client.indices.existsAlias({ name: alias });
   if (!exists) {
-    if (opts.createContextsIndex === false) return;
+    if (opts.createContextsIndex !== true) return;
     try {
       await client.indices.create({ index: today });
     } catch (e: any) {
