@@ -22,6 +22,7 @@ const log = rootLog.child({ stage: 'migrate' });
 const PAGE = 2000;
 
 type Kind = 'contexts' | 'members' | 'dead-letter';
+const KINDS: readonly Kind[] = ['contexts', 'members', 'dead-letter'];
 
 function targetOf(prefix: string, kind: Kind, src: any): string {
   if (kind === 'contexts') return contextIndexOf(prefix, { start: Number(src?.start) });
@@ -35,33 +36,48 @@ async function isConcreteIndex(client: Client, name: string): Promise<boolean> {
   return !(await client.indices.existsAlias({ name }));
 }
 
-/** Migrates every kind whose single old index exists; returns the documents moved per kind. */
-export async function migrateLegacyIndices(client: Client, prefix: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const kind of ['contexts', 'members', 'dead-letter'] as const) {
-    const n = await migrateKind(client, prefix, kind);
-    if (n !== undefined) out[kind] = n;
-  }
-  return out;
-}
-
-async function migrateKind(client: Client, prefix: string, kind: Kind): Promise<number | undefined> {
-  const legacy = `${prefix}-${kind}`;
-  const tmp = `${prefix}-migrating-${kind}`;
-  const hasLegacy = await isConcreteIndex(client, legacy);
-  let hasTmp = await client.indices.exists({ index: tmp });
-  if (!hasLegacy && !hasTmp) return undefined;
-  if (hasLegacy) {
-    if (!hasTmp) {
+/**
+ * Step 1 for every kind: the old single index is cloned aside and deleted, which frees its
+ * name for the read alias. Runs before the templates are put (Elasticsearch refuses a
+ * template whose alias is the name of an existing index).
+ */
+export async function detachLegacyIndices(client: Client, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const kind of KINDS) {
+    const legacy = `${prefix}-${kind}`;
+    const tmp = `${prefix}-migrating-${kind}`;
+    if (!(await isConcreteIndex(client, legacy))) continue;
+    if (!(await client.indices.exists({ index: tmp }))) {
       log.info('migrating a single-index layout into daily indices', { index: legacy });
       await client.indices.putSettings({ index: legacy, settings: { 'index.blocks.write': true } });
       await client.indices.clone({ index: legacy, target: tmp, wait_for_active_shards: 1 } as any);
       await client.cluster.health({ index: tmp, wait_for_status: 'yellow', timeout: '60s' });
-      hasTmp = true;
     }
     // the clone holds every document (the old index was read-only before it was cloned)
     await client.indices.delete({ index: legacy });
+    out.push(legacy);
   }
+  return out;
+}
+
+/** Steps 2 and 3 for every kind with a clone left by step 1; returns the documents moved per kind. */
+export async function copyMigratedIndices(client: Client, prefix: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const kind of KINDS) {
+    if (await client.indices.exists({ index: `${prefix}-migrating-${kind}` })) out[kind] = await copyKind(client, prefix, kind);
+  }
+  return out;
+}
+
+/** The whole migration (templates must be put between the steps: ensureIndexTemplates does). */
+export async function migrateLegacyIndices(client: Client, prefix: string): Promise<Record<string, number>> {
+  await detachLegacyIndices(client, prefix);
+  return copyMigratedIndices(client, prefix);
+}
+
+async function copyKind(client: Client, prefix: string, kind: Kind): Promise<number> {
+  const legacy = `${prefix}-${kind}`;
+  const tmp = `${prefix}-migrating-${kind}`;
   let moved = 0;
   let res: any = await client.search({ index: tmp, scroll: '2m', size: PAGE, version: true, query: { match_all: {} }, sort: ['_doc'] });
   try {
@@ -85,7 +101,7 @@ async function migrateKind(client: Client, prefix: string, kind: Kind): Promise<
   } finally {
     if (res?._scroll_id) await client.clearScroll({ scroll_id: res._scroll_id }).catch(() => {});
   }
-  await client.indices.refresh({ index: `${prefix}-${kind}` }).catch(() => {});
+  await client.indices.refresh({ index: legacy, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
   await client.indices.delete({ index: tmp });
   log.info('single-index layout migrated into daily indices', { index: legacy, documents: moved });
   return moved;

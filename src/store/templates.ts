@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@elastic/elasticsearch';
 import { dayOf, indexNames } from './codec.ts';
-import { migrateLegacyIndices } from './migrate.ts';
+import { copyMigratedIndices, detachLegacyIndices } from './migrate.ts';
 import { log } from '../util/log.ts';
 
 export const SCHEMA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema/elasticsearch');
@@ -122,9 +122,10 @@ export async function putTemplates(client: Client, templates: LoadedTemplate[]):
 /** Applies every template for `prefix` and readies the indices; safe to call on every start. */
 export async function ensureIndexTemplates(client: Client, prefix: string, opts: TemplateOptions = {}): Promise<void> {
   const templates = loadTemplates(prefix, opts);
+  await detachLegacyIndices(client, prefix);
   await putTemplates(client, templates);
   const names = indexNames(prefix);
-  await migrateLegacyIndices(client, prefix);
+  await copyMigratedIndices(client, prefix);
   const today = dayOf(Date.now());
   for (const [file, alias, day] of [['contexts', names.contexts, names.contextsDay(today)], ['members', names.members, names.membersDay(today)], ['dead-letter', names.deadLetter, names.deadLetterDay(today)]] as const) {
     const t = templates.find((x) => x.name === `${prefix}-${file}`);
