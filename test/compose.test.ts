@@ -66,7 +66,7 @@ test('Kibana and kontext reach Elasticsearch over https and trust its CA', () =>
   assert.ok(mount && ca.startsWith(mount.split(':')[1]! + '/'), `kontext's CA ${ca} is on the certs volume`);
   assert.equal(ca.slice(mount!.split(':')[1]!.length), '/ca/ca.crt');
   // every variable kontext gets is one of its options, and together they are a valid configuration
-  const known = new Set(OPTIONS.map((o) => o.env));
+  const known = new Set<string>(OPTIONS.map((o) => o.env));
   for (const name of Object.keys(kx)) assert.ok(known.has(name), `${name} is a kontext option`);
   const filled = Object.fromEntries(Object.entries(kx).map(([n, v]) => [n, v.replace(/\$\{[A-Z_]+:\?[^}]*\}/g, 'x'.repeat(24))]));
   const cfg = loadConfig({}, filled);
