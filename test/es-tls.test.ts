@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -87,6 +87,22 @@ test('a CA it must refuse: a clear error naming the remedy, fast (not retried un
   assert.ok(Date.now() - t0 < 10_000);
   // no CA at all: the system CAs do not know it either
   await assert.rejects(reach({ elasticsearchUrl: url }), /not trusted/);
+});
+
+test('kontext serve with a CA it must refuse: stops with one clear line, exit code 2', async () => {
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+  const proc = spawn(process.execPath, [path.join(root, 'bin/kontext.js'), 'serve', '--no-auth', '--http-host', '127.0.0.1', '--http-port', '0', '--forward-host', '127.0.0.1', '--forward-port', '0',
+    '--elasticsearch-url', url, '--elasticsearch-ca', path.join(dir, 'other-ca.crt'), '--index-prefix', 'tls-refused'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  proc.stderr.on('data', (d) => { err += d; });
+  proc.stdout.resume();
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
+  const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+  clearTimeout(timer);
+  assert.equal(code, 2, err);
+  const line = err.split('\n').find((l) => l.startsWith('kontext serve: '));
+  assert.match(line ?? '', /^kontext serve: Elasticsearch not reachable: .*not trusted: give its CA with --elasticsearch-ca/);
+  assert.doesNotMatch(err, /\n\s+at /, 'no stack trace');
 });
 
 test('CA fingerprint: right connects, wrong is refused', async () => {

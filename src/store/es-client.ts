@@ -79,10 +79,10 @@ export async function waitForEs(client: Client, timeoutMs = 60_000): Promise<voi
       return;
     } catch (e) {
       last = e;
-      // a refused certificate never heals by waiting
-      if (/not trusted|fingerprint|does not name/.test(connectionHint(e)) && connectionHint(e) !== (e as Error)?.message) break;
+      // a refused certificate never heals by waiting: a configuration error, one line
+      if (connectionHint(e) !== (e as Error)?.message) throw new ConfigError(`Elasticsearch not reachable: ${connectionHint(e)}`);
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
-  throw new Error(`Elasticsearch not reachable${Date.now() < deadline ? '' : ` within ${timeoutMs} ms`}: ${connectionHint(last)}`);
+  throw new Error(`Elasticsearch not reachable within ${timeoutMs} ms: ${connectionHint(last)}`);
 }
