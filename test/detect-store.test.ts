@@ -10,13 +10,13 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from '@elastic/elasticsearch';
 import { summarize } from '../src/cluster/summary.ts';
 import { ensureIndexTemplates } from '../src/store/templates.ts';
-import { indexNames, toEsDoc } from '../src/store/codec.ts';
+import { contextIndexOf, toEsDoc } from '../src/store/codec.ts';
 import { createGraphqlHandler, type GraphqlHandler } from '../src/query/handler.ts';
 import { WebhookAlerter, type AlertPayload } from '../src/alert/webhook.ts';
 import type { ContextDoc } from '../src/types/context.ts';
 import { setLogSink } from '../src/util/log.ts';
 import { ev } from './cluster-fixtures.ts';
-import { testClient, uniquePrefix, deleteIndices } from './helpers/es.ts';
+import { testClient, uniquePrefix, deleteIndices, getDoc } from './helpers/es.ts';
 
 const logLines: string[] = [];
 setLogSink((line) => { logLines.push(line); });
@@ -55,8 +55,7 @@ before(async () => {
   prefix = uniquePrefix('detect');
   docs = contexts();
   await ensureIndexTemplates(es, prefix);
-  const index = indexNames(prefix).contexts;
-  const res = await es.bulk({ refresh: true, operations: docs.flatMap((d) => [{ index: { _index: index, _id: d.id } }, toEsDoc(d)]) });
+  const res = await es.bulk({ refresh: true, operations: docs.flatMap((d) => [{ index: { _index: contextIndexOf(prefix, d), _id: d.id } }, toEsDoc(d)]) });
   assert.equal(res.errors, false);
   handler = createGraphqlHandler({ es, indexPrefix: prefix, auth: { tokens: ['t'] } });
 });
@@ -198,8 +197,8 @@ test('the running service: detections reach the stored context, and the alert is
   const check = rx.received.push.bind(rx.received);
   rx.received.push = (...items: AlertPayload[]) => {
     for (const p of items) {
-      // asked the moment the alert arrives (a realtime get: sees every acknowledged write)
-      storedAtAlert.push(es.get({ index: `${svcPrefix}-contexts`, id: p.context.id }).then(() => true, () => false));
+      // asked the moment the alert arrives (after a refresh: sees every acknowledged write)
+      storedAtAlert.push(getDoc(es, `${svcPrefix}-contexts`, p.context.id).then((d) => d.found, () => false));
     }
     return check(...items);
   };
@@ -225,6 +224,6 @@ test('the running service: detections reach the stored context, and the alert is
   assert.deepEqual(alerts[0]!.output_fields['kontext.audit_ids'], ['svc-exec']);
   assert.equal(rx.received.length, 1, 'only critical detections with --alert-min-severity critical');
   assert.deepEqual(await Promise.all(storedAtAlert), [true], 'the context was in Elasticsearch when its alert arrived');
-  const stored = await es.get<{ detections: Array<{ name: string }> }>({ index: `${svcPrefix}-contexts`, id: alerts[0]!.context.id });
+  const stored = await getDoc<{ detections: Array<{ name: string }> }>(es, `${svcPrefix}-contexts`, alerts[0]!.context.id);
   assert.ok(stored._source!.detections.some((d) => d.name === 'exec-into-privileged-pod'));
 });

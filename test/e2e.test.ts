@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ownersOf } from '../src/store/read.ts';
+import { ownersOf, summariesOf } from '../src/store/read.ts';
 import { FluentClient } from '@fluent-org/logger';
 import { loadConfig } from '../src/config/config.ts';
 import { startService, type Service } from '../src/pipeline/service.ts';
@@ -68,9 +68,10 @@ test('forward peer + webhook → contexts in Elasticsearch → GraphQL', { timeo
   const ids = events.map((e) => e.auditID);
   // one member document per auditID (its _id), naming the one context that holds it
   const owner = await ownersOf(es, prefix, ids);
-  const summaries = await es.mget<{ eventCount: number }>({ index: `${prefix}-contexts`, ids: [...new Set(owner.values())] });
-  assert.ok(summaries.docs.every((d) => 'found' in d && d.found), 'every owning context has a summary');
-  assert.equal(summaries.docs.reduce((n, d) => n + ((d as { _source?: { eventCount: number } })._source?.eventCount ?? 0), 0), ids.length, 'summaries count every event once');
+  const owning = [...new Set(owner.values())];
+  const summaries = await summariesOf(es, prefix, owning);
+  assert.ok(owning.every((id) => summaries.has(id)), 'every owning context has a summary');
+  assert.equal([...summaries.values()].reduce((n, s) => n + s.doc.eventCount, 0), ids.length, 'summaries count every event once');
   const missing = ids.filter((id) => !owner.has(id));
   assert.equal(missing.length, 0, `${missing.length} acknowledged events are not stored, e.g. ${missing.slice(0, 3).join(', ')}`);
 

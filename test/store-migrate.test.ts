@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { testClient, uniquePrefix, deleteIndices } from './helpers/es.ts';
 import { indexNames } from '../src/store/codec.ts';
 import { membersOf } from '../src/store/read.ts';
-import { countOldLayout, migrateEmbeddedMembers } from '../src/store/migrate.ts';
+import { countOldLayout, migrateEmbeddedMembers } from '../src/store/migrate-embedded.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 10);
 

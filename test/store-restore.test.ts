@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { testClient, uniquePrefix, deleteIndices } from './helpers/es.ts';
+import { testClient, uniquePrefix, deleteIndices, getDoc } from './helpers/es.ts';
 import { ensureIndexTemplates } from '../src/store/templates.ts';
 import { createContextWriter } from '../src/store/writer.ts';
 import { indexNames, type EsContextSource } from '../src/store/codec.ts';
@@ -55,7 +55,7 @@ test('restart: stored contexts come back, re-sent events join them once, stale o
     assert.deepEqual(docs.map((d) => d.id), ['web-e0'], 'only the young open context comes back');
     assert.equal(docs[0]!.members.length, 3);
     assert.equal(await sweepStaleOpen(client, prefix, 1_800_000, { refresh: true }), 1);
-    const swept = await client.get<EsContextSource>({ index: names.contexts, id: 'old-e0' });
+    const swept = await getDoc<EsContextSource>(client, names.contexts, 'old-e0');
     assert.equal(swept._source!.state, 'closed');
     assert.equal(swept._version, 5);
 
@@ -77,7 +77,7 @@ test('restart: stored contexts come back, re-sent events join them once, stale o
     await writer2.close();
     assert.equal(resent.settled, 1);
     assert.equal(fresh.settled, 1);
-    const got = await client.get<EsContextSource>({ index: names.contexts, id: 'web-e0' });
+    const got = await getDoc<EsContextSource>(client, names.contexts, 'web-e0');
     assert.equal(got._source!.eventCount, 4);
     assert.equal((await client.count({ index: names.members, query: { term: { contextId: 'web-e0' } } })).count, 4);
   } finally {

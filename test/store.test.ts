@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { testClient, uniquePrefix, deleteIndices, esUrl } from './helpers/es.ts';
+import { testClient, uniquePrefix, deleteIndices, esUrl, getDoc } from './helpers/es.ts';
 import { createEsClient } from '../src/store/es-client.ts';
 import { ensureIndexTemplates, loadTemplates } from '../src/store/templates.ts';
 import { createContextWriter, rawDay } from '../src/store/writer.ts';
-import { fromEsDoc, indexNames, type EsContextSource, type EsMemberSource } from '../src/store/codec.ts';
+import { dayOf, fromEsDoc, indexNames, type EsContextSource, type EsMemberSource } from '../src/store/codec.ts';
 import { membersOf } from '../src/store/read.ts';
 import { createDeadLetterSink } from '../src/store/dead-letter.ts';
 import { summarize } from '../src/cluster/summary.ts';
@@ -61,11 +61,14 @@ test('templates apply idempotently and create the contexts index with the agreed
   const client = testClient();
   const prefix = uniquePrefix('store');
   try {
-    await ensureIndexTemplates(client, prefix);
-    await ensureIndexTemplates(client, prefix); // second time: no error, same result
+    await ensureIndexTemplates(client, prefix, { createContextsIndex: true });
+    await ensureIndexTemplates(client, prefix, { createContextsIndex: true }); // second time: no error, same result
     const names = indexNames(prefix);
+    const today = dayOf(Date.now());
+    // today's daily index of each kind, reached through its read alias
     const idx = await client.indices.get({ index: names.contexts });
-    const got = idx[names.contexts]!;
+    assert.deepEqual(Object.keys(idx), [names.contextsDay(today)]);
+    const got = idx[names.contextsDay(today)]!;
     assert.equal(got.settings?.index?.codec, 'best_compression');
     assert.equal(String(got.settings?.index?.number_of_shards), '1');
     const props = got.mappings!.properties!;
@@ -76,10 +79,10 @@ test('templates apply idempotently and create the contexts index with the agreed
     assert.equal((props.start as { type: string }).type, 'date');
     assert.equal((props.action as { fields: Record<string, { type: string }> }).fields.keyword!.type, 'keyword');
     // members: one document per auditID, sorted by context then time on disk
-    const mi = (await client.indices.get({ index: names.members }))[names.members]!;
+    const mi = (await client.indices.get({ index: names.members }))[names.membersDay(today)]!;
     assert.deepEqual(Object.keys(mi.mappings!.properties!).sort(), ['contextId', 'time']);
     assert.deepEqual(mi.settings?.index?.sort?.field, ['contextId', 'time']);
-    const dl = (await client.indices.get({ index: names.deadLetter }))[names.deadLetter]!;
+    const dl = (await client.indices.get({ index: names.deadLetter }))[names.deadLetterDay(today)]!;
     assert.equal((dl.mappings!.properties!.reason as { type: string }).type, 'keyword');
     const tpl = await client.indices.getIndexTemplate({ name: `${prefix}-*` });
     assert.deepEqual(tpl.index_templates.map((t) => t.name).sort(), [`${prefix}-contexts`, `${prefix}-dead-letter`, `${prefix}-members`, `${prefix}-raw`]);
@@ -122,10 +125,10 @@ test('writer round-trip: settles receipts after the ack, memberIds resolves ever
     assert.equal(count.count, 1);
     assert.equal((await client.count({ index: names.members })).count, 7, 'one member document per auditID');
     for (const m of a2.w.doc.members) {
-      const r = await client.get<EsMemberSource>({ index: names.members, id: m.auditID });
+      const r = await getDoc<EsMemberSource>(client, names.members, m.auditID);
       assert.equal(r._source!.contextId, 'ctx-a');
     }
-    const got = await client.get<EsContextSource>({ index: names.contexts, id: 'ctx-a' });
+    const got = await getDoc<EsContextSource>(client, names.contexts, 'ctx-a');
     assert.equal(got._version, 15);
     assert.deepEqual(fromEsDoc(got._source!, (await membersOf(client, prefix, ['ctx-a'])).get('ctx-a')), a2.w.doc);
     // filters on top-level fields
@@ -161,7 +164,7 @@ test('permanent refusals go to the dead-letter index with their reason and settl
     assert.ok(reasons.includes('es-mapping'), `mapping error dead-lettered (${reasons})`);
     assert.ok(reasons.filter((r) => r === 'id-too-long').length >= 1, 'a too-long id dead-lettered');
     assert.ok(dead.hits.hits.every((h) => h._source!.stage === 'store' && h._source!.record));
-    assert.ok((await client.exists({ index: names.contexts, id: 'ctx-good' })));
+    assert.ok((await getDoc(client, names.contexts, 'ctx-good')).found);
     assert.ok(logLines.some((l) => l.includes('dead-lettered')), 'logged');
     // the same refusal again is stored once (content-addressed dead letters)
     const again = contextWrite('ctx-bad', 2);
@@ -195,21 +198,21 @@ test('a replay with members removed and one new event loses nothing: the summary
     replay.w.newEvents = 9;
     assert.deepEqual(await writer.write([replay.w]), { stored: 1, rejected: 0 });
     assert.equal(replay.receipt.settled, 9);
-    const got = await client.get<EsContextSource>({ index: names.contexts, id: 'ctx-r' });
+    const got = await getDoc<EsContextSource>(client, names.contexts, 'ctx-r');
     assert.equal(got._source!.eventCount, 11, 'every stored member kept, the new one added');
     assert.ok(got._version! >= 21);
     const members = (await membersOf(client, prefix, ['ctx-r'])).get('ctx-r')!;
     assert.equal(members.length, 11);
-    assert.equal((await client.get<EsMemberSource>({ index: names.members, id: 'ctx-r-new' }))._source!.contextId, 'ctx-r');
+    assert.equal((await getDoc<EsMemberSource>(client, names.members, 'ctx-r-new'))._source!.contextId, 'ctx-r');
 
     // a member already stored in another context stays there and is not counted twice
     const other = contextWrite('ctx-o', 2);
     other.w.doc = { ...other.w.doc, members: [other.w.doc.members[0]!, { ...other.w.doc.members[1]!, auditID: 'ctx-r-m5' }] };
     await writer.write([other.w]);
     assert.equal(other.receipt.settled, 2, 'held by a stored document (the other context)');
-    assert.equal((await client.get<EsMemberSource>({ index: names.members, id: 'ctx-r-m5' }))._source!.contextId, 'ctx-r');
-    assert.equal((await client.get<EsContextSource>({ index: names.contexts, id: 'ctx-o' }))._source!.eventCount, 1);
-    assert.equal((await client.get<EsContextSource>({ index: names.contexts, id: 'ctx-r' }))._source!.eventCount, 11);
+    assert.equal((await getDoc<EsMemberSource>(client, names.members, 'ctx-r-m5'))._source!.contextId, 'ctx-r');
+    assert.equal((await getDoc<EsContextSource>(client, names.contexts, 'ctx-o'))._source!.eventCount, 1);
+    assert.equal((await getDoc<EsContextSource>(client, names.contexts, 'ctx-r'))._source!.eventCount, 11);
     await writer.close();
     await writer.close();
   } finally {
@@ -250,7 +253,7 @@ test('Elasticsearch down: nothing settles, writes retry with backoff, then succe
     assert.equal(a2.receipt.settled, 1);
     assert.equal(b.receipt.settled, 2);
     assert.equal(writer.backlog, 0);
-    const got = await client.get<EsContextSource>({ index: indexNames(prefix).contexts, id: 'ctx-down-a' });
+    const got = await getDoc<EsContextSource>(client, indexNames(prefix).contexts, 'ctx-down-a');
     assert.equal(got._source!.eventCount, 4);
     assert.equal(got._source!.state, 'closed');
     await writer.close();

@@ -182,8 +182,10 @@ test('web UI in headless Chromium: auth, search, context, lookup, timeline, live
       assert.equal(await page.locator('text=/Load \\d+ more/').count(), 0);
     } finally {
       // its events belong to other contexts too: gone before the lookups below
-      await es.delete({ index, id: big.id, refresh: true });
-      await es.bulk({ operations: big.members.map((m) => ({ delete: { _index: `${prefix}-members`, _id: m.auditID } })), refresh: true });
+      // documents live in daily indices behind the aliases: delete each in its own index
+      await es.indices.refresh({ index: [index, `${prefix}-members`] });
+      const held: any = await es.search({ index: [index, `${prefix}-members`], size: 10_000, _source: false, query: { bool: { should: [{ ids: { values: [big.id] } }, { term: { contextId: big.id } }] } } });
+      await es.bulk({ operations: held.hits.hits.map((h: any) => ({ delete: { _index: h._index, _id: h._id } })), refresh: true });
     }
   });
 

@@ -12,7 +12,7 @@ import type { BenchOptions, BenchResult } from './types.ts';
 import { memberAggregates } from '../cluster/summary.ts';
 import { createGraphqlHandler } from '../query/handler.ts';
 import { createEsClient } from '../store/es-client.ts';
-import { indexNames, toEsDoc } from '../store/codec.ts';
+import { dayOf, indexNames, toEsDoc } from '../store/codec.ts';
 import { ensureIndexTemplates } from '../store/templates.ts';
 import type { ContextDoc, ContextMember, Outcome, SecurityFlag } from '../types/context.ts';
 import { labelKey, verbClassOf } from '../types/label.ts';
@@ -140,7 +140,7 @@ async function load(es: Client, index: string, total: number, now: number, log: 
     const n = Math.min(BATCH, total - i);
     for (let k = 0; k < n; k++) {
       const doc = syntheticContext(i + k, pop, now, r);
-      operations.push({ index: { _index: index, _id: doc.id } }, toEsDoc(doc));
+      operations.push({ index: { _index: `${index}-${dayOf(doc.start)}`, _id: doc.id } }, toEsDoc(doc));
     }
     const p = es.bulk({ operations, refresh: false }).then((res) => {
       if (res.errors) {
@@ -184,8 +184,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const now = Date.now();
   const handler = createGraphqlHandler({ es, indexPrefix: prefix, auth: { tokens: ['bench-token'] } });
   try {
-    await ensureIndexTemplates(es, prefix);
-    await es.indices.putSettings({ index, settings: { index: { refresh_interval: '-1' } } });
+    // daily indices behind the read alias, refresh off while loading
+    await ensureIndexTemplates(es, prefix, { settings: { refresh_interval: '-1' } });
     const t0 = Date.now();
     await load(es, index, total, now, opts.log);
     const loadSecs = (Date.now() - t0) / 1000;

@@ -1,6 +1,7 @@
 import { parseArgs, rejectUnknown, UsageError } from './args.ts';
 import type { Command } from './command.ts';
 import { ConfigError, OPTIONS, type OptionSpec } from '../config/config.ts';
+import { addSecretsFrom, installOutputRedaction } from '../util/redact.ts';
 
 /** Commands load lazily so `kontext simulate` never pays for TensorFlow.js, and so on. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
@@ -54,6 +55,9 @@ export function booleanFlags(cmd: Command): Set<string> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // before anything is printed: credentials given in the environment or as flags never reach output
+  addSecretsFrom(process.env, argv);
+  installOutputRedaction();
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(topHelp() + '\n');

@@ -22,7 +22,14 @@ export const OPTIONS = [
   { key: 'elasticsearchUsername', flag: 'elasticsearch-username', env: 'ELASTICSEARCH_USERNAME', type: 'string', default: undefined, help: 'Basic-auth user for Elasticsearch.' },
   { key: 'elasticsearchPassword', flag: 'elasticsearch-password', env: 'ELASTICSEARCH_PASSWORD', type: 'string', default: undefined, help: 'Basic-auth password for Elasticsearch.' },
   { key: 'elasticsearchApiKey', flag: 'elasticsearch-api-key', env: 'ELASTICSEARCH_API_KEY', type: 'string', default: undefined, help: 'API key for Elasticsearch (instead of user/password).' },
-  { key: 'indexPrefix', flag: 'index-prefix', env: 'KONTEXT_INDEX_PREFIX', type: 'string', default: 'kontext', help: 'Prefix of every index kontext writes (<prefix>-contexts, <prefix>-members, <prefix>-dead-letter, <prefix>-raw).' },
+  { key: 'elasticsearchCloudId', flag: 'elasticsearch-cloud-id', env: 'ELASTICSEARCH_CLOUD_ID', type: 'string', default: undefined, help: 'Elastic Cloud deployment id (instead of --elasticsearch-url); use with an API key or user/password.' },
+  { key: 'elasticsearchCa', flag: 'elasticsearch-ca', env: 'ELASTICSEARCH_CA', type: 'string', default: undefined, help: 'PEM file of the CA that signed Elasticsearch\'s certificate (https URLs); trusted besides the system CAs.' },
+  { key: 'elasticsearchCaFingerprint', flag: 'elasticsearch-ca-fingerprint', env: 'ELASTICSEARCH_CA_FINGERPRINT', type: 'string', default: undefined, help: 'SHA-256 fingerprint (hex, colons optional) of the CA certificate Elasticsearch prints at first start: trust a chain containing it.' },
+  { key: 'elasticsearchTlsInsecure', flag: 'elasticsearch-tls-insecure', env: 'ELASTICSEARCH_TLS_INSECURE', type: 'bool', default: false, help: 'Do not verify Elasticsearch\'s TLS certificate (labs only: anyone on the path can read and change what kontext stores; warned about at every start).' },
+  { key: 'indexPrefix', flag: 'index-prefix', env: 'KONTEXT_INDEX_PREFIX', type: 'string', default: 'kontext', help: 'Prefix of every index kontext writes (daily <prefix>-contexts-YYYY.MM.DD, <prefix>-members-…, <prefix>-dead-letter-…, <prefix>-raw-…; read through the aliases <prefix>-contexts, <prefix>-members, <prefix>-dead-letter).' },
+  { key: 'retention', flag: 'retention', env: 'KONTEXT_RETENTION', type: 'duration', default: '30d', help: 'Keep daily contexts, members and dead-letter indices this long (ILM policy <prefix>-retention where Elasticsearch has ILM, else kontext deletes them); 0 keeps everything.' },
+  { key: 'indexReplicas', flag: 'index-replicas', env: 'KONTEXT_INDEX_REPLICAS', type: 'string', default: '0-1', help: 'Replicas of kontext\'s indices: a number, or a range auto-expanding with the nodes (0-1: one replica once a second node exists).' },
+  { key: 'indexShards', flag: 'index-shards', env: 'KONTEXT_INDEX_SHARDS', type: 'int', default: 1, min: 1, help: 'Primary shards of each new daily index.' },
   { key: 'rawRetention', flag: 'raw-retention', env: 'KONTEXT_RAW_RETENTION', type: 'duration', default: '0', help: 'Also keep raw events in <prefix>-raw-YYYY.MM.DD for drill-down, deleted after this long; 0 disables.' },
   { key: 'forwardHost', flag: 'forward-host', env: 'KONTEXT_FORWARD_HOST', type: 'string', default: '0.0.0.0', help: 'Listen address of the Fluent Bit / Fluentd forward input.' },
   { key: 'forwardPort', flag: 'forward-port', env: 'KONTEXT_FORWARD_PORT', type: 'int', default: 24224, min: 0, help: 'Port of the forward input; 0 picks a free port.' },
@@ -156,7 +163,17 @@ export function loadConfig(flags: Record<string, string | boolean> = {}, env: No
     if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw new ConfigError(`--alert-webhook-url: not an http(s) URL: ${JSON.stringify(c.alertWebhookUrl)}`);
   }
   if (c.elasticsearchUrl !== undefined) {
-    try { new URL(c.elasticsearchUrl); } catch { throw new ConfigError(`--elasticsearch-url: not a URL: ${JSON.stringify(c.elasticsearchUrl)}`); }
+    // the value itself may hold a password: never echoed
+    try { new URL(c.elasticsearchUrl); } catch { throw new ConfigError('--elasticsearch-url: not a URL (expected http(s)://host:port)'); }
+  }
+  if (c.elasticsearchCloudId !== undefined && c.elasticsearchUrl !== undefined) {
+    throw new ConfigError('--elasticsearch-cloud-id and --elasticsearch-url exclude each other: give one');
+  }
+  if (c.elasticsearchCaFingerprint !== undefined && !/^([0-9a-f]{2}:?){31}[0-9a-f]{2}$/i.test(c.elasticsearchCaFingerprint.trim())) {
+    throw new ConfigError('--elasticsearch-ca-fingerprint: expected a SHA-256 fingerprint, 64 hex digits (colons optional)');
+  }
+  if (!/^\d+$|^\d+-(\d+|all)$/.test(c.indexReplicas.trim())) {
+    throw new ConfigError(`--index-replicas: expected a number (1) or a range (0-1, 0-all), got ${JSON.stringify(c.indexReplicas)}`);
   }
   return c;
 }

@@ -6,6 +6,8 @@
 import type { Client } from '@elastic/elasticsearch';
 import { ConfigError, type Config } from '../config/config.ts';
 import { createEsClient, waitForEs } from '../store/es-client.ts';
+import { ensureIlmPolicy, hasIlm, startRetention, type Retention } from '../store/retention.ts';
+import { redactUrl } from '../util/redact.ts';
 import { ensureIndexTemplates } from '../store/templates.ts';
 import { createContextWriter, type ContextWriter } from '../store/writer.ts';
 import { createDeadLetterSink, type EsDeadLetterSink } from '../store/dead-letter.ts';
@@ -37,7 +39,7 @@ export interface EsConnection {
  * running for the next run unless `stopLocalOnClose`.
  */
 export async function connectEs(cfg: Config, opts: { stopLocalOnClose?: boolean } = {}): Promise<EsConnection> {
-  let url = cfg.elasticsearchUrl;
+  let url = cfg.elasticsearchUrl ?? (cfg.elasticsearchCloudId ? 'Elastic Cloud' : undefined);
   let local: LocalEs | undefined;
   if (!url) {
     const running = await runningLocalEs();
@@ -51,10 +53,10 @@ export async function connectEs(cfg: Config, opts: { stopLocalOnClose?: boolean 
       log.info('local Elasticsearch is up', { url, dataDir: local.dataDir });
     }
   }
-  const client = createEsClient({ ...cfg, elasticsearchUrl: url });
+  const client = createEsClient({ ...cfg, elasticsearchUrl: cfg.elasticsearchCloudId ? undefined : url });
   await waitForEs(client);
   return {
-    client, url, local,
+    client, url: redactUrl(url), local,
     async close() {
       await client.close();
       if (local && opts.stopLocalOnClose) await local.stop();
@@ -98,6 +100,8 @@ export interface BuiltPipeline {
   resumed: { labeler: boolean; detections: boolean };
   /** closes documents left open by another instance while this one runs (live input with a sweep interval) */
   sweeper?: StaleSweeper;
+  /** deletion of daily indices past --retention (or ILM's) */
+  retention: Retention;
 }
 
 /** Background aggregates stay open up to this long (the clusterer's default window). */
@@ -123,7 +127,7 @@ export interface BuildOptions {
 export async function buildPipeline(cfg: Config, client: Client, opts: BuildOptions = {}): Promise<BuiltPipeline> {
   const detections = opts.detections ?? detectionsFromConfig(cfg);
   logDetections(detections, log);
-  await ensureIndexTemplates(client, cfg.indexPrefix);
+  const retention = await setUpIndices(client, cfg);
   const labeler = await createLabeler({ modelDir: resolveModelDir(cfg.model), backend: cfg.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' });
   const deadLetters = createDeadLetterSink({ client, prefix: cfg.indexPrefix, refresh: opts.refresh });
   const normalize = new Normalizer({ deadLetters, reorderHorizon: cfg.reorderHorizon, reorderWait: cfg.reorderWait, maxPending: Math.max(cfg.maxInFlight, 1000), maxBytes: cfg.maxBuffer });
@@ -167,5 +171,21 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
     sweeper = new StaleSweeper({ client, prefix: cfg.indexPrefix, horizonMs: Math.max(cfg.contextMaxAge, BACKGROUND_WINDOW_MS) + SWEEP_MARGIN_MS, intervalMs: cfg.sweepInterval, refresh: opts.refresh });
     sweeper.start();
   }
-  return { pipeline, normalize, labeler, cluster, writer, deadLetters, restored, detections, sweeper, checkpoint, resumed };
+  const closeWriter = writer.close.bind(writer);
+  writer.close = async (o) => { retention.stop(); return closeWriter(o); };
+  return { pipeline, normalize, labeler, cluster, writer, deadLetters, restored, detections, sweeper, checkpoint, resumed, retention };
+}
+
+/**
+ * Index templates (versioned, upgraded in place), the single-index migration, today's
+ * indices, and retention: the ILM policy where Elasticsearch has ILM, else kontext's own
+ * deletion of expired day indices.
+ */
+export async function setUpIndices(client: Client, cfg: Pick<Config, 'indexPrefix' | 'retention' | 'indexReplicas' | 'indexShards'>): Promise<Retention> {
+  const ilm = cfg.retention > 0 && await hasIlm(client);
+  const lifecyclePolicy = ilm ? await ensureIlmPolicy(client, cfg.indexPrefix, cfg.retention) : undefined;
+  await ensureIndexTemplates(client, cfg.indexPrefix, { replicas: cfg.indexReplicas, shards: cfg.indexShards, lifecyclePolicy });
+  const retention = await startRetention({ client, prefix: cfg.indexPrefix, retentionMs: cfg.retention, ilm });
+  log.info('indices ready', { prefix: cfg.indexPrefix, retention: retention.mode, retentionDays: cfg.retention / 86_400_000, replicas: cfg.indexReplicas, shards: cfg.indexShards });
+  return retention;
 }

@@ -3,9 +3,10 @@
  * toEsDoc / toEsMember (or contextOperations), readers (GraphQL, evaluation, restore) call
  * fromEsDoc / fromEsMember; nobody else reads `_source` directly.
  *
- * Layout: a context is a summary document in `<prefix>-contexts` (`_id` = context id, every
- * ContextDoc field except `members`) plus one small document per member in `<prefix>-members`
- * (`_id` = the member's auditID, `contextId` + the compact member). Member documents are
+ * Layout: a context is a summary document in `<prefix>-contexts-<day>` (`_id` = context id, every
+ * ContextDoc field except `members`) plus one small document per member in `<prefix>-members-<day>`
+ * (`_id` = the member's auditID, `contextId` + the compact member); the day of each is a pure
+ * function of the document (indexNames). Member documents are
  * written once with `create`: Elasticsearch itself guarantees that an auditID belongs to
  * exactly one context, a member can never be lost by a later rewrite of the summary, and an
  * update of a context sends only its new members plus the small summary.
@@ -36,10 +37,29 @@ export function fromEsDoc(src: EsContextSource & { members?: unknown; memberIds?
   return { ...rest, members };
 }
 
-/** Index names derived from the configured prefix. */
+/** UTC day of an epoch ms as used in index names (`YYYY.MM.DD`); a time that is not a date is day 1970.01.01. */
+export function dayOf(time: number): string {
+  const d = new Date(Number.isFinite(time) ? time : 0);
+  if (Number.isNaN(d.getTime())) return '1970.01.01';
+  return `${d.getUTCFullYear()}.${String(d.getUTCMonth() + 1).padStart(2, '0')}.${String(d.getUTCDate()).padStart(2, '0')}`;
+}
+
+/**
+ * Index names derived from the configured prefix. Documents live in daily indices named by
+ * a pure function of the document: a summary in `<prefix>-contexts-<day of its start>`, a
+ * member in `<prefix>-members-<day of its event time>`, a dead letter in
+ * `<prefix>-dead-letter-<day it was rejected>`, so a re-sent event is always addressed to the
+ * same index (where create-once by `_id` holds). `contexts`, `members` and `deadLetter` are
+ * the read aliases every daily index carries (search, count, refresh across all days; a get
+ * by id through them works only while one index exists: use the `*Day` names for writes and
+ * gets). Day indices older than the retention are deleted (store/retention.ts).
+ */
 export function indexNames(prefix: string): {
   contexts: string; contextsPattern: string; members: string; membersPattern: string;
   deadLetter: string; raw: (day: string) => string; rawPattern: string;
+  contextsDay: (day: string) => string; membersDay: (day: string) => string; deadLetterDay: (day: string) => string;
+  /** concrete daily indices of each kind (retention), without the read aliases */
+  contextsDaily: string; membersDaily: string; deadLetterDaily: string;
 } {
   return {
     contexts: `${prefix}-contexts`,
@@ -49,7 +69,23 @@ export function indexNames(prefix: string): {
     deadLetter: `${prefix}-dead-letter`,
     raw: (day) => `${prefix}-raw-${day}`,
     rawPattern: `${prefix}-raw-*`,
+    contextsDay: (day) => `${prefix}-contexts-${day}`,
+    membersDay: (day) => `${prefix}-members-${day}`,
+    deadLetterDay: (day) => `${prefix}-dead-letter-${day}`,
+    contextsDaily: `${prefix}-contexts-*`,
+    membersDaily: `${prefix}-members-*`,
+    deadLetterDaily: `${prefix}-dead-letter-*`,
   };
+}
+
+/** The index a context's summary is stored in: the day of its start (its trigger's time). */
+export function contextIndexOf(prefix: string, ctx: { start: number }): string {
+  return `${prefix}-contexts-${dayOf(ctx.start)}`;
+}
+
+/** The index a member document is stored in: the day of the event's time. */
+export function memberIndexOf(prefix: string, m: { time: number }): string {
+  return `${prefix}-members-${dayOf(m.time)}`;
 }
 
 /**
@@ -57,8 +93,7 @@ export function indexNames(prefix: string): {
  * tests that write contexts without the writer. `version` defaults to 2 × eventCount + closed.
  */
 export function contextOperations(prefix: string, ctx: ContextDoc, version = 2 * ctx.members.length + (ctx.state === 'closed' ? 1 : 0)): unknown[] {
-  const names = indexNames(prefix);
-  const ops: unknown[] = [{ index: { _index: names.contexts, _id: ctx.id, version, version_type: 'external_gte' } }, toEsDoc(ctx)];
-  for (const m of ctx.members) ops.push({ create: { _index: names.members, _id: m.auditID } }, toEsMember(ctx.id, m));
+  const ops: unknown[] = [{ index: { _index: contextIndexOf(prefix, ctx), _id: ctx.id, version, version_type: 'external_gte' } }, toEsDoc(ctx)];
+  for (const m of ctx.members) ops.push({ create: { _index: memberIndexOf(prefix, m), _id: m.auditID } }, toEsMember(ctx.id, m));
   return ops;
 }

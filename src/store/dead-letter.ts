@@ -1,7 +1,8 @@
 /**
  * The Elasticsearch dead-letter sink: inputs kontext can never store (an event that fails
  * validation, a document Elasticsearch refuses for good) are kept with their reason in
- * `<prefix>-dead-letter` (template `schema/elasticsearch/dead-letter.json`). Each entry's
+ * `<prefix>-dead-letter-<day of its time>` (template `schema/elasticsearch/dead-letter.json`;
+ * read through the `<prefix>-dead-letter` alias). Each entry's
  * `_id` is a hash of its content, written with `create`, so a retried put stores it once.
  * Counted in `kontext_dead_letters_total{stage,reason}`; logged once per stage and reason
  * (then every 1000th), so a flood of one bad input does not flood the log.
@@ -9,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
 import type { DeadLetter, DeadLetterSink } from '../types/dead-letter.ts';
-import { indexNames } from './codec.ts';
+import { dayOf, indexNames } from './codec.ts';
 import { isTransientStatus, itemError } from './errors.ts';
 import { log as rootLog } from '../util/log.ts';
 import { counter } from '../util/metrics.ts';
@@ -26,7 +27,8 @@ export interface EsDeadLetterSink extends DeadLetterSink {
 }
 
 export function createDeadLetterSink(opts: { client: Client; prefix: string; refresh?: boolean | 'wait_for' }): EsDeadLetterSink {
-  const index = indexNames(opts.prefix).deadLetter;
+  const names = indexNames(opts.prefix);
+  const index = names.deadLetter;
   const seen = new Map<string, number>();
   let stored = 0;
   return {
@@ -37,7 +39,7 @@ export function createDeadLetterSink(opts: { client: Client; prefix: string; ref
       for (const e of entries) {
         const doc: DeadLetter = { ...e, ...(e.record !== undefined ? { record: e.record.slice(0, MAX_RECORD_CHARS) } : {}) };
         const id = createHash('sha1').update(`${doc.stage}\u0000${doc.reason}\u0000${doc.auditID ?? ''}\u0000${doc.detail ?? ''}\u0000${doc.record ?? ''}`).digest('hex');
-        ops.push({ create: { _index: index, _id: id } }, doc);
+        ops.push({ create: { _index: names.deadLetterDay(dayOf(doc.time)), _id: id } }, doc);
       }
       const resp = await opts.client.bulk({ operations: ops, refresh: opts.refresh });
       let transient: string | undefined;

@@ -1,11 +1,11 @@
 /**
- * Reading stored contexts back: members of contexts (a point-in-time scan of the members
+ * Reading stored contexts back: members of contexts (a point-in-time scan of every members
  * index, any size), summaries by id, and the owner of auditIDs (realtime gets). Used by the
  * writer to resolve conflicts, by start-up restore and the sweeper, and by queries.
  */
 import type { Client } from '@elastic/elasticsearch';
 import type { ContextMember } from '../types/context.ts';
-import { fromEsMember, indexNames, type EsContextSource, type EsMemberSource } from './codec.ts';
+import { contextIndexOf, fromEsMember, indexNames, memberIndexOf, type EsContextSource, type EsMemberSource } from './codec.ts';
 
 const PAGE = 10_000;
 
@@ -45,24 +45,60 @@ export async function membersOf(client: Client, prefix: string, contextIds: stri
   return out;
 }
 
-/** The context id holding each auditID (realtime: sees writes not yet refreshed); absent = not stored. */
-export async function ownersOf(client: Client, prefix: string, auditIDs: string[]): Promise<Map<string, string>> {
+/**
+ * The context id holding each auditID; absent = not stored. An auditID given with its event
+ * time is looked up in its day index by a realtime get (sees writes not yet refreshed); a bare
+ * auditID is searched for across every members index (sees refreshed writes only).
+ */
+export async function ownersOf(client: Client, prefix: string, auditIDs: Array<string | { auditID: string; time: number }>): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const index = indexNames(prefix).members;
-  for (let i = 0; i < auditIDs.length; i += 1000) {
-    const res = await client.mget<EsMemberSource>({ index, ids: auditIDs.slice(i, i + 1000), _source_includes: ['contextId'] });
+  const names = indexNames(prefix);
+  const bare: string[] = [];
+  const timed: Array<{ _index: string; _id: string }> = [];
+  for (const a of auditIDs) {
+    if (typeof a === 'string') bare.push(a);
+    else timed.push({ _index: memberIndexOf(prefix, a), _id: a.auditID });
+  }
+  for (let i = 0; i < timed.length; i += 1000) {
+    const res = await client.mget<EsMemberSource>({ docs: timed.slice(i, i + 1000), _source_includes: ['contextId'] });
     for (const d of res.docs as any[]) if (d.found) out.set(d._id, d._source.contextId);
+  }
+  for (let i = 0; i < bare.length; i += 1000) {
+    const chunk = bare.slice(i, i + 1000);
+    const res: any = await client.search({ index: names.membersPattern, ignore_unavailable: true, allow_no_indices: true, size: chunk.length, query: { ids: { values: chunk } }, _source: ['contextId'] });
+    for (const h of res.hits.hits) out.set(h._id, h._source.contextId);
   }
   return out;
 }
 
-/** Stored summaries with their versions (realtime). */
-export async function summariesOf(client: Client, prefix: string, ids: string[]): Promise<Map<string, { doc: EsContextSource; version: number }>> {
-  const out = new Map<string, { doc: EsContextSource; version: number }>();
-  const index = indexNames(prefix).contexts;
-  for (let i = 0; i < ids.length; i += 1000) {
-    const res = await client.mget<EsContextSource>({ index, ids: ids.slice(i, i + 1000) });
-    for (const d of res.docs as any[]) if (d.found) out.set(d._id, { doc: d._source, version: d._version });
+/**
+ * Stored summaries with their versions and indices. A context id given with its start is read
+ * from its day index (realtime); one not found there, or a bare id, is searched for across
+ * every contexts index (refreshed writes only).
+ */
+export async function summariesOf(client: Client, prefix: string, ids: Array<string | { id: string; start: number }>): Promise<Map<string, { doc: EsContextSource; version: number; index?: string }>> {
+  const out = new Map<string, { doc: EsContextSource; version: number; index?: string }>();
+  const names = indexNames(prefix);
+  const timed: Array<{ _index: string; _id: string }> = [];
+  const rest: string[] = [];
+  for (const x of ids) {
+    if (typeof x === 'string') rest.push(x);
+    else timed.push({ _index: contextIndexOf(prefix, x), _id: x.id });
+  }
+  for (let i = 0; i < timed.length; i += 1000) {
+    const res = await client.mget<EsContextSource>({ docs: timed.slice(i, i + 1000) });
+    for (const d of res.docs as any[]) {
+      if (d.found) out.set(d._id, { doc: d._source, version: d._version, index: d._index });
+      else rest.push(d._id);
+    }
+  }
+  for (let i = 0; i < rest.length; i += 1000) {
+    const chunk = rest.slice(i, i + 1000);
+    const res: any = await client.search({ index: names.contextsPattern, ignore_unavailable: true, allow_no_indices: true, size: chunk.length, version: true, query: { ids: { values: chunk } } });
+    for (const h of res.hits.hits) {
+      const had = out.get(h._id);
+      if (!had || h._version > had.version) out.set(h._id, { doc: h._source, version: h._version, index: h._index });
+    }
   }
   return out;
 }

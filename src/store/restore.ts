@@ -82,7 +82,7 @@ export async function sweepStaleOpen(client: Client, prefix: string, horizonMs: 
     const hits: any[] = res.hits.hits;
     if (!hits.length) break;
     const ops: unknown[] = [];
-    for (const h of hits) ops.push({ index: { _index: index, _id: h._id, version: (h._version ?? 0) + 1, version_type: 'external' } }, { ...h._source, state: 'closed' });
+    for (const h of hits) ops.push({ index: { _index: h._index, _id: h._id, version: (h._version ?? 0) + 1, version_type: 'external' } }, { ...h._source, state: 'closed' });
     const r = await client.bulk({ operations: ops, refresh: opts.refresh });
     for (const it of r.items) if (it.index && it.index.status >= 200 && it.index.status < 300) swept++;
     after = hits[hits.length - 1].sort;

@@ -4,11 +4,12 @@
  * its receipts and new members), and stores each batch in two bulk requests, one batch at a
  * time:
  *
- *  1. the new members, each a `create` of `<prefix>-members/_doc/<auditID>` (layout in
- *     codec.ts). 201: stored. 409: that auditID is stored already; a realtime get tells in
+ *  1. the new members, each a `create` of `<prefix>-members-<day of its time>/_doc/<auditID>`
+ *     (layout in codec.ts). 201: stored. 409: that auditID is stored already; a realtime get tells in
  *     which context, and the summary is then recomputed from what the store holds (merge.ts):
  *     an event is never counted in two contexts, and a 409 never counts as stored by itself.
- *  2. the summaries, an `index` of `<prefix>-contexts/_doc/<id>` with external version
+ *  2. the summaries, an `index` of `<prefix>-contexts-<day of its start>/_doc/<id>` (start =
+ *     the time of the context's first event, its trigger) with external version
  *     `2 × eventCount + closed` (external_gte). A 409 means the stored summary knows more
  *     members than this process (a restart, a replay of an overlapping file): the summary is
  *     recomputed from the stored members plus ours and written with a version at least the
@@ -33,7 +34,7 @@ import type { Client } from '@elastic/elasticsearch';
 import type { ContextDoc, ContextMember } from '../types/context.ts';
 import type { DeadLetter, DeadLetterSink } from '../types/dead-letter.ts';
 import type { ContextSink, ContextWrite, RawEvent, ReceiptShare, WriteResult } from '../cluster/types.ts';
-import { indexNames, toEsDoc, toEsMember } from './codec.ts';
+import { contextIndexOf, dayOf, indexNames, memberIndexOf, toEsDoc, toEsMember } from './codec.ts';
 import { errStatus, idTooLong, isTransientStatus, itemError, permanentReason } from './errors.ts';
 import { mergeSummary } from './merge.ts';
 import { membersOf, ownersOf, summariesOf } from './read.ts';
@@ -101,8 +102,7 @@ interface Entry {
 
 /** UTC day of an epoch ms as used in raw index names. */
 export function rawDay(time: number): string {
-  const d = new Date(time);
-  return `${d.getUTCFullYear()}.${String(d.getUTCMonth() + 1).padStart(2, '0')}.${String(d.getUTCDate()).padStart(2, '0')}`;
+  return dayOf(time);
 }
 
 export interface ContextWriter extends ContextSink {
@@ -265,7 +265,7 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
           e.deadMembers.add(a); e.added.delete(a); e.rebuild = true;
           continue;
         }
-        ops.push({ create: { _index: names.members, _id: a } }, toEsMember(e.id, m));
+        ops.push({ create: { _index: memberIndexOf(opts.prefix, m), _id: a } }, toEsMember(e.id, m));
         refs.push({ e, kind: 'member', m });
       }
       if (rawRetention > 0) {
@@ -286,7 +286,7 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
       return { retry: batch, error: msg, permanent: !isTransientStatus(status) };
     }
     const retry = new Set<Entry>();
-    const exists: Array<{ e: Entry; id: string }> = [];
+    const exists: Array<{ e: Entry; id: string; time: number }> = [];
     let rawOk = 0; let created = 0;
     items.forEach((item, k) => {
       const ref = refs[k]!;
@@ -300,7 +300,7 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
       }
       const id = (ref.m as ContextMember).auditID;
       if (st >= 200 && st < 300) { ref.e.added.delete(id); created++; }
-      else if (st === 409) exists.push({ e: ref.e, id });
+      else if (st === 409) exists.push({ e: ref.e, id, time: (ref.m as ContextMember).time });
       else if (isTransientStatus(st)) { retry.add(ref.e); mRetries.inc({ kind: 'member' }); }
       else {
         deadLetter(ref.e, 'member', permanentReason(res), itemError(res), id, ref.m);
@@ -313,7 +313,7 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
       // stored before (a retry, a restart, a replay): find out in which context
       let owners: Map<string, string>;
       try {
-        owners = await ownersOf(client, opts.prefix, exists.map((x) => x.id));
+        owners = await ownersOf(client, opts.prefix, exists.map((x) => ({ auditID: x.id, time: x.time })));
       } catch (err) {
         for (const x of exists) retry.add(x.e);
         return { retry: [...retry], error: `member owner lookup failed: ${(err as Error).message}` };
@@ -333,9 +333,9 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
   async function rebuilt(e: Entry, stored?: { doc: any; version: number }): Promise<{ doc: ContextDoc; version: number } | null> {
     const mine = e.doc.members.filter((m) => !e.deadMembers.has(m.auditID));
     const [owners, held, summaries] = await Promise.all([
-      ownersOf(client, opts.prefix, mine.map((m) => m.auditID)),
+      ownersOf(client, opts.prefix, mine.map((m) => ({ auditID: m.auditID, time: m.time }))),
       membersOf(client, opts.prefix, [e.id]),
-      stored ? Promise.resolve(new Map([[e.id, stored]])) : summariesOf(client, opts.prefix, [e.id]),
+      stored ? Promise.resolve(new Map([[e.id, stored]])) : summariesOf(client, opts.prefix, [{ id: e.id, start: e.doc.start }]),
     ]);
     const union = new Map<string, ContextMember>();
     for (const m of held.get(e.id) ?? []) union.set(m.auditID, m);
@@ -379,7 +379,7 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
     let error: string | undefined;
     for (let round = 0; pending.length && round < 3; round++) {
       const ops: unknown[] = [];
-      for (const p of pending) ops.push({ index: { _index: names.contexts, _id: p.e.id, version: p.version, version_type: 'external_gte' } }, toEsDoc(p.doc));
+      for (const p of pending) ops.push({ index: { _index: contextIndexOf(opts.prefix, p.e.doc), _id: p.e.id, version: p.version, version_type: 'external_gte' } }, toEsDoc(p.doc));
       let items: any[];
       try {
         items = await bulk(ops, 'summaries');
@@ -400,7 +400,7 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
       // the stored summary knows more than we do: recompute from the store, write again
       pending = [];
       if (conflicts.length) {
-        const summaries = await summariesOf(client, opts.prefix, conflicts.map((c) => c.e.id)).catch(() => undefined);
+        const summaries = await summariesOf(client, opts.prefix, conflicts.map((c) => ({ id: c.e.id, start: c.e.doc.start }))).catch(() => undefined);
         for (const c of conflicts) {
           mConflicts.inc({ kind: 'summary' });
           markRebuild(c.e.id);

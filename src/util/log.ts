@@ -1,4 +1,5 @@
-/** Small structured logger (pino-style JSON lines on stderr). */
+/** Small structured logger (pino-style JSON lines on stderr; credentials redacted, util/redact.ts). */
+import { redactText } from './redact.ts';
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -26,7 +27,7 @@ function errFields(f: Record<string, unknown>): Record<string, unknown> {
 export function createLogger(bindings: Record<string, unknown> = {}): Logger {
   const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[level] < RANK[globalLevel]) return;
-    sink(JSON.stringify({ time: new Date().toISOString(), level, ...bindings, msg, ...(fields ? errFields(fields) : {}) }));
+    sink(redactText(JSON.stringify({ time: new Date().toISOString(), level, ...bindings, msg, ...(fields ? errFields(fields) : {}) })));
   };
   return {
     debug: (m, f) => write('debug', m, f),

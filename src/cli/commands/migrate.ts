@@ -2,7 +2,7 @@ import type { Command } from '../command.ts';
 import { loadConfig } from '../../config/config.ts';
 import { setLogLevel, type Level } from '../../util/log.ts';
 import { connectEs } from '../../pipeline/build.ts';
-import { migrateEmbeddedMembers } from '../../store/migrate.ts';
+import { migrateEmbeddedMembers } from '../../store/migrate-embedded.ts';
 
 export const command: Command = {
   name: 'migrate',
