@@ -58,7 +58,8 @@ export const OPTIONS = [
   { key: 'rules', flag: 'rules', env: 'KONTEXT_RULES', type: 'string', default: undefined, help: 'Detection rules files (YAML, comma-separated) loaded after the shipped schema/detections/kontext.yaml: add detections, override lists, macros and shipped detections. An invalid file stops the start-up.' },
   { key: 'alertWebhookUrl', flag: 'alert-webhook-url', env: 'KONTEXT_ALERT_WEBHOOK_URL', type: 'string', default: undefined, help: 'POST each closed context with detections here (JSON, Falco-style, one request per detection), after it is stored; retried, never sent twice (state in <prefix>-alerts).' },
   { key: 'alertMinSeverity', flag: 'alert-min-severity', env: 'KONTEXT_ALERT_MIN_SEVERITY', type: 'string', default: 'medium', choices: ['critical', 'high', 'medium', 'low', 'info'], help: 'Least severe detection the alert webhook is sent for.' },
-  { key: 'logLevel', flag: 'log-level', env: 'KONTEXT_LOG_LEVEL', type: 'string', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'Log level (JSON lines on stderr).' },
+  { key: 'logLevel', flag: 'log-level', env: 'KONTEXT_LOG_LEVEL', type: 'string', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'Log level (logs go to stderr).' },
+  { key: 'logFormat', flag: 'log-format', env: 'KONTEXT_LOG_FORMAT', type: 'string', default: 'auto', choices: ['auto', 'json', 'pretty', 'ecs'], help: 'Log format: json (one object a line), ecs (Elastic Common Schema JSON), pretty (human-readable), auto (pretty on a terminal, else json).' },
 ] as const satisfies readonly OptionSpec[];
 
 type Spec = (typeof OPTIONS)[number];

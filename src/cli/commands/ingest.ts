@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from '../command.ts';
 import { UsageError } from '../args.ts';
 import { loadConfig } from '../../config/config.ts';
-import { setLogLevel, type Level } from '../../util/log.ts';
+import { setLogLevel, setLogFormat, type Level, type LogFormat } from '../../util/log.ts';
 import { connectEs, buildPipeline, detectionsFromConfig } from '../../pipeline/build.ts';
 import { replayFile, type ReplayResult } from '../../sources/file/index.ts';
 import { alertsFromConfig } from '../../alert/index.ts';
@@ -26,6 +26,7 @@ export const command: Command = {
     for (const f of positionals) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
     const cfg = loadConfig(flags);
     setLogLevel(cfg.logLevel as Level);
+    setLogFormat(cfg.logFormat as LogFormat);
     const detections = detectionsFromConfig(cfg); // an invalid rules file stops here, before Elasticsearch
     const es = await connectEs(cfg);
     const { pipeline, cluster } = await buildPipeline(cfg, es.client, { detections });

@@ -1,7 +1,7 @@
 import type { Command } from '../command.ts';
 import { flagNumber } from '../args.ts';
 import { loadConfig, type Config } from '../../config/config.ts';
-import { setLogLevel, log, type Level } from '../../util/log.ts';
+import { setLogLevel, setLogFormat, log, type Level, type LogFormat } from '../../util/log.ts';
 import { startService } from '../../pipeline/service.ts';
 import { forwardExposure } from '../../sources/forward/index.ts';
 
@@ -49,6 +49,7 @@ export const command: Command = {
     let cfg = loadConfig(flags);
     if (flags.local === true) cfg = localConfig(cfg, flags, process.env);
     setLogLevel(cfg.logLevel as Level);
+    setLogFormat(cfg.logFormat as LogFormat);
     const svc = await startService(cfg, {
       simulate: flags.simulate === true ? {
         speed: flagNumber(flags, 'simulate-speed', 1, { min: 0.01 }),
