@@ -6,7 +6,7 @@
  * loggers created before it was set.
  */
 import { Writable } from 'node:stream';
-import { pino, stdSerializers, type Logger as PinoLogger, type LoggerOptions, type DestinationStream } from 'pino';
+import { pino, destination, stdTimeFunctions, stdSerializers, type Logger as PinoLogger, type LoggerOptions, type DestinationStream } from 'pino';
 import pinoPretty from 'pino-pretty';
 import { ecsFormat } from '@elastic/ecs-pino-format';
 
@@ -62,12 +62,12 @@ function buildRoot(): PinoLogger {
   const pretty = format === 'pretty' || (format === 'auto' && !sink && process.stderr.isTTY === true);
   const base: LoggerOptions = { level: 'debug', base: undefined };
   if (format === 'ecs') {
-    const dest = sink ? lineStream(sink) : pino.destination({ fd: 2, sync: true });
+    const dest = sink ? lineStream(sink) : destination({ fd: 2, sync: true });
     return pino({ ...ecsFormat({ convertErr: true, apmIntegration: false, serviceName: 'kontext' }), level: 'debug' }, dest);
   }
   const opts: LoggerOptions = {
     ...base,
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     serializers: { err: stdSerializers.err },
   };
@@ -77,7 +77,7 @@ function buildRoot(): PinoLogger {
       : pinoPretty({ colorize: process.stderr.isTTY === true, sync: true, destination: 2, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
     return pino(opts, dest);
   }
-  return pino(opts, sink ? lineStream(sink) : pino.destination({ fd: 2, sync: true }));
+  return pino(opts, sink ? lineStream(sink) : destination({ fd: 2, sync: true }));
 }
 
 function rootLogger(): PinoLogger { return (root ??= buildRoot()); }
