@@ -1,18 +1,19 @@
 /** Elasticsearch client from configuration (the only place a Client is constructed). */
 import { Client } from '@elastic/elasticsearch';
 import type { Config } from '../config/config.ts';
+import { instrumentEsClient } from './es-metrics.ts';
 
 export type EsConfig = Partial<Pick<Config, 'elasticsearchUsername' | 'elasticsearchPassword' | 'elasticsearchApiKey'>> & { elasticsearchUrl: string };
 
 export function createEsClient(cfg: EsConfig, opts: { requestTimeout?: number; maxRetries?: number } = {}): Client {
-  return new Client({
+  return instrumentEsClient(new Client({
     node: cfg.elasticsearchUrl,
     auth: cfg.elasticsearchApiKey ? { apiKey: cfg.elasticsearchApiKey }
       : cfg.elasticsearchUsername ? { username: cfg.elasticsearchUsername, password: cfg.elasticsearchPassword ?? '' } : undefined,
     requestTimeout: opts.requestTimeout ?? 30_000,
     maxRetries: opts.maxRetries ?? 3,
     compression: false,
-  });
+  }));
 }
 
 /** Waits until the cluster answers (yellow or better), for start-up ordering. */
