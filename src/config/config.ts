@@ -15,6 +15,8 @@ export interface OptionSpec {
   /** allowed values for strings */
   choices?: string[];
   min?: number;
+  /** the commands that take this option (absent: every command that reads the configuration, or SERVE_ONLY) */
+  commands?: readonly string[];
 }
 
 export const OPTIONS = [
@@ -61,6 +63,26 @@ export const OPTIONS = [
   { key: 'logLevel', flag: 'log-level', env: 'KONTEXT_LOG_LEVEL', type: 'string', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'Log level (logs go to stderr).' },
   { key: 'logFormat', flag: 'log-format', env: 'KONTEXT_LOG_FORMAT', type: 'string', default: 'auto', choices: ['auto', 'json', 'pretty', 'ecs'], help: 'Log format: json (one object a line), ecs (Elastic Common Schema JSON), pretty (human-readable), auto (pretty on a terminal, else json).' },
 ] as const satisfies readonly OptionSpec[];
+
+/** Options only `kontext serve` takes (listeners, auth, connection limits); `ingest --help` leaves them out. */
+export const SERVE_ONLY: ReadonlySet<string> = new Set([
+  'forwardHost', 'forwardPort', 'forwardSharedKey', 'forwardUsers', 'forwardTlsCert', 'forwardTlsKey', 'forwardTlsCa', 'forwardInsecure',
+  'maxMessageBytes', 'maxDecompressionRatio', 'maxMessageEntries', 'maxDepth', 'idleTimeout', 'maxConnections', 'maxConnectionsPerPeer',
+  'httpHost', 'httpPort', 'healthPort', 'metricsPublic', 'authTokens', 'noAuth',
+]);
+
+/** The commands that read the configuration (Command.usesConfig). */
+export const CONFIG_COMMANDS: readonly string[] = ['serve', 'ingest'];
+
+/** The commands an option applies to; undefined: every command that reads the configuration. */
+export function optionCommands(spec: OptionSpec): readonly string[] | undefined {
+  return spec.commands ?? (SERVE_ONLY.has(spec.key) ? ['serve'] : undefined);
+}
+
+/** The configuration options `kontext <command>` takes, in table order. */
+export function optionsFor(command: string): OptionSpec[] {
+  return (OPTIONS as readonly OptionSpec[]).filter((o) => { const c = optionCommands(o); return !c || c.includes(command); });
+}
 
 type Spec = (typeof OPTIONS)[number];
 type ValueOf<S extends Spec> = S['type'] extends 'bool' ? boolean
@@ -163,6 +185,6 @@ export function loadConfig(flags: Record<string, string | boolean> = {}, env: No
 /** Markdown table of every option, for the README. */
 export function optionsMarkdown(): string {
   const rows = (OPTIONS as readonly OptionSpec[]).map((s) =>
-    `| \`--${s.flag}\` | \`${s.env}\` | ${s.default === undefined ? '—' : `\`${String(s.default)}\``} | ${s.help}${s.choices ? ` One of: ${s.choices.join(', ')}.` : ''} |`);
-  return ['| flag | environment | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+    `| \`--${s.flag}\` | \`${s.env}\` | ${s.default === undefined ? '—' : `\`${String(s.default)}\``} | ${(optionCommands(s) ?? CONFIG_COMMANDS).join(', ')} | ${s.help}${s.choices ? ` One of: ${s.choices.join(', ')}.` : ''} |`);
+  return ['| flag | environment | default | commands | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }
