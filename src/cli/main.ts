@@ -149,5 +149,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`kontext ${name}: ${operationalMessage(e)}\n`);
     if (process.env.KONTEXT_DEBUG) process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
     process.exitCode = 1;
+    // a start-up that failed half-way may leave clients or timers behind: do not hang on them
+    setTimeout(() => process.exit(1), 500).unref();
   }
 }

@@ -24,6 +24,7 @@ export const OPTIONS = [
   { key: 'elasticsearchUsername', flag: 'elasticsearch-username', env: 'ELASTICSEARCH_USERNAME', type: 'string', default: undefined, help: 'Basic-auth user for Elasticsearch.' },
   { key: 'elasticsearchPassword', flag: 'elasticsearch-password', env: 'ELASTICSEARCH_PASSWORD', type: 'string', default: undefined, help: 'Basic-auth password for Elasticsearch.' },
   { key: 'elasticsearchApiKey', flag: 'elasticsearch-api-key', env: 'ELASTICSEARCH_API_KEY', type: 'string', default: undefined, help: 'API key for Elasticsearch (instead of user/password).' },
+  { key: 'elasticsearchWait', flag: 'elasticsearch-wait', env: 'KONTEXT_ELASTICSEARCH_WAIT', type: 'duration', default: '60s', help: 'How long start-up waits for Elasticsearch to answer, retrying (each retry logged), before it stops with an error.' },
   { key: 'indexPrefix', flag: 'index-prefix', env: 'KONTEXT_INDEX_PREFIX', type: 'string', default: 'kontext', help: 'Prefix of every index kontext writes (<prefix>-contexts, <prefix>-members, <prefix>-dead-letter, <prefix>-raw).' },
   { key: 'rawRetention', flag: 'raw-retention', env: 'KONTEXT_RAW_RETENTION', type: 'duration', default: '0', help: 'Also keep raw events in <prefix>-raw-YYYY.MM.DD for drill-down, deleted after this long; 0 disables.' },
   { key: 'forwardHost', flag: 'forward-host', env: 'KONTEXT_FORWARD_HOST', type: 'string', default: '0.0.0.0', help: 'Listen address of the Fluent Bit / Fluentd forward input.' },

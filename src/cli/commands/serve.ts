@@ -4,6 +4,7 @@ import { loadConfig, type Config } from '../../config/config.ts';
 import { setLogLevel, setLogFormat, log, type Level, type LogFormat } from '../../util/log.ts';
 import { startService } from '../../pipeline/service.ts';
 import { forwardExposure } from '../../sources/forward/index.ts';
+import { checkModelDir } from '../../pipeline/build.ts';
 
 /** `--local` (what `npm start` runs): loopback only, no auth unless tokens are given. */
 export function localConfig(cfg: Config, flags: Record<string, string | boolean>, env: NodeJS.ProcessEnv): Config {
@@ -50,6 +51,7 @@ export const command: Command = {
     if (flags.local === true) cfg = localConfig(cfg, flags, process.env);
     setLogLevel(cfg.logLevel as Level);
     setLogFormat(cfg.logFormat as LogFormat);
+    checkModelDir(cfg);
     const svc = await startService(cfg, {
       simulate: flags.simulate === true ? {
         speed: flagNumber(flags, 'simulate-speed', 1, { min: 0.01 }),
