@@ -31,7 +31,7 @@ test('a RequestResponse stream with every field lacks nothing: no warning', () =
   assert.equal(lines.filter((l) => l.level === 'warn').length, 0);
 });
 
-test('a Metadata stream lacks bodies: one warn line with the audit policy that fixes it, metric 0', () => {
+test('a Metadata stream lacks bodies: one warn line with the audit policy that fixes it, metric 0', async () => {
   const { logger, lines } = capture();
   const c = new StreamCapabilities({ logger, params: { sample: 1500 } });
   const evs = sim('metadata');
@@ -45,7 +45,7 @@ test('a Metadata stream lacks bodies: one warn line with the audit policy that f
   assert.match(warns[0]!.msg, /lacks requestObject, responseObject/);
   assert.equal(warns[0]!.fields!.auditPolicy, BODY_AUDIT_POLICY);
   assert.match(BODY_AUDIT_POLICY, /level: RequestResponse/);
-  const m = renderMetrics();
+  const m = await renderMetrics();
   assert.match(m, /kontext_stream_capability\{capability="requestObject"\} 0/);
   assert.match(m, /kontext_stream_capability\{capability="userAgent"\} 1/);
 });

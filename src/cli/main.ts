@@ -1,7 +1,9 @@
-import { parseArgs, rejectUnknown, UsageError } from './args.ts';
+import { Command as CommanderCommand, CommanderError, Option } from 'commander';
+import { UsageError, type ParsedArgs } from './args.ts';
 import type { Command } from './command.ts';
-import { ConfigError, OPTIONS, type OptionSpec } from '../config/config.ts';
+import { CONFIG_COMMANDS, ConfigError, optionsFor } from '../config/config.ts';
 import { addSecretsFrom, installOutputRedaction } from '../util/redact.ts';
+import { operationalMessage } from './errors.ts';
 
 /** Commands load lazily so `kontext simulate` never pays for TensorFlow.js, and so on. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
@@ -31,27 +33,71 @@ function topHelp(): string {
   ].join('\n');
 }
 
-export function commandHelp(cmd: Command): string {
-  const lines = [`Usage: kontext ${cmd.name} ${cmd.usage}`, '', cmd.summary];
-  if (cmd.description) lines.push('', cmd.description);
-  const rows: [string, string][] = cmd.flags.map((f) => [`--${f.flag}${f.boolean ? '' : ' VALUE'}`, f.help + (f.default !== undefined ? ` (default ${f.default})` : '')]);
+interface FlagRow { flag: string; boolean: boolean; help: string; placeholder?: string }
+const PLACEHOLDER: Record<string, string> = { string: 'value', int: 'n', number: 'n', duration: 'duration', bytes: 'size' };
+
+/** A command's flags: its own, then the configuration options it takes (from the one OPTIONS table). */
+function flagRows(cmd: Command): FlagRow[] {
+  const rows: FlagRow[] = cmd.flags.map((f) => ({ flag: f.flag, boolean: f.boolean === true, help: f.help + (f.default !== undefined ? ` (default ${f.default})` : '') }));
   if (cmd.usesConfig) {
-    for (const o of OPTIONS as readonly OptionSpec[]) {
-      rows.push([`--${o.flag}${o.type === 'bool' ? '' : ' VALUE'}`, `${o.help} [${o.env}]${o.default !== undefined ? ` (default ${String(o.default)})` : ''}`]);
+    for (const o of optionsFor(cmd.name)) {
+      rows.push({ flag: o.flag, boolean: o.type === 'bool', placeholder: PLACEHOLDER[o.type], help: `${o.help}${o.choices ? ` One of: ${o.choices.join(', ')}.` : ''} [env ${o.env}]${o.default !== undefined ? ` (default ${String(o.default)})` : ''}` });
     }
   }
-  if (rows.length) {
-    const w = Math.min(34, Math.max(...rows.map((r) => r[0].length)));
-    lines.push('', 'Options:', ...rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`));
-  }
-  return lines.join('\n');
+  return rows;
 }
 
-export function booleanFlags(cmd: Command): Set<string> {
-  const s = new Set(cmd.flags.filter((f) => f.boolean).map((f) => f.flag));
-  if (cmd.usesConfig) for (const o of OPTIONS as readonly OptionSpec[]) if (o.type === 'bool') s.add(o.flag);
-  s.add('help');
-  return s;
+/**
+ * The command's parser (commander): typos get suggestions, values are checked present, `--no-X`
+ * turns a boolean off, `--` ends the options. Flag values reach the command as written
+ * (ParsedArgs.flags); configuration values are converted and validated by loadConfig.
+ */
+export function commandParser(cmd: Command): { program: CommanderCommand; flagsOf: () => ParsedArgs } {
+  const program = new CommanderCommand(`kontext ${cmd.name}`)
+    .usage(cmd.usage)
+    .description(cmd.summary + (cmd.description ? `\n\n${cmd.description}` : ''))
+    .helpOption('-h, --help', 'show this help')
+    .allowExcessArguments(true)
+    .showSuggestionAfterError(true)
+    .configureHelp({ helpWidth: 110 });
+  const attrs: Array<{ flag: string; attr: string; negated: boolean }> = [];
+  for (const r of flagRows(cmd)) {
+    if (r.boolean) {
+      // a boolean named no-X ("--no-auth", "--no-progress") is itself the flag: commander would read it as X=false
+      const opt = new Option(`--${r.flag}`, r.help);
+      program.addOption(opt);
+      attrs.push({ flag: r.flag, attr: opt.attributeName(), negated: r.flag.startsWith('no-') });
+      if (!r.flag.startsWith('no-')) program.addOption(new Option(`--no-${r.flag}`).hideHelp());
+    } else {
+      const opt = new Option(`--${r.flag} <${r.placeholder ?? 'value'}>`, r.help);
+      program.addOption(opt);
+      attrs.push({ flag: r.flag, attr: opt.attributeName(), negated: false });
+    }
+  }
+  return {
+    program,
+    flagsOf: () => {
+      const o = program.opts() as Record<string, string | boolean>;
+      const flags: Record<string, string | boolean> = {};
+      for (const a of attrs) {
+        if (program.getOptionValueSource(a.attr) !== 'cli') continue;
+        const v = o[a.attr]!;
+        flags[a.flag] = a.negated ? v === false : v;
+      }
+      return { flags, positionals: [...program.args] };
+    },
+  };
+}
+
+/** `kontext serve` when `flag` is a configuration option of serve but not of `command` */
+function elsewhere(flag: string | undefined, command: string): string | undefined {
+  if (!flag) return undefined;
+  const cmds = CONFIG_COMMANDS.filter((c) => c !== command && optionsFor(c).some((o) => o.flag === flag));
+  return cmds.length ? cmds.map((c) => `kontext ${c}`).join(', ') : undefined;
+}
+
+export function commandHelp(cmd: Command): string {
+  return commandParser(cmd).program.helpInformation().trimEnd();
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -72,12 +118,31 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const { command } = await entry.load();
+  const { program, flagsOf } = commandParser(command);
+  program.exitOverride();
+  program.configureOutput({
+    writeOut: (t) => process.stdout.write(t),
+    // commander's own errors ("error: unknown option '--forwrd-port'\n(Did you mean --forward-port?)")
+    writeErr: () => {},
+    outputError: () => {},
+  });
+  let args: ParsedArgs;
   try {
-    const args = parseArgs(rest, booleanFlags(command));
-    if (args.flags.help) { process.stdout.write(commandHelp(command) + '\n'); return; }
-    const known = command.flags.map((f) => f.flag);
-    if (command.usesConfig) known.push(...(OPTIONS as readonly OptionSpec[]).map((o) => o.flag));
-    rejectUnknown(args.flags, known);
+    program.parse(rest, { from: 'user' });
+    args = flagsOf();
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') { process.exitCode = 0; return; }
+      let msg = e.message.replace(/^error: /, '').replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)').replace(/'/g, '');
+      const other = e.code === 'commander.unknownOption' ? elsewhere(/--([\w-]+)/.exec(msg)?.[1], name) : undefined;
+      if (other) msg += ` (an option of ${other})`;
+      process.stderr.write(`kontext ${name}: ${msg}\nRun \`kontext ${name} --help\` for usage.\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw e;
+  }
+  try {
     const code = await command.run(args);
     if (typeof code === 'number') process.exitCode = code;
   } catch (e) {
@@ -86,7 +151,10 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    process.stderr.write(`kontext ${name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(`kontext ${name}: ${operationalMessage(e)}\n`);
+    if (process.env.KONTEXT_DEBUG) process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
     process.exitCode = 1;
+    // a start-up that failed half-way may leave clients or timers behind: do not hang on them
+    setTimeout(() => process.exit(1), 500).unref();
   }
 }

@@ -15,6 +15,8 @@ export interface OptionSpec {
   /** allowed values for strings */
   choices?: string[];
   min?: number;
+  /** the commands that take this option (absent: every command that reads the configuration, or SERVE_ONLY) */
+  commands?: readonly string[];
 }
 
 export const OPTIONS = [
@@ -26,6 +28,7 @@ export const OPTIONS = [
   { key: 'elasticsearchCa', flag: 'elasticsearch-ca', env: 'ELASTICSEARCH_CA', type: 'string', default: undefined, help: 'PEM file of the CA that signed Elasticsearch\'s certificate (https URLs); trusted besides the system CAs.' },
   { key: 'elasticsearchCaFingerprint', flag: 'elasticsearch-ca-fingerprint', env: 'ELASTICSEARCH_CA_FINGERPRINT', type: 'string', default: undefined, help: 'SHA-256 fingerprint (hex, colons optional) of the CA certificate Elasticsearch prints at first start: trust a chain containing it.' },
   { key: 'elasticsearchTlsInsecure', flag: 'elasticsearch-tls-insecure', env: 'ELASTICSEARCH_TLS_INSECURE', type: 'bool', default: false, help: 'Do not verify Elasticsearch\'s TLS certificate (labs only: anyone on the path can read and change what kontext stores; warned about at every start).' },
+  { key: 'elasticsearchWait', flag: 'elasticsearch-wait', env: 'KONTEXT_ELASTICSEARCH_WAIT', type: 'duration', default: '60s', help: 'How long start-up waits for Elasticsearch to answer, retrying (each retry logged), before it stops with an error.' },
   { key: 'indexPrefix', flag: 'index-prefix', env: 'KONTEXT_INDEX_PREFIX', type: 'string', default: 'kontext', help: 'Prefix of every index kontext writes (daily <prefix>-contexts-YYYY.MM.DD, <prefix>-members-…, <prefix>-dead-letter-…, <prefix>-raw-…; read through the aliases <prefix>-contexts, <prefix>-members, <prefix>-dead-letter).' },
   { key: 'retention', flag: 'retention', env: 'KONTEXT_RETENTION', type: 'duration', default: '30d', help: 'Keep daily contexts, members and dead-letter indices this long (ILM policy <prefix>-retention where Elasticsearch has ILM, else kontext deletes them); 0 keeps everything.' },
   { key: 'indexReplicas', flag: 'index-replicas', env: 'KONTEXT_INDEX_REPLICAS', type: 'string', default: '0-1', help: 'Replicas of kontext\'s indices: a number, or a range auto-expanding with the nodes (0-1: one replica once a second node exists).' },
@@ -67,8 +70,29 @@ export const OPTIONS = [
   { key: 'rules', flag: 'rules', env: 'KONTEXT_RULES', type: 'string', default: undefined, help: 'Detection rules files (YAML, comma-separated) loaded after the shipped schema/detections/kontext.yaml: add detections, override lists, macros and shipped detections. An invalid file stops the start-up.' },
   { key: 'alertWebhookUrl', flag: 'alert-webhook-url', env: 'KONTEXT_ALERT_WEBHOOK_URL', type: 'string', default: undefined, help: 'POST each closed context with detections here (JSON, Falco-style, one request per detection), after it is stored; retried, never sent twice (state in <prefix>-alerts).' },
   { key: 'alertMinSeverity', flag: 'alert-min-severity', env: 'KONTEXT_ALERT_MIN_SEVERITY', type: 'string', default: 'medium', choices: ['critical', 'high', 'medium', 'low', 'info'], help: 'Least severe detection the alert webhook is sent for.' },
-  { key: 'logLevel', flag: 'log-level', env: 'KONTEXT_LOG_LEVEL', type: 'string', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'Log level (JSON lines on stderr).' },
+  { key: 'logLevel', flag: 'log-level', env: 'KONTEXT_LOG_LEVEL', type: 'string', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'Log level (logs go to stderr).' },
+  { key: 'logFormat', flag: 'log-format', env: 'KONTEXT_LOG_FORMAT', type: 'string', default: 'auto', choices: ['auto', 'json', 'pretty', 'ecs'], help: 'Log format: json (one object a line), ecs (Elastic Common Schema JSON), pretty (human-readable), auto (pretty on a terminal, else json).' },
 ] as const satisfies readonly OptionSpec[];
+
+/** Options only `kontext serve` takes (listeners, auth, connection limits); `ingest --help` leaves them out. */
+export const SERVE_ONLY: ReadonlySet<string> = new Set([
+  'forwardHost', 'forwardPort', 'forwardSharedKey', 'forwardUsers', 'forwardTlsCert', 'forwardTlsKey', 'forwardTlsCa', 'forwardInsecure',
+  'maxMessageBytes', 'maxDecompressionRatio', 'maxMessageEntries', 'maxDepth', 'idleTimeout', 'maxConnections', 'maxConnectionsPerPeer',
+  'httpHost', 'httpPort', 'healthPort', 'metricsPublic', 'authTokens', 'noAuth',
+]);
+
+/** The commands that read the configuration (Command.usesConfig). */
+export const CONFIG_COMMANDS: readonly string[] = ['serve', 'ingest'];
+
+/** The commands an option applies to; undefined: every command that reads the configuration. */
+export function optionCommands(spec: OptionSpec): readonly string[] | undefined {
+  return spec.commands ?? (SERVE_ONLY.has(spec.key) ? ['serve'] : undefined);
+}
+
+/** The configuration options `kontext <command>` takes, in table order. */
+export function optionsFor(command: string): OptionSpec[] {
+  return (OPTIONS as readonly OptionSpec[]).filter((o) => { const c = optionCommands(o); return !c || c.includes(command); });
+}
 
 type Spec = (typeof OPTIONS)[number];
 type ValueOf<S extends Spec> = S['type'] extends 'bool' ? boolean
@@ -181,6 +205,6 @@ export function loadConfig(flags: Record<string, string | boolean> = {}, env: No
 /** Markdown table of every option, for the README. */
 export function optionsMarkdown(): string {
   const rows = (OPTIONS as readonly OptionSpec[]).map((s) =>
-    `| \`--${s.flag}\` | \`${s.env}\` | ${s.default === undefined ? '—' : `\`${String(s.default)}\``} | ${s.help}${s.choices ? ` One of: ${s.choices.join(', ')}.` : ''} |`);
-  return ['| flag | environment | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+    `| \`--${s.flag}\` | \`${s.env}\` | ${s.default === undefined ? '—' : `\`${String(s.default)}\``} | ${(optionCommands(s) ?? CONFIG_COMMANDS).join(', ')} | ${s.help}${s.choices ? ` One of: ${s.choices.join(', ')}.` : ''} |`);
+  return ['| flag | environment | default | commands | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }

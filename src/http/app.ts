@@ -14,7 +14,7 @@ import type { GraphqlHandler } from '../query/handler.ts';
 import { requireBearer, type Authenticator } from './auth.ts';
 import type { Readiness } from './health.ts';
 import { log } from '../util/log.ts';
-import { counter, renderMetrics } from '../util/metrics.ts';
+import { counter, renderMetrics, METRICS_CONTENT_TYPE } from '../util/metrics.ts';
 import { redactText } from '../util/redact.ts';
 import { mountUi } from './ui.ts';
 
@@ -69,7 +69,9 @@ export function createHttpApp(opts: HttpAppOptions): Express {
       .send(r.ready ? 'ready\n' : r.reasons.length ? `not ready: ${r.reasons.join('; ')}\n` : 'not ready\n');
   });
 
-  const metrics = (_req: Request, res: Response) => { res.type('text/plain; version=0.0.4').send(redactText(renderMetrics())); };
+  const metrics = (_req: Request, res: Response, next: NextFunction) => {
+    renderMetrics().then((text) => { res.type(METRICS_CONTENT_TYPE).send(redactText(text)); }, next);
+  };
   if (opts.metricsAuth?.enabled) app.get('/metrics', requireBearer(opts.metricsAuth, '/metrics'), metrics);
   else app.get('/metrics', metrics);
 

@@ -4,7 +4,7 @@
  * start here so they behave the same.
  */
 import type { Client } from '@elastic/elasticsearch';
-import { ConfigError, type Config } from '../config/config.ts';
+import { ConfigError, OPTIONS, type Config, type OptionSpec } from '../config/config.ts';
 import { createEsClient, waitForEs } from '../store/es-client.ts';
 import { ensureIlmPolicy, hasIlm, startRetention, type Retention } from '../store/retention.ts';
 import { redactUrl } from '../util/redact.ts';
@@ -54,7 +54,10 @@ export async function connectEs(cfg: Config, opts: { stopLocalOnClose?: boolean 
     }
   }
   const client = createEsClient({ ...cfg, elasticsearchUrl: cfg.elasticsearchCloudId ? undefined : url });
-  await waitForEs(client);
+  await waitForEs(client, cfg.elasticsearchWait, {
+    url,
+    onRetry: ({ attempt, error, remainingMs }) => log.warn(`Elasticsearch not reachable yet, retrying (attempt ${attempt}, giving up in ${Math.ceil(remainingMs / 1000)} s): ${error}`, { attempt, error }),
+  });
   return {
     client, url: redactUrl(url), local,
     async close() {
@@ -69,6 +72,19 @@ export function resolveModelDir(dir: string): string {
   if (path.isAbsolute(dir) || existsSync(dir)) return dir;
   const shipped = path.join(PROJECT_ROOT, dir);
   return existsSync(shipped) ? shipped : dir;
+}
+
+/**
+ * A model directory named explicitly (--model / KONTEXT_MODEL) must hold a model: a typo is a
+ * ConfigError before anything starts. The default directory missing only warns later (labeling
+ * falls back to rules and object links).
+ */
+export function checkModelDir(cfg: Pick<Config, 'model'>): void {
+  const def = (OPTIONS as readonly OptionSpec[]).find((o) => o.key === 'model')?.default;
+  if (cfg.model === def) return;
+  const dir = resolveModelDir(cfg.model);
+  if (!existsSync(dir)) throw new ConfigError(`--model: no such directory: ${cfg.model}`);
+  if (!existsSync(path.join(dir, 'model.json'))) throw new ConfigError(`--model: ${cfg.model} is not a labeling model (no model.json; \`kontext train --out DIR\` makes one)`);
 }
 
 /**

@@ -17,7 +17,7 @@
 import type { ContextDoc } from '../types/context.ts';
 import type { Downstream, KEvent, LabelStage, NormalizeStage, Receipt } from '../types/pipeline.ts';
 import type { ClusterStage, ContextSink } from '../cluster/types.ts';
-import { counter, gauge } from '../util/metrics.ts';
+import { counter, gauge, histogram } from '../util/metrics.ts';
 import { log as rootLog } from '../util/log.ts';
 import { StreamCapabilities } from './capabilities.ts';
 
@@ -27,6 +27,7 @@ const mEvents = counter('kontext_pipeline_events_total', 'Events that left a pip
 const mInFlight = gauge('kontext_pipeline_in_flight', 'Events received but not yet stored in Elasticsearch.');
 const mSaturated = gauge('kontext_pipeline_saturated', '1 while sources are paused (backpressure).');
 const mErrors = counter('kontext_pipeline_errors_total', 'Errors in the pipeline loop, by stage.');
+const mFlush = histogram('kontext_pipeline_flush_duration_seconds', 'Time from handing a batch of context writes to the store until Elasticsearch acknowledged it (or it failed).');
 
 export interface PipelineStages {
   normalize: NormalizeStage;
@@ -324,6 +325,7 @@ export class Pipeline implements Downstream {
     if (!batch.length) return;
     const saveCheckpoint = this.checkpoint?.capture(this.eventClock, forceCheckpoint);
     let pending: Promise<Awaited<ReturnType<ContextSink['write']>>>;
+    const flushTimer = mFlush.startTimer();
     try { pending = this.sink.write(batch); } catch (e) { pending = Promise.reject(e); }
     const p = pending.then((r) => {
       if (r.rejected) { mErrors.inc({ stage: 'store' }, r.rejected); log.warn('context documents rejected by Elasticsearch', { rejected: r.rejected }); }
@@ -335,6 +337,7 @@ export class Pipeline implements Downstream {
       log.error('context write failed; its receipts are failed (the units will be re-sent)', { err });
       for (const w of batch) for (const r of w.receipts) r.receipt.fail(err);
     }).finally(() => {
+      flushTimer();
       this.writes.delete(p);
       this.updateGauges();
       this.checkDrain();

@@ -6,6 +6,7 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import { GraphQLError, getOperationAST, validate, type DocumentNode } from 'graphql';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createSchema, createYoga, type Plugin, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import { createAuthenticator, logAuthFailure, type AuthOptions } from '../http/auth.ts';
 import { log } from '../util/log.ts';
@@ -135,6 +136,14 @@ function metricsPlugin(): Plugin {
   };
 }
 
+let graphiqlPage: { key: string; html: string } | undefined;
+/** the bundled GraphiQL page (a few MB), rendered once per option set */
+function offlineGraphiQL(opts?: Parameters<typeof renderGraphiQL>[0]): string {
+  const key = JSON.stringify(opts ?? {});
+  if (graphiqlPage?.key !== key) graphiqlPage = { key, html: renderGraphiQL(opts) };
+  return graphiqlPage.html;
+}
+
 export function createGraphqlHandler(opts: GraphqlHandlerOptions): GraphqlHandler {
   const limits: QueryLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const graphiql = opts.graphiql ?? true;
@@ -145,6 +154,8 @@ export function createGraphqlHandler(opts: GraphqlHandlerOptions): GraphqlHandle
     schema,
     graphqlEndpoint: ENDPOINT,
     graphiql: graphiql ? { title: 'kontext', defaultQuery: EXAMPLE_QUERY } : false,
+    // GraphiQL's editor, workers and styles come inlined from the package: it works offline (no CDN)
+    renderGraphiQL: offlineGraphiQL,
     landingPage: false,
     // no CORS headers: browsers may not read answers from other origins (GraphiQL is same-origin)
     cors: false,
@@ -167,7 +178,7 @@ export function createGraphqlHandler(opts: GraphqlHandlerOptions): GraphqlHandle
 
 const EXAMPLE_QUERY = `# Contexts a user triggered in the last 24 hours (send "Authorization: Bearer <token>" in Headers)
 query Recent {
-  contexts(filter: { triggeredBy: ["alice"], from: "now-24h" }, first: 20) {
+  contexts(filter: { triggeredBy: ["oidc:alice@example.com"], from: "now-24h" }, first: 20) {
     totalCount
     edges { node { id action label outcome flags start eventCount } }
     pageInfo { hasNextPage endCursor }

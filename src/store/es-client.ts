@@ -11,6 +11,7 @@ import type { Config } from '../config/config.ts';
 import { ConfigError } from '../config/config.ts';
 import { redactUrl } from '../util/redact.ts';
 import { log } from '../util/log.ts';
+import { instrumentEsClient } from './es-metrics.ts';
 
 export type EsConfig = Partial<Pick<Config,
   'elasticsearchUsername' | 'elasticsearchPassword' | 'elasticsearchApiKey' | 'elasticsearchCloudId'
@@ -51,7 +52,7 @@ export function createEsClient(cfg: EsConfig, opts: { requestTimeout?: number; m
   if (cfg.elasticsearchTlsInsecure) {
     log.warn('INSECURE: --elasticsearch-tls-insecure is set: Elasticsearch\'s TLS certificate is NOT verified; anyone on the network path can read and alter what kontext stores. Use --elasticsearch-ca or --elasticsearch-ca-fingerprint outside a lab.', { elasticsearch: cfg.elasticsearchUrl ? redactUrl(cfg.elasticsearchUrl) : 'cloud id' });
   }
-  return new Client(esClientOptions(cfg, opts));
+  return instrumentEsClient(new Client(esClientOptions(cfg, opts)));
 }
 
 /** A one-line reason for a failed connection, naming the TLS cause when there is one. */
@@ -69,20 +70,46 @@ export function connectionHint(err: unknown): string {
   return msg;
 }
 
-/** Waits until the cluster answers (yellow or better), for start-up ordering. */
-export async function waitForEs(client: Client, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/** Elasticsearch did not answer, or refused kontext, at start-up: the message is one line to act on. */
+export class EsUnreachableError extends Error {
+  constructor(message: string) { super(message); this.name = 'EsUnreachableError'; }
+}
+
+const errText = (e: unknown): string => {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.split('\n')[0]!.slice(0, 300);
+};
+
+/**
+ * Waits until the cluster answers (yellow or better), for start-up ordering. Every failed try is
+ * reported through `onRetry` (the CLI logs it) so a wrong URL is never silent; refused
+ * credentials (401/403) fail at once; after `timeoutMs` an EsUnreachableError names the URL,
+ * the attempts and the last error.
+ */
+export async function waitForEs(client: Client, timeoutMs = 60_000, opts: { url?: string; onRetry?: (info: { attempt: number; error: string; remainingMs: number }) => void; intervalMs?: number } = {}): Promise<void> {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  const where = opts.url ? `Elasticsearch at ${redactUrl(opts.url)}` : 'Elasticsearch';
   let last: unknown;
-  while (Date.now() < deadline) {
+  let attempt = 0;
+  while (attempt === 0 || Date.now() < deadline) {
+    attempt++;
     try {
-      await client.cluster.health({ wait_for_status: 'yellow', timeout: '5s' });
+      await client.cluster.health({ wait_for_status: 'yellow', timeout: '5s' }, { requestTimeout: Math.max(1000, Math.min(10_000, deadline - Date.now())), maxRetries: 0 });
       return;
     } catch (e) {
       last = e;
+      const status = (e as { meta?: { statusCode?: number } }).meta?.statusCode;
       // a refused certificate never heals by waiting: a configuration error, one line
       if (connectionHint(e) !== (e as Error)?.message) throw new ConfigError(`Elasticsearch not reachable: ${connectionHint(e)}`);
+      if (status === 401 || status === 403) {
+        throw new EsUnreachableError(`${where} refused the credentials (HTTP ${status}); check --elasticsearch-username/--elasticsearch-password or --elasticsearch-api-key`);
+      }
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    const remainingMs = deadline - Date.now();
+    if (remainingMs <= 0) break;
+    opts.onRetry?.({ attempt, error: errText(last), remainingMs });
+    await new Promise((r) => setTimeout(r, Math.min(opts.intervalMs ?? 1000, remainingMs)));
   }
-  throw new Error(`Elasticsearch not reachable within ${timeoutMs} ms: ${connectionHint(last)}`);
+  throw new EsUnreachableError(`${where} not reachable after ${Math.round((Date.now() - started) / 1000)} s (${attempt} attempt${attempt === 1 ? '' : 's'}): ${errText(connectionHint(last))}; check --elasticsearch-url / ELASTICSEARCH_URL, or leave it unset for a local Elasticsearch`);
 }

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import type { Command } from '../command.ts';
 import { UsageError } from '../args.ts';
 import { loadConfig } from '../../config/config.ts';
-import { setLogLevel, type Level } from '../../util/log.ts';
-import { connectEs, buildPipeline, detectionsFromConfig } from '../../pipeline/build.ts';
+import { setLogLevel, setLogFormat, type Level, type LogFormat } from '../../util/log.ts';
+import { connectEs, buildPipeline, checkModelDir, detectionsFromConfig } from '../../pipeline/build.ts';
 import { replayFile, type ReplayResult } from '../../sources/file/index.ts';
 import { alertsFromConfig } from '../../alert/index.ts';
 
@@ -15,6 +15,7 @@ export const command: Command = {
     'Reads kube-apiserver audit logs (one Event per line, or an EventList / JSON array; gzip is',
     'detected), labels and groups them into contexts and stores the contexts in Elasticsearch.',
     'Bad lines are counted and reported with their line numbers; nothing else stops the replay.',
+    'Exits 1 when a file holds no valid audit event or events could not be stored.',
     'With ELASTICSEARCH_URL unset, a local Elasticsearch is used (started if needed).',
   ].join('\n'),
   flags: [
@@ -26,6 +27,8 @@ export const command: Command = {
     for (const f of positionals) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
     const cfg = loadConfig(flags);
     setLogLevel(cfg.logLevel as Level);
+    setLogFormat(cfg.logFormat as LogFormat);
+    checkModelDir(cfg);
     const detections = detectionsFromConfig(cfg); // an invalid rules file stops here, before Elasticsearch
     const es = await connectEs(cfg);
     const { pipeline, cluster } = await buildPipeline(cfg, es.client, { detections });
@@ -41,6 +44,10 @@ export const command: Command = {
         results.push(r);
         for (const b of r.badLineSamples) process.stderr.write(`${file}:${b.line}: ${b.reason}\n`);
         if (r.badLines > r.badLineSamples.length) process.stderr.write(`${file}: ${r.badLines - r.badLineSamples.length} more bad lines\n`);
+        if (r.records === 0) {
+          code = 1;
+          process.stderr.write(`kontext ingest: ${file}: no valid audit events (${r.lines} line${r.lines === 1 ? '' : 's'}, ${r.badLines} bad); expected kube-apiserver audit Events, one JSON object a line or an EventList\n`);
+        }
       }
       await pipeline.flushAll();
       for (const r of results) {

@@ -1,9 +1,10 @@
 import type { Command } from '../command.ts';
 import { flagNumber } from '../args.ts';
 import { loadConfig, type Config } from '../../config/config.ts';
-import { setLogLevel, log, type Level } from '../../util/log.ts';
+import { setLogLevel, setLogFormat, log, type Level, type LogFormat } from '../../util/log.ts';
 import { startService } from '../../pipeline/service.ts';
 import { forwardExposure } from '../../sources/forward/index.ts';
+import { checkModelDir } from '../../pipeline/build.ts';
 
 /** `--local` (what `npm start` runs): loopback only, no auth unless tokens are given. */
 export function localConfig(cfg: Config, flags: Record<string, string | boolean>, env: NodeJS.ProcessEnv): Config {
@@ -49,6 +50,8 @@ export const command: Command = {
     let cfg = loadConfig(flags);
     if (flags.local === true) cfg = localConfig(cfg, flags, process.env);
     setLogLevel(cfg.logLevel as Level);
+    setLogFormat(cfg.logFormat as LogFormat);
+    checkModelDir(cfg);
     const svc = await startService(cfg, {
       simulate: flags.simulate === true ? {
         speed: flagNumber(flags, 'simulate-speed', 1, { min: 0.01 }),

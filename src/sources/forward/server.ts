@@ -26,7 +26,7 @@ import os from 'node:os';
 import tls from 'node:tls';
 import type { Downstream } from '../../types/pipeline.ts';
 import { log as rootLog, type Logger } from '../../util/log.ts';
-import { counter, gauge } from '../../util/metrics.ts';
+import { counter, gauge, histogram } from '../../util/metrics.ts';
 import { ingestBytes, ingestPaused, ingestPauses, ingestRecords, ingestRejected, ingestUnitsAcked, ingestUnitsFailed } from '../metrics.ts';
 import { UnitReceipt } from '../receipt.ts';
 import { Handshake, parseUsers } from './handshake.ts';
@@ -38,6 +38,7 @@ const connectionsOpen = gauge('kontext_forward_connections', 'Open forward conne
 const connectionsTotal = counter('kontext_forward_connections_total', 'Forward connections accepted.');
 const connectionsClosed = counter('kontext_forward_closed_total', 'Forward connections closed, by reason.');
 const messagesTotal = counter('kontext_forward_messages_total', 'Forward messages received, by event mode.');
+const unitLatency = histogram('kontext_forward_unit_latency_seconds', 'Time from receiving a forward chunk until its ack was sent (its records stored in Elasticsearch or dropped on purpose).');
 const handshakesTotal = counter('kontext_forward_handshakes_total', 'Shared-key handshakes, by result.');
 
 export interface ForwardTlsOptions {
@@ -302,8 +303,9 @@ class Connection {
   /** acks once every part is settled (pendingAcks already counts this chunk) */
   private ackWhenSettled(msg: TransportMessage, chunk: { kind: 'str' | 'bin'; bytes: Uint8Array }, records: number, parts: Promise<void>[]): void {
     if (parts.length === 0) { this.pendingAcks--; this.ack(chunk); this.maybeFinish(); return; }
+    const timer = unitLatency.startTimer();
     Promise.all(parts).then(
-      () => { this.pendingAcks--; this.ack(chunk); this.maybeFinish(); },
+      () => { this.pendingAcks--; timer(); this.ack(chunk); this.maybeFinish(); },
       (err: Error) => {
         this.pendingAcks--;
         ingestUnitsFailed.inc({ source: 'forward' });

@@ -1,13 +1,18 @@
 /**
  * A live source fed by the simulator: audit events are pushed into the pipeline as their
  * stageTimestamp comes due on the wall clock (optionally sped up), the way an apiserver would
- * log them. `kontext serve --simulate` uses it so a local run has traffic to look at.
+ * log them. `kontext serve --simulate` uses it so a local run has traffic to look at. Sped up,
+ * the simulated timeline is compressed onto the wall clock: an event's request and stage
+ * timestamps are rewritten to the wall time it is pushed at, so no event is ever in the future
+ * and "the last 15 minutes" shows the newest traffic.
  */
 import type { Downstream } from '../../types/pipeline.ts';
 import { simulate, type SimulateOptions } from '../../simulate/index.ts';
 import { UnitReceipt } from '../receipt.ts';
 import { log as rootLog } from '../../util/log.ts';
 import { ingestRecords } from '../metrics.ts';
+import { parseMicro, rfc3339Micro } from '../../simulate/time.ts';
+import type { AuditEvent } from '../../types/audit.ts';
 
 const log = rootLog.child({ component: 'simulated' });
 
@@ -37,6 +42,11 @@ export function startSimulatedSource(downstream: Downstream, opts: SimulatedSour
   const finished = new Promise<void>((r) => { done = r; });
 
   const due = (): number => start + (Date.now() - wallStart) * speed;
+  /** simulated time → the wall time it comes due at (identity at speed 1) */
+  const toWall = (ts: string): string => {
+    const us = parseMicro(ts);
+    return Number.isNaN(us) ? ts : rfc3339Micro(wallStart * 1000 + (us - start * 1000) / speed);
+  };
   const step = () => {
     timer = undefined;
     if (stopped) return;
@@ -44,7 +54,9 @@ export function startSimulatedSource(downstream: Downstream, opts: SimulatedSour
     const now = due();
     const out: unknown[] = [];
     while (!next.done && Date.parse(next.value.stageTimestamp) <= now && out.length < batch) {
-      out.push(next.value);
+      const ev: AuditEvent = next.value;
+      if (speed !== 1) { ev.requestReceivedTimestamp = toWall(ev.requestReceivedTimestamp); ev.stageTimestamp = toWall(ev.stageTimestamp); }
+      out.push(ev);
       next = it.next();
     }
     if (out.length) {
