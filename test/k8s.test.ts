@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { eventSubject, nameFamily, namePrefixes, parentName } from '../src/k8s/names.ts';
 import { helmRefOf, releaseSecret } from '../src/k8s/helm.ts';
 import { isDryRun, queryParam, selectorValue } from '../src/k8s/uri.ts';
-import { clientFamily, isPerson, userClass } from '../src/k8s/identity.ts';
+import { clientFamily, isNodeAgent, isPerson, isSystemUser, nodeNameOf, userClass } from '../src/k8s/identity.ts';
 import { pluralOfKind } from '../src/k8s/resources.ts';
 import { ATTRIBUTION, paramsHash } from '../src/k8s/params.ts';
 import { ReleaseTracker } from '../src/k8s/sessions.ts';
@@ -55,6 +55,22 @@ test('k8s identity: client families are case-insensitive; who is a person', () =
   assert.equal(userClass('system:node:w1'), 'node');
   assert.equal(isPerson(ev({ verb: 'get', user: 'system:serviceaccount:ci:deployer', ua: HELM })), true);
   assert.equal(isPerson(ev({ verb: 'get', user: 'system:serviceaccount:apps:operator', ua: 'operator/1.0' })), false);
+});
+
+test('k8s identity: kubelets and node emulators are node agents, never people', () => {
+  const KWOK = 'kwok/v0.8.0 (linux/amd64) kubernetes/$Format';
+  for (const u of ['system:node:w1', 'kwok-controller']) {
+    assert.equal(isNodeAgent(u), true, u);
+    assert.equal(userClass(u), 'node', u);
+    assert.equal(isSystemUser(u), true, u);
+    // kwok's certificate is in system:masters and deletes pods like a person would: still no action
+    assert.equal(isPerson(ev({ verb: 'delete', user: u, ua: KWOK, ref: { resource: 'pods', namespace: 'a', name: 'web-1' } })), false, u);
+  }
+  assert.equal(nodeNameOf('system:node:w1'), 'w1');
+  assert.equal(nodeNameOf('kwok-controller'), undefined); // one identity for every node it emulates
+  // a person whose name merely contains the emulator's
+  for (const u of ['kwok-controller-admin', 'alice', 'system:nodes']) assert.equal(isNodeAgent(u), false, u);
+  assert.equal(isPerson(ev({ verb: 'delete', user: 'kwok-controller-admin', ua: 'kubectl/v1.37.2', ref: { resource: 'pods', namespace: 'a', name: 'web-1' } })), true);
 });
 
 test('k8s params: one object, a stable hash that changes with any value', () => {

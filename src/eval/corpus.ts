@@ -6,7 +6,7 @@
  *   run directory): rendered at every level the recording allows (a RequestResponse recording
  *   at Metadata, Request, RequestResponse and the mixed named policies) with the audit-policy
  *   renderer; events a policy drops leave the truth too. Runs whose manifest says
- *   `"split": "train"` are left out (kontext trains on them).
+ *   `"split": "train"` are left out (kontext trains on them) unless a run selection names them.
  * - the simulator: any seed and duration, at every named policy.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -78,10 +78,31 @@ const AUDIT_FILE = /^audit.*\.(jsonl|json|log)(\.gz)?$/;
 
 interface RecordedRun { name: string; records: AuditEvent[]; truth: TruthSet; level: AuditLevel }
 
-async function loadRun(runDir: string): Promise<RecordedRun | undefined> {
+/**
+ * Which recorded runs to score: `"r01-r58"` (an inclusive range of run numbers, the number
+ * after the leading "r" of the run name), `"r59-"` (from a run on), `"r07"` (one run), or a
+ * comma-separated list of those. A selection scores training runs too.
+ */
+export function parseRunSelection(spec: string): (run: string) => boolean {
+  const parts = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!parts.length) throw new Error(`run selection ${JSON.stringify(spec)}: empty`);
+  const ranges = parts.map((p) => {
+    const m = /^r?(\d+)(?:(-)r?(\d+)?)?$/i.exec(p);
+    if (!m) throw new Error(`run selection ${JSON.stringify(p)}: expected rNN, rNN-rMM or rNN-`);
+    const from = Number(m[1]); const to = m[2] ? (m[3] !== undefined ? Number(m[3]) : Infinity) : from;
+    if (to < from) throw new Error(`run selection ${JSON.stringify(p)}: range ends before it starts`);
+    return [from, to] as const;
+  });
+  return (run) => {
+    const n = /^r(\d+)/i.exec(path.basename(run))?.[1];
+    return n !== undefined && ranges.some(([a, b]) => Number(n) >= a && Number(n) <= b);
+  };
+}
+
+async function loadRun(runDir: string, select?: (run: string) => boolean): Promise<RecordedRun | undefined> {
   const manifest = JSON.parse(readFileSync(path.join(runDir, 'manifest.json'), 'utf8')) as Record<string, any>;
-  if (manifest.split === 'train') return undefined;
   const name = String(manifest.run ?? manifest.name ?? path.basename(runDir));
+  if (select ? !select(name) : manifest.split === 'train') return undefined;
   const files = readdirSync(runDir).filter((f) => AUDIT_FILE.test(f)).sort();
   if (!files.length) throw new Error(`${runDir}: no audit*.jsonl[.gz] file`);
   const records: AuditEvent[] = [];
@@ -118,10 +139,10 @@ function render(records: readonly AuditEvent[], policy: string): { records: Audi
  * Recorded cases: every run left out of training, rendered at each level its recording
  * allows. Runs are concatenated per level (actions are named "<run>/<step>").
  */
-export async function recordedCases(dir: string, log: (m: string) => void = () => {}): Promise<EvalCase[]> {
+export async function recordedCases(dir: string, log: (m: string) => void = () => {}, select?: (run: string) => boolean): Promise<EvalCase[]> {
   const runs: RecordedRun[] = [];
   for (const d of recordedRuns(dir)) {
-    const r = await loadRun(d);
+    const r = await loadRun(d, select);
     if (r) { runs.push(r); log(`recorded run ${r.name}: ${r.records.length} records at ${r.level}, ${r.truth.actions.size} actions`); }
   }
   if (!runs.length) return [];
@@ -158,8 +179,9 @@ export async function simulatorCases(opts: { seed: number; durationMs: number; l
 }
 
 /** Cases of the corpus in `dir` (format auto-detected); undefined when `dir` does not exist. */
-export async function corpusCases(dir: string, log: (m: string) => void = () => {}): Promise<EvalCase[] | undefined> {
+export async function corpusCases(dir: string, log: (m: string) => void = () => {}, runs?: string): Promise<EvalCase[] | undefined> {
   const kind = detectCorpus(dir);
   if (!kind) return undefined;
-  return kind === 'hkerma' ? hkermaCases(dir, log) : recordedCases(dir, log);
+  if (runs !== undefined && kind !== 'recorded') throw new Error(`${dir}: --runs applies to a recorded corpus only`);
+  return kind === 'hkerma' ? hkermaCases(dir, log) : recordedCases(dir, log, runs === undefined ? undefined : parseRunSelection(runs));
 }

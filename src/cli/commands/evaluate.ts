@@ -49,11 +49,13 @@ export const command: Command = {
     'Examples:',
     '  kontext evaluate --corpus /path/to/hkerma-dev',
     '  kontext evaluate --corpus datasets/recorded --json',
+    '  kontext evaluate --corpus datasets/recorded --runs r59-',
     '  kontext evaluate --duration 20m --levels Metadata,RequestResponse',
   ].join('\n'),
   flags: [
     { flag: 'model', help: 'Model directory.', default: 'models/default' },
     { flag: 'corpus', help: 'Corpus directory to score contexts on (hkerma capture or recorded corpus).' },
+    { flag: 'runs', help: 'Recorded runs to score with --corpus: r01-r58, r59-, r07 or a list of those (default: every run not marked "split": "train").' },
     { flag: 'seed', help: 'Simulator seed.', default: '7' },
     { flag: 'duration', help: 'Simulated time span (e.g. 30m, 2h).', default: '1h' },
     { flag: 'levels', help: `Audit levels / policies to score simulated contexts at: ${LEVEL_NAMES.join(', ')}, all, none.`, default: 'all' },
@@ -77,10 +79,11 @@ export const command: Command = {
     const levels = parseLevels(flagString(f, 'levels'));
     const log = (m: string) => process.stderr.write(m + '\n');
     const corpus = flagString(f, 'corpus');
+    if (!corpus && f.runs !== undefined) throw new UsageError('--runs applies with --corpus only');
 
     if (corpus) {
       for (const k of ['input', 'window', 'stride']) if (f[k] !== undefined) throw new UsageError(`--${k} does not apply with --corpus`);
-      const cases = await corpusCases(corpus, log).catch((e: Error) => { throw new UsageError(`--corpus: ${e.message}`); });
+      const cases = await corpusCases(corpus, log, flagString(f, 'runs')).catch((e: Error) => { throw new UsageError(`--corpus: ${e.message}`); });
       if (!cases) { log(`corpus ${corpus} not found: skipping (nothing to evaluate)`); return 0; }
       if (!cases.length) { log(`corpus ${corpus} holds no evaluation runs (all are training runs?): skipping`); return 0; }
       const results = await evaluateCases(cases, { modelDir, backend, log });
