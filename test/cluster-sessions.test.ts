@@ -8,8 +8,8 @@ import type { LabeledEvent } from '../src/types/pipeline.ts';
 import type { ContextDoc } from '../src/types/context.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
-/** the clusterer's default triggerBurstMs */
-const BURST = 2_000;
+/** the clusterer's default applyStepMs */
+const STEP = 250;
 const HELM = 'Helm/3.11.0 (linux/amd64) kubernetes/$Format';
 const DC = 'system:serviceaccount:kube-system:deployment-controller';
 const GITOPS = 'system:serviceaccount:gitops:deployer';
@@ -44,8 +44,8 @@ test('kubectl apply -f <dir> (or a GitOps sync) is one action across kinds, prun
   assert.equal([...docs.values()].filter((d) => !d.label.startsWith('background ')).length, 1);
 });
 
-test('an apply session continues within the burst gap of its previous request and not past it', async () => {
-  for (const [gap, joins] of [[BURST, true], [BURST + 1, false]] as const) {
+test('an apply session continues within applyStepMs of its previous request and not past it', async () => {
+  for (const [gap, joins] of [[STEP, true], [STEP + 1, false]] as const) {
     const a = applyDir(T0);
     const last = a[a.length - 1]!.time;
     const next = withUri(ev({ time: last + gap, label: 'create secrets', user: GITOPS, verb: 'create', code: 201, ref: { resource: 'secrets', namespace: 'shop', name: 'creds' } }), `/api/v1/namespaces/shop/secrets${APPLY}`);

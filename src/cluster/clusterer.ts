@@ -70,6 +70,12 @@ export interface ClustererOptions {
   fallbackMs?: number;
   /** a new trigger by the same user this soon after the previous one continues that context (default 2 s) */
   triggerBurstMs?: number;
+  /**
+   * an apply of a set of manifests goes on while its requests are at most this far apart
+   * (default 250 ms: kubectl sends an object's read and write back to back, and client-go's
+   * throttling spaces a long run of requests 200 ms apart)
+   */
+  applyStepMs?: number;
   /** contexts remembered per link key (default 8) */
   perKey?: number;
   /** keep raw events for the raw index (`rawRetention` > 0) */
@@ -230,6 +236,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   const threshold = opts.threshold ?? 50;
   const fallbackMs = opts.fallbackMs ?? 30_000;
   const burstMs = opts.triggerBurstMs ?? 2_000;
+  const applyStepMs = opts.applyStepMs ?? 250;
   const perKey = opts.perKey ?? 8;
   const keepRaw = opts.keepRaw ?? false;
   const wallClock = opts.wallClock ?? Date.now;
@@ -502,13 +509,13 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   /**
    * a person's request while their apply of a set of manifests goes on (`kubectl apply -f
    * <dir>`, `-k`, a GitOps sync): its next object's read and write, the prune's lists and
-   * deletes; each within the burst gap of their previous request there, in the apply's
+   * deletes; each within `applyStepMs` of their previous request there, in the apply's
    * namespace or cluster scope
    */
   function applyOf(e: LabeledEvent): Ctx | undefined {
     const user = e.audit.user?.username ?? '';
     const s = applies.get(user);
-    if (!s || e.time - s.last > burstMs || !live(s.c) || !applyStep(e.audit)) return undefined;
+    if (!s || e.time - s.last > applyStepMs || !live(s.c) || !applyStep(e.audit)) return undefined;
     const ns = e.audit.objectRef?.namespace;
     if (ns !== undefined && s.ns !== undefined && ns !== s.ns) return undefined;
     return s.c;
@@ -525,7 +532,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   function noteApply(e: LabeledEvent, c: Ctx): void {
     const user = e.audit.user?.username ?? '';
     const prev = applies.get(user);
-    if (prev?.c !== c || !applyStep(e.audit) || e.time - prev.last > burstMs) return;
+    if (prev?.c !== c || !applyStep(e.audit) || e.time - prev.last > applyStepMs) return;
     prev.last = Math.max(prev.last, e.time);
     if (prev.ns === undefined) prev.ns = e.audit.objectRef?.namespace;
   }
