@@ -1,26 +1,45 @@
-# kontext: one image for `kontext serve` (forward input :24224, HTTP :8080, web UI at /).
-# The web UI is built in its own stage (Vite is a dev dependency); only ui/dist is copied.
-FROM node:20-bookworm-slim AS ui
-WORKDIR /app
+# kontext runtime image: `kontext serve` (forward input :24224, HTTP :8080, health :8081, web UI at /).
+#   docker build -t kontext:0.1.0 .
+# Stage 1 (build) installs every dependency, compiles src/ to dist/ (tsc), builds the web UI
+# (Vite) and assembles the runtime package (scripts/pack.mjs: dist/ modules of serve, ingest, es
+# and kibana only; no simulator, training, evaluation, benchmarks or recording).
+# Stage 2 (deps) installs the production dependencies only. Stage 3 (runtime) is node:24-slim with
+# the runtime package, running as the unprivileged `node` user; nothing is written below /app, so
+# the image runs on a read-only root filesystem (kontext writes nothing locally: state is in
+# Elasticsearch).
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
-COPY ui ./ui
-RUN node node_modules/vite/bin/vite.js build ui
-
-FROM node:20-bookworm-slim
-WORKDIR /app
-ENV NODE_ENV=production
-COPY package.json package-lock.json ./
-# tfjs-node is optional: where its native build is available it is used, otherwise the wasm backend.
-RUN npm ci --omit=dev --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
+COPY scripts ./scripts
+COPY packages ./packages
 COPY src ./src
 COPY schema ./schema
 COPY models ./models
-COPY --from=ui /app/ui/dist ./ui/dist
-COPY tsconfig.json ./
+COPY plugin/kibana ./plugin/kibana
+COPY ui ./ui
+RUN node node_modules/vite/bin/vite.js build ui \
+ && node scripts/build.mjs --force \
+ && node scripts/pack.mjs --out /out kontext
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# tfjs-node is optional: where its native build installs it is used, otherwise the wasm backend
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /out/kontext ./
 USER node
-EXPOSE 24224 8080
-HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
-ENTRYPOINT ["node", "bin/kontext.js"]
+EXPOSE 24224 8080 8081
+ENV KONTEXT_HEALTH_PORT=8081
+HEALTHCHECK --interval=30s --timeout=5s CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.KONTEXT_HEALTH_PORT||8081)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "/app/bin/kontext.js"]
 CMD ["serve"]

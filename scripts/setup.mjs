@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start` / `npm test` set-up step (no dependencies of its own): installs the npm packages
 // when node_modules is missing or older than package-lock.json, builds the web UI when its
-// sources changed, and checks for Java and Maven,
+// sources changed, compiles src/ to dist/ when a source changed (scripts/build.mjs), and checks
+// for Java and Maven,
 // which the local Elasticsearch needs when ELASTICSEARCH_URL is unset.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -29,6 +30,11 @@ if (existsSync(uiDir) && (!existsSync(uiIndex) || statSync(uiIndex).mtimeMs < Ma
   process.stderr.write('kontext: building the web UI (vite build ui)...\n');
   const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', uiDir], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) { process.stderr.write('kontext: building the web UI failed\n'); process.exit(r.status ?? 1); }
+}
+// bin/kontext.js runs the compiled dist/ (it would build on its first start; here it is done once).
+{
+  const { ensureBuilt } = await import('./build.mjs');
+  try { ensureBuilt(); } catch (e) { process.stderr.write(`${e.message}\n`); process.exit(1); }
 }
 if (!process.env.ELASTICSEARCH_URL) {
   const missing = ['java', 'mvn'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);

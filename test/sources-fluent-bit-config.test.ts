@@ -1,12 +1,14 @@
 /**
- * plugin/fluent-bit: the configurations parse, match kontext's defaults, and agree with
- * docker-compose.yml and the Kubernetes DaemonSet that run them.
+ * plugin/fluent-bit: the configurations (classic and YAML) parse, match kontext's defaults, say
+ * the same in both formats, and agree with docker-compose.yml and the Kubernetes DaemonSet that
+ * run them.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../src/config/config.ts';
 import { parseAuditTime } from '../src/normalize/time.ts';
 import { readAuditLog } from './fixtures/fluent-bit/make-fixtures.ts';
@@ -34,6 +36,41 @@ function parseClassic(text: string, file: string): Section[] {
   });
   return out;
 }
+
+/**
+ * Fluent Bit YAML configuration: service, parsers, pipeline.{inputs,filters,outputs}, as the same
+ * sections as the classic format (keys lower-cased, values as Fluent Bit reads them: text).
+ */
+function parseYamlConfig(text: string, file: string): { sections: Section[]; parsers: Section[] } {
+  const doc = parseYaml(text) as Record<string, unknown>;
+  const known = new Set(['service', 'parsers', 'pipeline']);
+  for (const k of Object.keys(doc)) assert.ok(known.has(k), `${file}: unknown top-level section ${k}`);
+  const props = (o: unknown, where: string) => {
+    assert.ok(o && typeof o === 'object' && !Array.isArray(o), `${file}: ${where} is a mapping`);
+    return new Map(Object.entries(o as Record<string, unknown>).map(([k, v]) => {
+      assert.ok(v !== null && typeof v !== 'object', `${file}: ${where}.${k} is a scalar`);
+      return [k.toLowerCase(), String(v)];
+    }));
+  };
+  const list = (v: unknown, name: string, where: string) => {
+    if (v === undefined) return [];
+    assert.ok(Array.isArray(v), `${file}: ${where} is a list`);
+    return v.map((o, i) => ({ name, props: props(o, `${where}[${i}]`) }));
+  };
+  const pipeline = (doc.pipeline ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(pipeline)) assert.ok(['inputs', 'filters', 'outputs'].includes(k), `${file}: unknown pipeline.${k}`);
+  const sections = [
+    ...(doc.service ? [{ name: 'SERVICE', props: props(doc.service, 'service') }] : []),
+    ...list(pipeline.inputs, 'INPUT', 'pipeline.inputs'),
+    ...list(pipeline.filters, 'FILTER', 'pipeline.filters'),
+    ...list(pipeline.outputs, 'OUTPUT', 'pipeline.outputs'),
+  ];
+  return { sections, parsers: list(doc.parsers, 'PARSER', 'parsers') };
+}
+
+/** booleans are case-insensitive in Fluent Bit (On / on / true) */
+const normal = (v: string) => (/^(on|off|true|false)$/i.test(v) ? v.toLowerCase().replace('true', 'on').replace('false', 'off') : v);
+const asRecord = (s: Section[]) => s.map((x) => ({ name: x.name, props: Object.fromEntries([...x.props].map(([k, v]) => [k, normal(v)]).sort()) }));
 
 const section = (s: Section[], name: string, plugin?: string) => {
   const found = s.filter((x) => x.name === name && (!plugin || x.props.get('name') === plugin));
@@ -106,6 +143,21 @@ describe('plugin/fluent-bit', () => {
     assert.ok(Number(http.get('port')) > 0);
     assert.equal(http.get('storage.type'), 'filesystem');
     checkForwardOutput(section(webhook, 'OUTPUT', 'forward'), http.get('tag')!, 'fluent-bit-webhook.conf');
+  });
+
+  test('the YAML configurations say exactly what the classic ones say', () => {
+    const yamlMain = parseYamlConfig(read('plugin/fluent-bit/fluent-bit.yaml'), 'fluent-bit.yaml');
+    const yamlWebhook = parseYamlConfig(read('plugin/fluent-bit/fluent-bit-webhook.yaml'), 'fluent-bit-webhook.yaml');
+    // the YAML form carries its parsers inline instead of Parsers_File
+    const classicMain = main.map((x) => (x.name === 'SERVICE' ? { ...x, props: new Map([...x.props].filter(([k]) => k !== 'parsers_file')) } : x));
+    assert.deepEqual(asRecord(yamlMain.sections), asRecord(classicMain));
+    assert.deepEqual(asRecord(yamlMain.parsers), asRecord(parsers));
+    assert.deepEqual(asRecord(yamlWebhook.sections), asRecord(webhook));
+    assert.deepEqual(yamlWebhook.parsers, []);
+    const tail = section(yamlMain.sections, 'INPUT', 'tail');
+    assert.ok(yamlMain.parsers.some((p) => p.props.get('name') === tail.get('parser')), 'the tail parser is defined inline');
+    checkForwardOutput(section(yamlMain.sections, 'OUTPUT', 'forward'), tail.get('tag')!, 'fluent-bit.yaml');
+    checkForwardOutput(section(yamlWebhook.sections, 'OUTPUT', 'forward'), section(yamlWebhook.sections, 'INPUT', 'http').get('tag')!, 'fluent-bit-webhook.yaml');
   });
 
   test('docker-compose.yml runs this configuration with matching environment and ports', () => {

@@ -8,7 +8,7 @@ import { connectEs, buildPipeline, detectionsFromConfig, type BuiltPipeline, typ
 import { alertsFromConfig, type WebhookAlerter } from '../alert/index.ts';
 import { ForwardServer, forwardExposure, forwardOptionsFromConfig } from '../sources/forward/index.ts';
 import { createWebhookRouter } from '../sources/webhook/index.ts';
-import { startSimulatedSource, type SimulatedSource, type SimulatedSourceOptions } from '../sources/simulated/index.ts';
+import type { SimulatedSource, SimulatedSourceOptions } from '../sources/simulated/index.ts';
 import { createGraphqlHandler, type GraphqlHandler } from '../query/handler.ts';
 import { authFromConfig, createAuthenticator } from '../http/auth.ts';
 import { createHttpApp, startHttpServer, type RunningServer } from '../http/app.ts';
@@ -71,7 +71,9 @@ export async function startService(cfg: Config, opts: ServiceOptions = {}): Prom
   });
   const http = await startHttpServer(app, cfg.httpHost, cfg.httpPort);
   const health = cfg.healthPort !== undefined ? await startHealthServer(board, cfg.httpHost, cfg.healthPort) : undefined;
-  const sim: SimulatedSource | undefined = opts.simulate ? startSimulatedSource(pipeline, opts.simulate) : undefined;
+  // loaded only with --simulate: the simulator is not part of the runtime package
+  const sim: SimulatedSource | undefined = opts.simulate
+    ? (await import('../sources/simulated/index.ts')).startSimulatedSource(pipeline, opts.simulate) : undefined;
   board.set('starting', false);
   log.info('kontext is running', {
     ui: `${http.url}/`, graphql: `${http.url}/graphql`, webhook: `${http.url}/webhook/audit`, forward: `${forward.host}:${forward.port}`,
