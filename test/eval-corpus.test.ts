@@ -9,7 +9,7 @@ import type { ContextDoc } from '../src/types/context.ts';
 import { TRUTH_CONTEXT_ANNOTATION, TRUTH_LABEL_ANNOTATION, type AuditEvent } from '../src/types/audit.ts';
 import { hkermaTruth, recordedTruth, simulatorTruth } from '../src/eval/truth.ts';
 import { labelledHelmInstall, scoreContexts } from '../src/eval/score.ts';
-import { corpusCases, detectCorpus } from '../src/eval/corpus.ts';
+import { corpusCases, detectCorpus, parseRunSelection } from '../src/eval/corpus.ts';
 import { runContexts } from '../src/eval/run.ts';
 import { createLabeler } from '../src/label/index.ts';
 import { simulate } from '../src/simulate/index.ts';
@@ -137,7 +137,23 @@ test('corpora: absent is undefined, unknown fails, recorded runs are rendered at
     const kept = new Set((gke.records as AuditEvent[]).map((e) => e.auditID));
     assert.ok([...gke.truth.events.keys()].every((id) => kept.has(id)), 'dropped events leave the truth');
     assert.deepEqual(rr.truth.actions.size, simulatorTruth(evs).actions.size);
+    // a run selection scores exactly the runs it names, training runs included
+    assert.equal((await corpusCases(rec, undefined, { runs: 'r0' }))![0]!.variant, '1 runs');
+    assert.equal((await corpusCases(rec, undefined, { runs: 'r0-r1' }))![0]!.variant, '2 runs');
+    assert.equal((await corpusCases(rec, undefined, { runs: 'r2-' }))!.length, 0);
   } finally { await rm(dir, { recursive: true, force: true }); }
+});
+
+test('run selection: single runs, inclusive ranges, open ends, lists; bad specs fail', () => {
+  const sel = parseRunSelection('r01-r58');
+  assert.deepEqual(['r01-deployment', 'r58-helm', 'r59-helm', 'r00-x', 'x12'].map(sel), [true, true, false, false, false]);
+  const open = parseRunSelection('r59-');
+  assert.deepEqual(['r58-a', 'r59-a', 'r120-a'].map(open), [false, true, true]);
+  const list = parseRunSelection('r3, r10-r11');
+  assert.deepEqual(['r03-a', 'r04-a', 'r10-a', 'r11-a', 'r12-a'].map(list), [true, false, true, true, false]);
+  assert.throws(() => parseRunSelection('r9-r3'), /ends before it starts/);
+  assert.throws(() => parseRunSelection('helm'), /expected rNN/);
+  assert.throws(() => parseRunSelection(' , '), /empty/);
 });
 
 test('cli: kontext evaluate --corpus skips a missing directory with a message', async () => {

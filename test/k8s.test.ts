@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { eventSubject, nameFamily, namePrefixes, parentName } from '../src/k8s/names.ts';
 import { helmRefOf, releaseSecret } from '../src/k8s/helm.ts';
 import { isDryRun, queryParam, selectorValue } from '../src/k8s/uri.ts';
-import { clientFamily, isPerson, userClass } from '../src/k8s/identity.ts';
+import { clientFamily, isNodeAgent, isPerson, isSystemUser, nodeNameOf, userClass } from '../src/k8s/identity.ts';
 import { pluralOfKind } from '../src/k8s/resources.ts';
+import { changesOnlyMetadata, isManifestApply, kubectlCommandOf } from '../src/k8s/kubectl.ts';
+import { isGitOpsApply } from '../src/k8s/identity.ts';
 import { ATTRIBUTION, paramsHash } from '../src/k8s/params.ts';
 import { ReleaseTracker } from '../src/k8s/sessions.ts';
 import { ev } from './label-helpers.ts';
@@ -55,6 +57,64 @@ test('k8s identity: client families are case-insensitive; who is a person', () =
   assert.equal(userClass('system:node:w1'), 'node');
   assert.equal(isPerson(ev({ verb: 'get', user: 'system:serviceaccount:ci:deployer', ua: HELM })), true);
   assert.equal(isPerson(ev({ verb: 'get', user: 'system:serviceaccount:apps:operator', ua: 'operator/1.0' })), false);
+});
+
+test('k8s identity: kubelets and node emulators are node agents, never people', () => {
+  const KWOK = 'kwok/v0.8.0 (linux/amd64) kubernetes/$Format';
+  for (const u of ['system:node:w1', 'kwok-controller']) {
+    assert.equal(isNodeAgent(u), true, u);
+    assert.equal(userClass(u), 'node', u);
+    assert.equal(isSystemUser(u), true, u);
+    // kwok's certificate is in system:masters and deletes pods like a person would: still no action
+    assert.equal(isPerson(ev({ verb: 'delete', user: u, ua: KWOK, ref: { resource: 'pods', namespace: 'a', name: 'web-1' } })), false, u);
+  }
+  assert.equal(nodeNameOf('system:node:w1'), 'w1');
+  assert.equal(nodeNameOf('kwok-controller'), undefined); // one identity for every node it emulates
+  // a person whose name merely contains the emulator's
+  for (const u of ['kwok-controller-admin', 'alice', 'system:nodes']) assert.equal(isNodeAgent(u), false, u);
+  assert.equal(isPerson(ev({ verb: 'delete', user: 'kwok-controller-admin', ua: 'kubectl/v1.37.2', ref: { resource: 'pods', namespace: 'a', name: 'web-1' } })), true);
+});
+
+test('k8s kubectl: the command behind a write, by its field manager; manifest applies; metadata-only changes', () => {
+  const w = (verb: string, q: string) => ev({ verb, user: 'alice', uri: `/apis/apps/v1/namespaces/a/deployments/web${q}`, ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'a', name: 'web' } });
+  assert.equal(kubectlCommandOf(w('patch', '?fieldManager=kubectl-label')), 'label');
+  assert.equal(kubectlCommandOf(w('create', '?fieldManager=kubectl-client-side-apply&fieldValidation=Strict')), 'apply');
+  assert.equal(kubectlCommandOf(w('patch', '?fieldManager=kubectl&force=false')), 'apply'); // server-side apply
+  assert.equal(kubectlCommandOf(w('create', '?fieldManager=kubectl')), undefined);
+  assert.equal(kubectlCommandOf(w('create', '?fieldManager=helm')), undefined);
+  assert.equal(kubectlCommandOf(w('get', '')), undefined);
+  assert.equal(changesOnlyMetadata(w('patch', '?fieldManager=kubectl-label')), true);
+  for (const m of ['kubectl-annotate', 'kubectl-set', 'kubectl-rollout', 'kubectl-patch']) assert.equal(changesOnlyMetadata(w('patch', `?fieldManager=${m}`)), false, m);
+  for (const m of ['kubectl-client-side-apply', 'kustomize-controller', 'argocd-controller']) assert.equal(isManifestApply(w('patch', `?fieldManager=${m}`)), true, m);
+  for (const m of ['kubectl-create', 'kubectl-label', 'helm']) assert.equal(isManifestApply(w('create', `?fieldManager=${m}`)), false, m);
+});
+
+test('k8s identity: a GitOps controller\'s changes to workloads are actions, its own resources and dry runs are not', () => {
+  const SA = 'system:serviceaccount:flux-system:kustomize-controller';
+  const UA = 'kustomize-controller/v1.4.0';
+  const deploy = (verb: string, uri = '/apis/apps/v1/namespaces/a/deployments/web?fieldManager=kustomize-controller') => ev({ verb, user: SA, ua: UA, uri, ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'a', name: 'web' } });
+  assert.equal(isGitOpsApply(deploy('patch')), true);
+  assert.equal(isPerson(deploy('patch')), true);
+  assert.equal(isPerson(deploy('get')), false, 'its reads are its reconcile loop');
+  assert.equal(isPerson(deploy('patch', '/apis/apps/v1/namespaces/a/deployments/web?dryRun=All&fieldManager=kustomize-controller')), false, 'drift check');
+  const own = ev({ verb: 'patch', user: SA, ua: UA, ref: { resource: 'kustomizations', apiGroup: 'kustomize.toolkit.fluxcd.io', namespace: 'flux-system', name: 'apps', subresource: 'status' } });
+  assert.equal(isPerson(own), false);
+  const argo = ev({ verb: 'patch', user: 'system:serviceaccount:argocd:argocd-application-controller', ua: 'argocd-application-controller/v2.13.0', ref: { resource: 'applications', apiGroup: 'argoproj.io', namespace: 'argocd', name: 'shop' } });
+  assert.equal(isPerson(argo), false);
+  assert.equal(isPerson({ ...argo, objectRef: { resource: 'services', namespace: 'shop', name: 'web' } }), true);
+  // any other add-on controller stays a controller
+  assert.equal(isPerson(ev({ verb: 'patch', user: 'system:serviceaccount:apps:operator', ua: 'operator/1.0', ref: { resource: 'services', namespace: 'shop', name: 'web' } })), false);
+});
+
+test('helm: a history check with status=deployed is a lookup inside a command, not its start', () => {
+  const list = (sel: string) => ev({ verb: 'list', user: 'ci', ua: HELM, uri: `/api/v1/namespaces/shop/secrets?labelSelector=${encodeURIComponent(sel)}`, ref: { resource: 'secrets', namespace: 'shop' } });
+  assert.equal(helmRefOf(list('name=web,owner=helm'))?.via, 'history');
+  assert.equal(helmRefOf(list('name=web,owner=helm,status=deployed'))?.via, 'lookup');
+  const r = new ReleaseTracker();
+  const start = r.person(list('name=web,owner=helm'), 1_000)!;
+  // the lookup comes long after the start (helm --wait), and continues the same session
+  assert.equal(r.person(list('name=web,owner=helm,status=deployed'), 1_000 + ATTRIBUTION.releaseStepMs * 20)!.session, start.session);
+  assert.notEqual(r.person(list('name=web,owner=helm'), 1_000 + ATTRIBUTION.releaseStepMs * 20 + 1)!.session, start.session);
 });
 
 test('k8s params: one object, a stable hash that changes with any value', () => {

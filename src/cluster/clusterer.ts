@@ -43,6 +43,7 @@ import { parseLabelKey, verbClassOf, type Label } from '../types/label.ts';
 import { clientFamily, isPerson, isSystemUser } from '../k8s/identity.ts';
 import { ATTRIBUTION, type AttributionParams } from '../k8s/params.ts';
 import { ReleaseTracker } from '../k8s/sessions.ts';
+import { changesOnlyMetadata, isManifestApply } from '../k8s/kubectl.ts';
 import { counter, gauge } from '../util/metrics.ts';
 
 const mContexts = counter('kontext_cluster_contexts_total', 'Contexts created, by kind.');
@@ -69,6 +70,12 @@ export interface ClustererOptions {
   fallbackMs?: number;
   /** a new trigger by the same user this soon after the previous one continues that context (default 2 s) */
   triggerBurstMs?: number;
+  /**
+   * an apply of a set of manifests goes on while its requests are at most this far apart
+   * (default 250 ms: kubectl sends an object's read and write back to back, and client-go's
+   * throttling spaces a long run of requests 200 ms apart)
+   */
+  applyStepMs?: number;
   /** contexts remembered per link key (default 8) */
   perKey?: number;
   /** keep raw events for the raw index (`rawRetention` > 0) */
@@ -125,6 +132,8 @@ interface Ctx {
   triggerNs?: string;
   /** the helm release session this context is (see k8s/sessions.ts) */
   release?: string;
+  /** other labels' indexes that also hold this context's keys (see registerAlso) */
+  alsoIn?: Set<string>;
   /** when a person's cluster-scoped change in it last took effect */
   clusterChange?: number;
   state: 'open' | 'closed';
@@ -230,6 +239,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   const threshold = opts.threshold ?? 50;
   const fallbackMs = opts.fallbackMs ?? 30_000;
   const burstMs = opts.triggerBurstMs ?? 2_000;
+  const applyStepMs = opts.applyStepMs ?? 250;
   const perKey = opts.perKey ?? 8;
   const keepRaw = opts.keepRaw ?? false;
   const wallClock = opts.wallClock ?? Date.now;
@@ -250,6 +260,12 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   const releases = new ReleaseTracker(attribution);
   /** the context of each live release session, by session id */
   const releaseCtx = new Map<string, Ctx>();
+  /** each person's latest context that holds only their reads so far (an apply's first reads) */
+  const lastRead = new Map<string, { c: Ctx; t: number }>();
+  /** each person's apply of a set of manifests in progress (see applyOf) */
+  const applies = new Map<string, { c: Ctx; last: number; ns?: string }>();
+  /** the latest context of each release ("<ns>/<release>") */
+  const releaseOf = new Map<string, Ctx>();
   /** per namespace: the latest context a person acted in there, and when */
   const nsHome = new Map<string, { c: Ctx; t: number }>();
   /** the latest context in which a person changed a cluster-scoped object */
@@ -310,7 +326,34 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     if (r.length > RECENT) r.shift();
   }
 
+  /** also finds `c` under another label's index: an apply's objects each carry their own operation's label, and so does their cascade */
+  function registerAlso(label: string, c: Ctx, keys: string[]): void {
+    if (label === c.label || c.background) return;
+    (c.alsoIn ??= new Set()).add(label);
+    const ix = indexOf(label);
+    for (const k of keys) {
+      let list = ix.byKey.get(k);
+      if (!list) { list = []; ix.byKey.set(k, list); }
+      if (list.includes(c)) continue;
+      list.push(c);
+      c.keys.add(k);
+      if (list.length > perKey) list.shift();
+    }
+  }
+
   function unregister(c: Ctx): void {
+    for (const l of c.alsoIn ?? []) {
+      const ax = indexes.get(l);
+      if (!ax) continue;
+      for (const k of c.keys) {
+        const list = ax.byKey.get(k);
+        const i = list ? list.indexOf(c) : -1;
+        if (i >= 0) list!.splice(i, 1);
+        if (list && !list.length) ax.byKey.delete(k);
+      }
+      if (!ax.byKey.size && !ax.recent.length) indexes.delete(l);
+    }
+    c.alsoIn = undefined;
     const ix = indexes.get(c.label);
     if (!ix) return;
     for (const k of c.keys) {
@@ -445,6 +488,13 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       c.triggerUser = e.audit.user?.username ?? '';
       c.triggerNs = ns;
       c.release = release;
+      // the next command on a release (upgrade, rollback, uninstall) takes it over: the
+      // controllers now roll out its revision, so the previous command's context closes
+      const prev = releaseOf.get(`${ns}/${release}`);
+      if (prev && prev !== c && prev.state === 'open' && prev.start < e.time) close(prev, 'superseded');
+      releaseOf.delete(`${ns}/${release}`);
+      releaseOf.set(`${ns}/${release}`, c);
+      if (releaseOf.size > 10_000) releaseOf.delete(releaseOf.keys().next().value as string);
       releaseCtx.set(id, c);
       if (releaseCtx.size > 10_000) releaseCtx.delete(releaseCtx.keys().next().value as string);
     }
@@ -459,11 +509,58 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     pushBackground({ ...e, label: ROUTINE_LABEL, labelKey: ROUTINE_KEY });
   }
 
+  /**
+   * a person's request while their apply of a set of manifests goes on (`kubectl apply -f
+   * <dir>`, `-k`, a GitOps sync): its next object's read and write, the prune's lists and
+   * deletes; each within `applyStepMs` of their previous request there, in the apply's
+   * namespace or cluster scope
+   */
+  function applyOf(e: LabeledEvent): Ctx | undefined {
+    const user = e.audit.user?.username ?? '';
+    const s = applies.get(user);
+    if (!s || e.time - s.last > applyStepMs || !live(s.c) || !applyStep(e.audit)) return undefined;
+    const ns = e.audit.objectRef?.namespace;
+    if (ns !== undefined && s.ns !== undefined && ns !== s.ns) return undefined;
+    return s.c;
+  }
+
+  /** a request an apply sends: an object's read by name before its write, the write, the prune's selector lists and deletes */
+  function applyStep(a: AuditEvent): boolean {
+    if (isManifestApply(a)) return true;
+    if (a.verb === 'get') return Boolean(a.objectRef?.name);
+    if (a.verb === 'list') return a.requestURI?.includes('labelSelector=') ?? false;
+    return a.verb === 'delete';
+  }
+
+  function noteApply(e: LabeledEvent, c: Ctx): void {
+    const user = e.audit.user?.username ?? '';
+    const prev = applies.get(user);
+    if (prev?.c !== c || !applyStep(e.audit) || e.time - prev.last > applyStepMs) return;
+    prev.last = Math.max(prev.last, e.time);
+    if (prev.ns === undefined) prev.ns = e.audit.objectRef?.namespace;
+  }
+
   function pushTrigger(e: LabeledEvent): void {
     const isPersonEvent = triggerRule && isPerson(e.audit);
     if (isPersonEvent) {
       const m = releases.person(e.audit, e.time);
       if (m) { pushRelease(e, m.session.id, m.session.release, m.session.ns); return; }
+      let ac = applyOf(e);
+      if (!ac && isManifestApply(e.audit)) {
+        // an apply begins: with the reads it just sent (kubectl reads each object first), else afresh
+        const user = e.audit.user?.username ?? '';
+        const r = lastRead.get(user);
+        ac = r && e.time - r.t <= burstMs && live(r.c) && r.c.triggerUser === undefined ? r.c : newCtx(e, false);
+        ac.triggerUser = user; ac.triggerNs = e.audit.objectRef?.namespace;
+        applies.set(user, { c: ac, last: e.time, ns: e.audit.objectRef?.namespace });
+        if (applies.size > 10_000) applies.delete(applies.keys().next().value as string);
+      }
+      if (ac) {
+        const own = eventKeys(e.audit).own;
+        join(ac, e, own);
+        if (ac.state === 'open') registerAlso(e.labelKey, ac, own);
+        noteApply(e, ac); noteHome(e.audit.objectRef?.namespace, ac, e.time); return;
+      }
     }
     const ix = indexOf(e.labelKey);
     const { own, probe } = eventKeys(e.audit);
@@ -535,7 +632,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     if (triggerRule && isTriggerLike(e)) {
       if (c.triggerUser === undefined) { c.triggerUser = user; c.triggerNs = e.audit.objectRef?.namespace; }
       if (c.triggerUser === user) c.lastTrigger = t;
-      if (!c.triggerKey && tk) {
+      // (a label or annotation change is no new work for the controllers: the rollout in flight stays with its action)
+      if (!c.triggerKey && tk && !changesOnlyMetadata(e.audit)) {
         // a new action on the same object supersedes the previous one of this label: the
         // controllers now work for the new one (e.g. a second `kubectl set image` mid-rollout)
         c.triggerKey = tk;
@@ -545,7 +643,10 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       }
     }
     join(c, e, own);
-    if (isPersonEvent) noteHome(ns, c, t);
+    if (isPersonEvent) {
+      noteHome(ns, c, t); noteApply(e, c);
+      if (c.triggerUser === undefined) { lastRead.delete(user); lastRead.set(user, { c, t }); if (lastRead.size > 10_000) lastRead.delete(lastRead.keys().next().value as string); }
+    }
   }
 
   /** the context whose pod a kubelet request most likely belongs to (see LabelIndex.starts) */

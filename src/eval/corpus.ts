@@ -7,7 +7,7 @@
  *   at Metadata, Request, RequestResponse and the mixed named policies) with the audit-policy
  *   renderer; events a policy drops leave the truth too. Only the runs of the chosen split are
  *   scored: by default the test split (runs whose manifest says `"split": "train"` are what
- *   kontext trains and tunes on; a run without a split counts as test).
+ *   kontext trains and tunes on; a run without a split counts as test), or the runs a selection (`--runs`) names, of any split.
  * - the simulator: any seed and duration, at every named policy.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -83,7 +83,29 @@ interface RecordedRun { name: string; records: AuditEvent[]; truth: TruthSet; le
 /** Which runs of a recorded corpus are scored. */
 export type SplitChoice = 'train' | 'test' | 'all';
 
-async function loadRun(runDir: string, split: SplitChoice = 'test'): Promise<RecordedRun | undefined> {
+
+/**
+ * Which recorded runs to score: `"r01-r58"` (an inclusive range of run numbers, the number
+ * after the leading "r" of the run name), `"r59-"` (from a run on), `"r07"` (one run), or a
+ * comma-separated list of those. A selection scores training runs too.
+ */
+export function parseRunSelection(spec: string): (run: string) => boolean {
+  const parts = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!parts.length) throw new Error(`run selection ${JSON.stringify(spec)}: empty`);
+  const ranges = parts.map((p) => {
+    const m = /^r?(\d+)(?:(-)r?(\d+)?)?$/i.exec(p);
+    if (!m) throw new Error(`run selection ${JSON.stringify(p)}: expected rNN, rNN-rMM or rNN-`);
+    const from = Number(m[1]); const to = m[2] ? (m[3] !== undefined ? Number(m[3]) : Infinity) : from;
+    if (to < from) throw new Error(`run selection ${JSON.stringify(p)}: range ends before it starts`);
+    return [from, to] as const;
+  });
+  return (run) => {
+    const n = /^r(\d+)/i.exec(path.basename(run))?.[1];
+    return n !== undefined && ranges.some(([a, b]) => Number(n) >= a && Number(n) <= b);
+  };
+}
+
+async function loadRun(runDir: string, split: SplitChoice = 'test', select?: (run: string) => boolean): Promise<RecordedRun | undefined> {
   const manifest = JSON.parse(readFileSync(path.join(runDir, 'manifest.json'), 'utf8')) as Record<string, any>;
   const runSplit = manifest.split === 'train' ? 'train' : 'test';
   if (split !== 'all' && runSplit !== split) return undefined;
@@ -125,10 +147,10 @@ function render(records: readonly AuditEvent[], policy: string): { records: Audi
  * Recorded cases: every run left out of training, rendered at each level its recording
  * allows. Runs are concatenated per level (actions are named "<run>/<step>").
  */
-export async function recordedCases(dir: string, log: (m: string) => void = () => {}, split: SplitChoice = 'test'): Promise<EvalCase[]> {
+export async function recordedCases(dir: string, log: (m: string) => void = () => {}, split: SplitChoice = 'test', select?: (run: string) => boolean): Promise<EvalCase[]> {
   const runs: RecordedRun[] = [];
   for (const d of recordedRuns(dir)) {
-    const r = await loadRun(d, split);
+    const r = await loadRun(d, split, select);
     if (r) { runs.push(r); log(`recorded run ${r.name}: ${r.records.length} records at ${r.level}, ${r.truth.actions.size} actions`); }
   }
   if (!runs.length) return [];
@@ -165,8 +187,11 @@ export async function simulatorCases(opts: { seed: number; durationMs: number; l
 }
 
 /** Cases of the corpus in `dir` (format auto-detected); undefined when `dir` does not exist. */
-export async function corpusCases(dir: string, log: (m: string) => void = () => {}, opts: { split?: SplitChoice } = {}): Promise<EvalCase[] | undefined> {
+export async function corpusCases(dir: string, log: (m: string) => void = () => {}, opts: { split?: SplitChoice; runs?: string } = {}): Promise<EvalCase[] | undefined> {
   const kind = detectCorpus(dir);
   if (!kind) return undefined;
-  return kind === 'hkerma' ? hkermaCases(dir, log) : recordedCases(dir, log, opts.split ?? 'test');
+  if (opts.runs !== undefined && kind !== 'recorded') throw new Error(`${dir}: --runs applies to a recorded corpus only`);
+  // a run selection names runs of any split unless a split is given too
+  const split = opts.split ?? (opts.runs !== undefined ? 'all' : 'test');
+  return kind === 'hkerma' ? hkermaCases(dir, log) : recordedCases(dir, log, split, opts.runs === undefined ? undefined : parseRunSelection(opts.runs));
 }

@@ -2,7 +2,8 @@
  * How a Helm 3 release shows in the audit log, whatever the audit level: the release record
  * Secret `sh.helm.release.v1.<release>.v<N>` (created pending-install / pending-upgrade,
  * updated to deployed or failed, deleted on uninstall) and the history check, a list of
- * secrets with `labelSelector=name=<release>,owner=helm`, that every helm command starts with.
+ * secrets with `labelSelector=name=<release>,owner=helm`, that every helm command starts with
+ * (and that upgrade and rollback repeat with `,status=deployed` before they finish).
  */
 import type { AuditEvent } from '../types/audit.ts';
 import { queryParam, selectorValue } from './uri.ts';
@@ -19,8 +20,12 @@ export interface HelmRef {
   release: string;
   /** the release's namespace */
   ns: string;
-  /** the history check (a command starts) or the release record */
-  via: 'history' | 'record';
+  /**
+   * the history check (a command starts), the release record, or a lookup of the deployed
+   * revision (`status=deployed` in the selector: upgrade and rollback ask for it at their end,
+   * to mark it superseded; it continues the command, never starts one)
+   */
+  via: 'history' | 'record' | 'lookup';
   version?: number;
 }
 
@@ -33,7 +38,7 @@ export function helmRefOf(a: AuditEvent): HelmRef | undefined {
     const sel = queryParam(a.requestURI, 'labelSelector');
     if (sel && selectorValue(sel, 'owner') === 'helm') {
       const release = selectorValue(sel, 'name');
-      if (release) return { release, ns, via: 'history' };
+      if (release) return { release, ns, via: selectorValue(sel, 'status') !== undefined ? 'lookup' : 'history' };
     }
     return undefined;
   }

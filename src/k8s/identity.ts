@@ -8,10 +8,32 @@ import type { AuditEvent } from '../types/audit.ts';
 
 const NAMESPACES_SYSTEM = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
 
+/**
+ * Node agents: identities that do a kubelet's work (start pods, write their status, delete
+ * them once their grace period ends, renew node leases). Kubelets authenticate as
+ * `system:node:<node>`; node emulators such as kwok run as one identity for all the nodes
+ * they simulate (kwok's default client certificate is `kwok-controller`, in system:masters).
+ * Their requests are never an action of their own.
+ */
+export const NODE_AGENTS: readonly { name: string; matches: (username: string) => boolean }[] = [
+  { name: 'kubelet', matches: (u) => u.startsWith('system:node:') },
+  { name: 'kwok', matches: (u) => u === 'kwok-controller' },
+];
+
+/** Whether `username` is a kubelet or a node emulator standing in for kubelets. */
+export function isNodeAgent(username: string | undefined): boolean {
+  return !!username && NODE_AGENTS.some((a) => a.matches(username));
+}
+
+/** The node a kubelet identity names (`system:node:<node>`); undefined for other identities, node emulators included (one identity for every node). */
+export function nodeNameOf(username: string | undefined): string | undefined {
+  return username?.startsWith('system:node:') ? username.slice('system:node:'.length) : undefined;
+}
+
 /** "human" for people and CI accounts, else a component class such as "node" or "sa:kube-system:deployment-controller". */
 export function userClass(username: string | undefined): string {
   if (!username) return 'none';
-  if (username.startsWith('system:node:')) return 'node';
+  if (isNodeAgent(username)) return 'node';
   if (username.startsWith('system:serviceaccount:')) {
     const [, , ns, sa] = username.split(':');
     return ns === 'kube-system' ? `sa:kube-system:${sa ?? ''}` : 'sa';
@@ -27,12 +49,13 @@ export function userClass(username: string | undefined): string {
 export function isActorClass(cls: string): boolean { return cls === 'human' || cls === 'sa' || cls === 'system:anonymous'; }
 
 /**
- * System identities: control-plane components, nodes, and service accounts of the system
+ * System identities: control-plane components, node agents, and service accounts of the system
  * namespaces. Everyone else (people, CI service accounts, workloads) counts as a user.
  * `system:anonymous` is never "system".
  */
 export function isSystemUser(username: string): boolean {
   if (username === 'system:anonymous') return false;
+  if (isNodeAgent(username)) return true;
   if (username.startsWith('system:serviceaccount:')) {
     const ns = username.split(':')[2] ?? '';
     return NAMESPACES_SYSTEM.has(ns);
@@ -78,7 +101,30 @@ export function isPerson(a: AuditEvent): boolean {
   const user = a.user?.username ?? '';
   if (isSystemUser(user)) return false;
   if (!user.startsWith('system:serviceaccount:')) return true;
-  return HUMAN_CLIENTS.test(clientOf(a.userAgent));
+  return HUMAN_CLIENTS.test(clientOf(a.userAgent)) || isGitOpsApply(a);
+}
+
+/**
+ * GitOps controllers that apply manifests from a repository: each sync applies what someone
+ * committed, so its changes are actions (of the controller's service account). Their own
+ * resources (Applications, Kustomizations, HelmReleases, sources: the API groups listed) and
+ * their drift checks (server-side dry runs) are their routine.
+ */
+export const GITOPS_APPLIERS: readonly { name: string; userAgent: RegExp; ownGroups: RegExp }[] = [
+  { name: 'argo-cd', userAgent: /^argocd-application-controller(\/|$)/i, ownGroups: /^argoproj\.io$/ },
+  { name: 'flux-kustomize', userAgent: /^kustomize-controller(\/|$)/i, ownGroups: /\.toolkit\.fluxcd\.io$/ },
+  { name: 'flux-helm', userAgent: /^helm-controller(\/|$)/i, ownGroups: /\.toolkit\.fluxcd\.io$/ },
+];
+
+const WRITES = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+/** A GitOps controller's change to a workload object (not its own resources, not a dry run). */
+export function isGitOpsApply(a: AuditEvent): boolean {
+  if (!WRITES.has(a.verb) || !a.objectRef?.resource) return false;
+  const ua = a.userAgent ?? '';
+  const g = GITOPS_APPLIERS.find((x) => x.userAgent.test(ua));
+  if (!g || g.ownGroups.test(a.objectRef.apiGroup ?? '')) return false;
+  return !/[?&]dryRun=[^&]/.test(a.requestURI ?? '');
 }
 
 /**

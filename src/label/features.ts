@@ -15,7 +15,7 @@
  */
 import type { AuditEvent } from '../types/audit.ts';
 import { LRUCache } from 'lru-cache';
-import { isActorClass, parseUserAgent, userClass } from '../k8s/identity.ts';
+import { isActorClass, nodeNameOf, parseUserAgent, userClass } from '../k8s/identity.ts';
 import { groupResource, pluralOfKind, CHILD_OF, WORKLOADS } from '../k8s/resources.ts';
 import { eventSubject, isHubObject, parentName } from '../k8s/names.ts';
 import { opLabel } from '../k8s/ops.ts';
@@ -290,7 +290,7 @@ export class FeatureExtractor {
     const fresh = (originT: number) => time - originT <= P.originHorizonMs;
     if (prevOfUser && prevOfUser.origin !== 'nonresource' && fresh(prevOfUser.originT)) candidates.uorg = prevOfUser.origin;
     // relational: a kubelet works on the pods last bound to its node
-    const node = ucls === 'node' ? uname!.slice('system:node:'.length) : undefined;
+    const node = nodeNameOf(uname);
     if (node) {
       const b = this.bindings.get(node);
       if (b) {

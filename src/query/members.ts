@@ -9,6 +9,7 @@ import type { ContextMember, SecurityFlag } from '../types/context.ts';
 import type { AuditEvent } from '../types/audit.ts';
 import { eventFlags, FORBIDDEN_BURST } from '../cluster/summary.ts';
 import { userClass } from '../label/actors.ts';
+import { nodeNameOf } from '../k8s/identity.ts';
 import type { StoredContext } from './search.ts';
 
 export interface MemberSource { component: string; actor: string }
@@ -43,7 +44,7 @@ export function memberSource(user: string): MemberSource {
     return { component: sa.endsWith('-controller') || CONTROLLER_MANAGER_ACCOUNTS.has(sa) ? 'controller-manager' : 'kube-system', actor: sa };
   }
   const component = COMPONENT_OF_CLASS[cls] ?? 'system';
-  const actor = cls === 'node' ? user.slice('system:node:'.length) : user;
+  const actor = nodeNameOf(user) ?? user;
   return { component, actor };
 }
 

@@ -56,12 +56,14 @@ export const command: Command = {
     'Examples:',
     '  kontext evaluate --corpus /path/to/hkerma-dev',
     '  kontext evaluate --corpus datasets/recorded --json',
+    '  kontext evaluate --corpus datasets/recorded --runs r59-',
     '  kontext evaluate --duration 20m --levels Metadata,RequestResponse',
   ].join('\n'),
   flags: [
     { flag: 'model', help: 'Model directory.', default: 'models/default' },
     { flag: 'corpus', help: 'Corpus directory to score contexts on (hkerma capture or recorded corpus).' },
-    { flag: 'split', help: 'Runs of a recorded corpus to score: test (held out, recorded after the training runs), train, or all.', default: 'test' },
+    { flag: 'split', help: 'Runs of a recorded corpus to score: test (held out, recorded after the training runs), train, or all (default: test, or all with --runs).' },
+    { flag: 'runs', help: 'Recorded runs to score with --corpus: r01-r58, r59-, r07 or a list of those (any split unless --split is given).' },
     { flag: 'seed', help: 'Simulator seed.', default: '7' },
     { flag: 'duration', help: 'Simulated time span (e.g. 30m, 2h).', default: '1h' },
     { flag: 'levels', help: `Audit levels / policies to score simulated contexts at: ${LEVEL_NAMES.join(', ')}, all, none.`, default: 'all' },
@@ -85,14 +87,15 @@ export const command: Command = {
     const levels = parseLevels(flagString(f, 'levels'));
     const log = (m: string) => process.stderr.write(m + '\n');
     const corpus = flagString(f, 'corpus');
+    if (!corpus && f.runs !== undefined) throw new UsageError('--runs applies with --corpus only');
 
     if (!corpus && f.split !== undefined) throw new UsageError('--split applies only with --corpus');
     if (corpus) {
       for (const k of ['input', 'window', 'stride']) if (f[k] !== undefined) throw new UsageError(`--${k} does not apply with --corpus`);
-      const split = parseSplit(flagString(f, 'split'));
-      const cases = await corpusCases(corpus, log, { split }).catch((e: Error) => { throw new UsageError(`--corpus: ${e.message}`); });
+      const split = f.split !== undefined ? parseSplit(flagString(f, 'split')) : undefined;
+      const cases = await corpusCases(corpus, log, { split, runs: flagString(f, 'runs') }).catch((e: Error) => { throw new UsageError(`--corpus: ${e.message}`); });
       if (!cases) { log(`corpus ${corpus} not found: skipping (nothing to evaluate)`); return 0; }
-      if (!cases.length) { log(`corpus ${corpus} holds no runs of the ${split} split (--split train|test|all): skipping`); return 0; }
+      if (!cases.length) { log(`corpus ${corpus} holds no runs of the chosen split or selection (--split train|test|all, --runs): skipping`); return 0; }
       const results = await evaluateCases(cases, { modelDir, backend, log });
       if (f.json) process.stdout.write(JSON.stringify({ corpus, modelDir, results }, null, 2) + '\n');
       else printContexts(results, true);

@@ -1,0 +1,108 @@
+// Command-level sessions of the clusterer: an apply of a set of manifests is one action, a helm
+// upgrade takes its release over, a relabel leaves the rollout with the action that started it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { replay } from '../src/cluster/replay.ts';
+import { ev, type EvSpec } from './cluster-fixtures.ts';
+import type { LabeledEvent } from '../src/types/pipeline.ts';
+import type { ContextDoc } from '../src/types/context.ts';
+
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+/** the clusterer's default applyStepMs */
+const STEP = 250;
+const HELM = 'Helm/3.11.0 (linux/amd64) kubernetes/$Format';
+const DC = 'system:serviceaccount:kube-system:deployment-controller';
+const GITOPS = 'system:serviceaccount:gitops:deployer';
+
+function withUri(e: LabeledEvent, uri: string): LabeledEvent { e.audit.requestURI = uri; return e; }
+function contextOf(docs: Map<string, ContextDoc>, e: LabeledEvent): ContextDoc | undefined {
+  for (const d of docs.values()) if (d.members.some((m) => m.auditID === e.audit.auditID)) return d;
+  return undefined;
+}
+const APPLY = '?fieldManager=kubectl-client-side-apply&fieldValidation=Strict';
+
+/** `kubectl apply -n shop -f dir --prune`: each object read then created, the prune's list and delete; its label is each object's own operation */
+function applyDir(t: number, user = GITOPS, names = ['cfg', 'web', 'web']): LabeledEvent[] {
+  const u = (s: EvSpec & { label: string }) => ev({ user, ...s });
+  return [
+    u({ time: t, label: 'create configmaps', verb: 'get', code: 404, ref: { resource: 'configmaps', namespace: 'shop', name: names[0] } }),
+    withUri(u({ time: t + 5, label: 'create configmaps', verb: 'create', code: 201, ref: { resource: 'configmaps', namespace: 'shop', name: names[0] } }), `/api/v1/namespaces/shop/configmaps${APPLY}`),
+    u({ time: t + 10, label: 'create apps/deployments', verb: 'get', code: 404, ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'shop', name: names[1] } }),
+    withUri(u({ time: t + 15, label: 'create apps/deployments', verb: 'create', code: 201, ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'shop', name: names[1] } }), `/apis/apps/v1/namespaces/shop/deployments${APPLY}`),
+    withUri(u({ time: t + 20, label: 'create services', verb: 'create', code: 201, ref: { resource: 'services', namespace: 'shop', name: names[2] } }), `/api/v1/namespaces/shop/services${APPLY}`),
+    withUri(u({ time: t + 220, label: 'get-list-collection configmaps', verb: 'list', ref: { resource: 'configmaps', namespace: 'shop' } }), '/api/v1/namespaces/shop/configmaps?labelSelector=app%3Dshop'),
+    u({ time: t + 240, label: 'delete configmaps', verb: 'delete', ref: { resource: 'configmaps', namespace: 'shop', name: 'legacy' } }),
+  ];
+}
+
+test('kubectl apply -f <dir> (or a GitOps sync) is one action across kinds, prune included; its cascade follows it', async () => {
+  const a = applyDir(T0);
+  const rs = ev({ time: T0 + 30, label: 'create apps/deployments', user: DC, verb: 'create', code: 201, ref: { resource: 'replicasets', apiGroup: 'apps', namespace: 'shop', name: 'web-6d4cf56db6' } });
+  const docs = await replay([...a, rs]);
+  const c = contextOf(docs, a[1]!)!;
+  assert.deepEqual(new Set(c.members.map((m) => m.auditID)), new Set([...a, rs].map((e) => e.audit.auditID)));
+  assert.equal([...docs.values()].filter((d) => !d.label.startsWith('background ')).length, 1);
+});
+
+test('an apply session continues within applyStepMs of its previous request and not past it', async () => {
+  for (const [gap, joins] of [[STEP, true], [STEP + 1, false]] as const) {
+    const a = applyDir(T0);
+    const last = a[a.length - 1]!.time;
+    const next = withUri(ev({ time: last + gap, label: 'create secrets', user: GITOPS, verb: 'create', code: 201, ref: { resource: 'secrets', namespace: 'shop', name: 'creds' } }), `/api/v1/namespaces/shop/secrets${APPLY}`);
+    const docs = await replay([...a, next]);
+    assert.equal(contextOf(docs, next) === contextOf(docs, a[1]!), joins, `gap ${gap}`);
+  }
+  // another namespace is another apply, however close
+  const a = applyDir(T0);
+  const other = withUri(ev({ time: T0 + 250, label: 'create secrets', user: GITOPS, verb: 'create', code: 201, ref: { resource: 'secrets', namespace: 'other', name: 'creds' } }), `/api/v1/namespaces/other/secrets${APPLY}`);
+  const docs = await replay([...a, other]);
+  assert.notEqual(contextOf(docs, other), contextOf(docs, a[1]!));
+});
+
+test('a second apply of the same person after a pause is a new action, even on the same objects', async () => {
+  const first = applyDir(T0);
+  const second = applyDir(T0 + 10_000);
+  const docs = await replay([...first, ...second]);
+  assert.notEqual(contextOf(docs, second[1]!), contextOf(docs, first[1]!));
+  assert.equal(contextOf(docs, second[3]!), contextOf(docs, second[1]!));
+  assert.equal(contextOf(docs, second[6]!), contextOf(docs, second[1]!));
+});
+
+function helmCommand(t: number, version: number, label: string): LabeledEvent[] {
+  const h = (s: EvSpec & { label: string }) => ev({ user: 'ci', userAgent: HELM, ...s });
+  return [
+    withUri(h({ time: t, label, verb: 'list', ref: { resource: 'secrets', namespace: 'shop' } }), '/api/v1/namespaces/shop/secrets?labelSelector=name%3Dweb%2Cowner%3Dhelm'),
+    h({ time: t + 20, label, verb: 'create', code: 201, ref: { resource: 'secrets', namespace: 'shop', name: `sh.helm.release.v1.web.v${version}` } }),
+    h({ time: t + 30, label, verb: version === 1 ? 'create' : 'patch', code: version === 1 ? 201 : 200, ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'shop', name: 'web' } }),
+  ];
+}
+
+test('helm upgrade takes its release over: the rollout after it is the upgrade\'s, the deployed-revision lookup stays in the command', async () => {
+  const install = helmCommand(T0, 1, 'create secrets');
+  const upgrade = helmCommand(T0 + 20_000, 2, 'create secrets');
+  // the deployment controller reacts to the upgrade's patch; at the end helm looks up the deployed revision
+  const rs = ev({ time: T0 + 20_100, label: 'create secrets', user: DC, verb: 'update', ref: { resource: 'replicasets', apiGroup: 'apps', namespace: 'shop', name: 'web-6d4cf56db6' } });
+  const lookup = withUri(ev({ time: T0 + 35_000, label: 'create secrets', user: 'ci', userAgent: HELM, verb: 'list', ref: { resource: 'secrets', namespace: 'shop' } }), '/api/v1/namespaces/shop/secrets?labelSelector=name%3Dweb%2Cowner%3Dhelm%2Cstatus%3Ddeployed');
+  const docs = await replay([...install, ...upgrade, rs, lookup]);
+  const up = contextOf(docs, upgrade[1]!)!;
+  assert.notEqual(up, contextOf(docs, install[1]!));
+  assert.equal(contextOf(docs, rs), up);
+  assert.equal(contextOf(docs, lookup), up);
+  assert.equal(contextOf(docs, install[1]!)!.state, 'closed');
+});
+
+test('kubectl label does not take a rollout over; kubectl set image does', async () => {
+  const kc = (t: number, label: string, verb: string, manager: string) => withUri(ev({ time: t, label, user: 'alice', verb, code: verb === 'create' ? 201 : 200, ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'web', name: 'web' } }), `/apis/apps/v1/namespaces/web/deployments/web?fieldManager=${manager}`);
+  const rsRef = { resource: 'replicasets', apiGroup: 'apps', namespace: 'web', name: 'web-6d4cf56db6' };
+  for (const [manager, takesOver] of [['kubectl-label', false], ['kubectl-set', true]] as const) {
+    // `kubectl rollout undo`: the deployment controller scales a ReplicaSet up
+    const create = kc(T0, 'patch-update apps/deployments', 'patch', 'kubectl-rollout');
+    const rsCreate = ev({ time: T0 + 100, label: 'patch-update apps/deployments', user: DC, verb: 'update', ref: rsRef });
+    const change = kc(T0 + 5_000, 'patch-update apps/deployments', 'patch', manager);
+    // the rollout goes on: the ReplicaSet the first action's controller created is updated again
+    const rsUpdate = ev({ time: T0 + 5_500, label: 'patch-update apps/deployments', user: DC, verb: 'update', ref: rsRef });
+    const docs = await replay([create, rsCreate, change, rsUpdate]);
+    assert.notEqual(contextOf(docs, change), contextOf(docs, create), 'the change is an action of its own');
+    assert.equal(contextOf(docs, rsUpdate) === contextOf(docs, create), !takesOver, manager);
+  }
+});
