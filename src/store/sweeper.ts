@@ -82,7 +82,7 @@ export class StaleSweeper {
       const hits: any[] = res.hits.hits;
       for (const h of hits) {
         const v = h._version ?? 0;
-        if (this.seen.get(h._id) === v) ops.push({ index: { _index: index, _id: h._id, version: v + 1, version_type: 'external' } }, { ...h._source, state: 'closed' });
+        if (this.seen.get(h._id) === v) ops.push({ index: { _index: h._index, _id: h._id, version: v + 1, version_type: 'external' } }, { ...h._source, state: 'closed' });
         else next.set(h._id, v);
       }
       if (hits.length < 1000) break;
