@@ -110,6 +110,7 @@ async function loadRun(runDir: string, split: SplitChoice = 'test', select?: (ru
   const runSplit = manifest.split === 'train' ? 'train' : 'test';
   if (split !== 'all' && runSplit !== split) return undefined;
   const name = String(manifest.run ?? manifest.name ?? path.basename(runDir));
+  if (select && !select(name)) return undefined;
   const files = readdirSync(runDir).filter((f) => AUDIT_FILE.test(f)).sort();
   if (!files.length) throw new Error(`${runDir}: no audit*.jsonl[.gz|.br] file`);
   const records: AuditEvent[] = [];
