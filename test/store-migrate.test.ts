@@ -29,14 +29,15 @@ test('migrate: embedded members become member documents, idempotently, keeping w
     // one member the pipeline stored already (in its context)
     await client.index({ index: names.members, id: 'c-m0', document: { contextId: 'c', auditID: 'c-m0', time: T0, user: 'alice', verb: 'create', resource: 'apps/deployments', code: 201 }, refresh: true });
     assert.equal(await countOldLayout(client, prefix), 3);
-    const seen: number[] = [];
-    const p = await migrateEmbeddedMembers(client, prefix, { pageSize: 2, refresh: true, onProgress: (q) => seen.push(q.migrated) });
-    assert.deepEqual({ total: p.total, migrated: p.migrated, members: p.members, existing: p.existing, skipped: p.skipped }, { total: 3, migrated: 3, members: 253, existing: 1, skipped: 0 });
-    assert.deepEqual(seen, [0, 2, 3], 'progress per page');
+    // index set-up (every start, and kontext migrate) moves the single-index layout into day
+    // indices and splits the embedded members into member documents on the way
+    const p = await migrateEmbeddedMembers(client, prefix, { pageSize: 2, refresh: true });
+    assert.equal(p.total, 0, 'nothing left in the embedded layout after index set-up');
     assert.equal(await countOldLayout(client, prefix), 0);
     const got = await membersOf(client, prefix, ['a', 'b', 'c']);
     assert.deepEqual(['a', 'b', 'c'].map((id) => got.get(id)?.length), [3, 250, 1]);
-    const summary = await client.get<Record<string, unknown>>({ index: names.contexts, id: 'b' });
+    const found: any = await client.search({ index: names.contexts, query: { ids: { values: ['b'] } }, version: true });
+    const summary = found.hits.hits[0];
     assert.equal(summary._source!.members, undefined, 'the summary is small again');
     assert.equal(summary._version, 501, 'rewritten at its own version');
     assert.equal(summary._source!.eventCount, 250);

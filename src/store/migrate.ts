@@ -5,7 +5,8 @@
  *
  *  1. the old index is made read-only and cloned to `<prefix>-migrating-<kind>` (a clone is
  *     fast: it hard-links segments), then deleted, which frees its name for the read alias;
- *  2. every document of the clone is written to the daily index a new write would pick
+ *  2. every document of the clone is written to the daily index a new write would pick (a summary
+ *     still carrying its members, from before member documents, is split into member documents)
  *     (codec.ts: a summary by its start, a member by its time, a dead letter by its time),
  *     summaries with their stored version (`external_gte`), members and dead letters with
  *     `create` (a document already there is kept);
@@ -15,7 +16,7 @@
  * truth until it is deleted; writes of step 2 are idempotent).
  */
 import type { Client } from '@elastic/elasticsearch';
-import { contextIndexOf, dayOf, memberIndexOf } from './codec.ts';
+import { contextIndexOf, dayOf, memberIndexOf, toEsMember } from './codec.ts';
 import { log as rootLog } from '../util/log.ts';
 
 const log = rootLog.child({ stage: 'migrate' });
@@ -87,7 +88,13 @@ async function copyKind(client: Client, prefix: string, kind: Kind): Promise<num
       const ops: unknown[] = [];
       for (const h of hits) {
         const _index = targetOf(prefix, kind, h._source);
-        if (kind === 'contexts') ops.push({ index: { _index, _id: h._id, version: Math.max(1, h._version ?? 1), version_type: 'external_gte' } }, h._source);
+        if (kind === 'contexts') {
+          // a summary of the layout before member documents carries its members: they become
+          // member documents (create: one stored before is kept) and the summary is stored without them
+          const { members, memberIds: _ids, ...summary } = h._source ?? {};
+          if (Array.isArray(members)) for (const m of members) ops.push({ create: { _index: memberIndexOf(prefix, { time: Number(m?.time) }), _id: m.auditID } }, toEsMember(h._id, m));
+          ops.push({ index: { _index, _id: h._id, version: Math.max(1, h._version ?? 1), version_type: 'external_gte' } }, Array.isArray(members) ? summary : h._source);
+        }
         else ops.push({ create: { _index, _id: h._id } }, h._source);
       }
       const r = await client.bulk({ operations: ops });
