@@ -66,13 +66,16 @@ export async function loadRecentContexts(client: Client, prefix: string, opts: R
  * before the store watermark (left open by a crash); returns how many. Each is rewritten
  * with the next external version, so a newer write by the pipeline always wins.
  */
-export async function sweepStaleOpen(client: Client, prefix: string, horizonMs: number, opts: { refresh?: boolean | 'wait_for' } = {}): Promise<number> {
+/**
+ * Pages (1 000 each, at most `maxPages`) of stored contexts still `open` whose last member is more
+ * than `horizonMs` behind the store's newest event; nothing for an empty store.
+ */
+export async function* staleOpenPages(client: Client, prefix: string, horizonMs: number, maxPages: number): AsyncGenerator<any[]> {
   const watermark = await storeWatermark(client, prefix);
-  if (watermark === undefined) return 0;
+  if (watermark === undefined) return;
   const index = indexNames(prefix).contexts;
-  let swept = 0;
   let after: unknown[] | undefined;
-  for (let page = 0; page < 1000; page++) {
+  for (let page = 0; page < maxPages; page++) {
     const res: any = await client.search({
       index, size: 1000, version: true, ignore_unavailable: true, _source: { excludes: ['members', 'memberIds'] },
       query: { bool: { filter: [{ term: { state: 'open' } }, { range: { end: { lt: watermark - horizonMs } } }] } },
@@ -80,13 +83,23 @@ export async function sweepStaleOpen(client: Client, prefix: string, horizonMs: 
       ...(after ? { search_after: after } : {}),
     });
     const hits: any[] = res.hits.hits;
-    if (!hits.length) break;
-    const ops: unknown[] = [];
-    for (const h of hits) ops.push({ index: { _index: h._index, _id: h._id, version: (h._version ?? 0) + 1, version_type: 'external' } }, { ...h._source, state: 'closed' });
-    const r = await client.bulk({ operations: ops, refresh: opts.refresh });
-    for (const it of r.items) if (it.index && it.index.status >= 200 && it.index.status < 300) swept++;
+    if (!hits.length) return;
+    yield hits;
+    if (hits.length < 1000) return;
     after = hits[hits.length - 1].sort;
-    if (hits.length < 1000) break;
+  }
+}
+
+/** The bulk operation that closes a stale hit in its own day index, at the next version. */
+export function closeOperation(h: any): unknown[] {
+  return [{ index: { _index: h._index, _id: h._id, version: (h._version ?? 0) + 1, version_type: 'external' } }, { ...h._source, state: 'closed' }];
+}
+
+export async function sweepStaleOpen(client: Client, prefix: string, horizonMs: number, opts: { refresh?: boolean | 'wait_for' } = {}): Promise<number> {
+  let swept = 0;
+  for await (const hits of staleOpenPages(client, prefix, horizonMs, 1000)) {
+    const r = await client.bulk({ operations: hits.flatMap(closeOperation), refresh: opts.refresh });
+    for (const it of r.items) if (it.index && it.index.status >= 200 && it.index.status < 300) swept++;
   }
   if (swept) { mSwept.inc(undefined, swept); log.info('closed stale open contexts left by an earlier run', { contexts: swept, olderThanMs: horizonMs }); }
   return swept;

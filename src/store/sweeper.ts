@@ -14,8 +14,7 @@
  *   replicas closing the same document store it once (the second gets a 409, ignored).
  */
 import type { Client } from '@elastic/elasticsearch';
-import { indexNames } from './codec.ts';
-import { storeWatermark } from './restore.ts';
+import { closeOperation, staleOpenPages } from './restore.ts';
 import { log as rootLog } from '../util/log.ts';
 import { counter } from '../util/metrics.ts';
 
@@ -66,27 +65,14 @@ export class StaleSweeper {
 
   private async doPass(): Promise<number> {
     const { client, prefix, horizonMs } = this.o;
-    const watermark = await storeWatermark(client, prefix);
-    if (watermark === undefined) return 0;
-    const index = indexNames(prefix).contexts;
     const next = new Map<string, number>();
     const ops: unknown[] = [];
-    let after: unknown[] | undefined;
-    for (let page = 0; page < 100; page++) {
-      const res: any = await client.search({
-        index, size: 1000, version: true, ignore_unavailable: true, _source: { excludes: ['members', 'memberIds'] },
-        query: { bool: { filter: [{ term: { state: 'open' } }, { range: { end: { lt: watermark - horizonMs } } }] } },
-        sort: [{ end: 'asc' }, { id: 'asc' }],
-        ...(after ? { search_after: after } : {}),
-      });
-      const hits: any[] = res.hits.hits;
+    for await (const hits of staleOpenPages(client, prefix, horizonMs, 100)) {
       for (const h of hits) {
         const v = h._version ?? 0;
-        if (this.seen.get(h._id) === v) ops.push({ index: { _index: h._index, _id: h._id, version: v + 1, version_type: 'external' } }, { ...h._source, state: 'closed' });
+        if (this.seen.get(h._id) === v) ops.push(...closeOperation(h));
         else next.set(h._id, v);
       }
-      if (hits.length < 1000) break;
-      after = hits[hits.length - 1].sort;
     }
     let swept = 0;
     for (let i = 0; i < ops.length; i += 2000) {
