@@ -14,7 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   evaluate: { summary: 'Evaluate labeling and contexts against ground truth.', load: () => import('./commands/evaluate.ts') },
   record: { summary: 'Record real audit logs from a real control plane on loopback, with ground truth.', load: () => import('./commands/record.ts') },
   bench: { summary: 'Run the benchmarks and write results to bench-results/.', load: () => import('./commands/bench.ts') },
-  migrate: { summary: 'Move members embedded in context summaries (the layout before member documents) into <prefix>-members.', load: () => import('./commands/migrate.ts') },
+  migrate: { summary: 'Move members embedded in context summaries into <prefix>-members; add ECS fields to summaries written before them.', load: () => import('./commands/migrate.ts') },
   es: { summary: 'Manage the local Elasticsearch (start | stop | status).', load: () => import('./commands/es.ts') },
   kibana: { summary: 'Import the Kibana saved objects (data view, searches, dashboard).', load: () => import('./commands/kibana.ts') },
 };

@@ -123,6 +123,7 @@ function triggerInfo(e: LabeledEvent): TriggerInfo {
   if (r?.namespace) t.namespace = r.namespace;
   if (r?.name) t.name = r.name;
   if (a.impersonatedUser?.username) t.impersonatedUser = a.impersonatedUser.username;
+  if (a.level) t.level = a.level;
   return t;
 }
 

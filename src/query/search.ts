@@ -7,6 +7,7 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import { fromEsDoc, indexNames, type EsContextSource, type EsMemberSource } from '../store/codec.ts';
+import { ECS_KEYS } from '../store/ecs.ts';
 import { membersOf } from '../store/read.ts';
 import type { ContextDoc } from '../types/context.ts';
 import { log } from '../util/log.ts';
@@ -162,7 +163,7 @@ export class ContextSearch {
   }
 
   private static source(_withMembers: boolean): { excludes: string[] } {
-    return { excludes: ['members', 'memberIds'] };
+    return { excludes: ['members', 'memberIds', ...ECS_KEYS] };
   }
 
   private static decode(src: EsContextSource): StoredContext {

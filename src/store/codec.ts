@@ -4,7 +4,7 @@
  * fromEsDoc / fromEsMember; nobody else reads `_source` directly.
  *
  * Layout: a context is a summary document in `<prefix>-contexts-<day>` (`_id` = context id, every
- * ContextDoc field except `members`) plus one small document per member in `<prefix>-members-<day>`
+ * ContextDoc field except `members`, and the ECS fields derived from them: ecs.ts) plus one small document per member in `<prefix>-members-<day>`
  * (`_id` = the member's auditID, `contextId` + the compact member); the day of each is a pure
  * function of the document (indexNames). Member documents are
  * written once with `create`: Elasticsearch itself guarantees that an auditID belongs to
@@ -12,14 +12,19 @@
  * update of a context sends only its new members plus the small summary.
  */
 import type { ContextDoc, ContextMember } from '../types/context.ts';
+import { ecsFieldsOf, stripEcs, type EcsFields } from './ecs.ts';
 
 export type EsContextSource = Omit<ContextDoc, 'members'>;
 
+/** A summary as stored: kontext's fields plus the ECS fields derived from them (ecs.ts). */
+export type EsContextDoc = EsContextSource & EcsFields;
+
 export interface EsMemberSource extends ContextMember { contextId: string }
 
-export function toEsDoc(ctx: ContextDoc | EsContextSource): EsContextSource {
-  const { members: _m, ...rest } = ctx as ContextDoc;
-  return rest;
+export function toEsDoc(ctx: ContextDoc | EsContextSource): EsContextDoc {
+  // a summary read back from the store may still carry an older ECS block: derive it afresh
+  const { members: _m, ...rest } = stripEcs(ctx as ContextDoc);
+  return { ...rest, ...ecsFieldsOf(rest) };
 }
 
 export function toEsMember(contextId: string, m: ContextMember): EsMemberSource {
@@ -33,7 +38,7 @@ export function fromEsMember(src: EsMemberSource): ContextMember {
 
 /** A stored context with its members (sorted by time, auditID), as the pipeline knew it. */
 export function fromEsDoc(src: EsContextSource & { members?: unknown; memberIds?: unknown }, members: ContextMember[] = []): ContextDoc {
-  const { memberIds: _ids, members: _old, ...rest } = src;
+  const { memberIds: _ids, members: _old, ...rest } = stripEcs(src);
   return { ...rest, members };
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import type { ContextDoc } from '../types/context.ts';
-import { fromEsDoc, indexNames, type EsContextSource } from './codec.ts';
+import { fromEsDoc, indexNames, toEsDoc, type EsContextSource } from './codec.ts';
 import { membersOf } from './read.ts';
 import { log as rootLog } from '../util/log.ts';
 import { counter } from '../util/metrics.ts';
@@ -90,9 +90,9 @@ export async function* staleOpenPages(client: Client, prefix: string, horizonMs:
   }
 }
 
-/** The bulk operation that closes a stale hit in its own day index, at the next version. */
+/** The bulk operation that closes a stale hit in its own day index, at the next version (its ECS fields derived afresh). */
 export function closeOperation(h: any): unknown[] {
-  return [{ index: { _index: h._index, _id: h._id, version: (h._version ?? 0) + 1, version_type: 'external' } }, { ...h._source, state: 'closed' }];
+  return [{ index: { _index: h._index, _id: h._id, version: (h._version ?? 0) + 1, version_type: 'external' } }, toEsDoc({ ...h._source, state: 'closed' })];
 }
 
 export async function sweepStaleOpen(client: Client, prefix: string, horizonMs: number, opts: { refresh?: boolean | 'wait_for' } = {}): Promise<number> {

@@ -9,7 +9,8 @@
  * The daily indices of contexts, members and dead letters carry read aliases
  * (`<prefix>-contexts`, `<prefix>-members`, `<prefix>-dead-letter`); a day index is created by
  * the first write to it. A single index left by an older
- * kontext under an alias' name is migrated into daily indices first (migrate.ts).
+ * kontext under an alias' name is migrated into daily indices first (migrate.ts), and summaries
+ * written before the ECS fields get them last (migrate-ecs.ts).
  * Shards, replicas and the ILM policy (retention.ts) are set from options over the files'
  * `settings`.
  */
@@ -19,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@elastic/elasticsearch';
 import { dayOf, indexNames } from './codec.ts';
 import { copyMigratedIndices, detachLegacyIndices } from './migrate.ts';
+import { migrateEcsFields } from './migrate-ecs.ts';
 import { log } from '../util/log.ts';
 
 export const SCHEMA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema/elasticsearch');
@@ -131,6 +133,8 @@ export async function ensureIndexTemplates(client: Client, prefix: string, opts:
     const t = templates.find((x) => x.name === `${prefix}-${file}`);
     if (t) await ensureAliasedIndices(client, alias, day, t, opts);
   }
+  // summaries written before the ECS fields get them, now that every day index maps them
+  await migrateEcsFields(client, prefix);
 }
 
 async function ensureAliasedIndices(client: Client, alias: string, today: string, t: LoadedTemplate, opts: TemplateOptions): Promise<void> {

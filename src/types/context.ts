@@ -33,6 +33,8 @@ export interface TriggerInfo {
   name?: string;
   code: number;
   impersonatedUser?: string;
+  /** the audit level the apiserver logged the trigger at (Metadata, Request, RequestResponse) */
+  level?: string;
 }
 
 /** One event of a context, compact: no request/response bodies. */

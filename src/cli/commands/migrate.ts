@@ -3,16 +3,20 @@ import { loadConfig } from '../../config/config.ts';
 import { setLogLevel, type Level } from '../../util/log.ts';
 import { connectEs } from '../../pipeline/build.ts';
 import { migrateEmbeddedMembers } from '../../store/migrate-embedded.ts';
+import { migrateEcsFields } from '../../store/migrate-ecs.ts';
 
 export const command: Command = {
   name: 'migrate',
-  summary: 'Move members embedded in context summaries (the layout before member documents) into <prefix>-members.',
+  summary: 'Move members embedded in context summaries into <prefix>-members; add ECS fields to summaries written before them.',
   usage: '[options]',
   description: [
     'Context summaries written by kontext before member documents existed carry their members inside.',
     'This moves them into <prefix>-members (one document per auditID) and rewrites each summary',
     'without them, printing progress. Idempotent and resumable: run it again after an interruption;',
     'a summary a running kontext wrote meanwhile is left as it is. Safe while kontext runs.',
+    'Then every summary written before the ECS fields (@timestamp, event.*, user.*, source.ip,',
+    'orchestrator.*, kubernetes.audit.*) gets them, derived from its own fields (kontext serve does',
+    'this at start-up too; here it runs again and prints progress).',
   ].join('\n'),
   flags: [],
   usesConfig: true,
@@ -24,7 +28,10 @@ export const command: Command = {
       const p = await migrateEmbeddedMembers(es.client, cfg.indexPrefix, {
         onProgress: (q) => process.stderr.write(`migrate: ${q.migrated + q.skipped}/${q.total} summaries, ${q.members} member documents created, ${q.existing} already stored\n`),
       });
-      process.stdout.write(`${JSON.stringify(p)}\n`);
+      const ecs = await migrateEcsFields(es.client, cfg.indexPrefix, {
+        onProgress: (q) => process.stderr.write(`migrate: ECS fields on ${q.migrated + q.skipped}/${q.total} summaries\n`),
+      });
+      process.stdout.write(`${JSON.stringify({ ...p, ecs })}\n`);
       return 0;
     } finally {
       await es.close();
