@@ -52,12 +52,12 @@ test('every line is a saved object with a unique id', () => {
   for (const t of ['index-pattern', 'search', 'lens', 'dashboard']) assert.ok(types.includes(t), `has a ${t}`);
 });
 
-test('the data view targets the contexts index with start as time field', () => {
+test('the data view targets the contexts index with the ECS @timestamp as time field', () => {
   const dv = objects.filter((o) => o.type === 'index-pattern');
   assert.equal(dv.length, 1);
   assert.equal(dv[0].attributes.title, 'kontext-contexts*');
-  assert.equal(dv[0].attributes.timeFieldName, 'start');
-  assert.equal(FIELDS.get('start'), 'date');
+  assert.equal(dv[0].attributes.timeFieldName, '@timestamp');
+  assert.equal(FIELDS.get('@timestamp'), 'date');
   for (const f of Object.keys(JSON.parse(dv[0].attributes.fieldAttrs))) assert.ok(FIELDS.has(f), `fieldAttrs ${f} is mapped`);
 });
 
@@ -89,6 +89,23 @@ test('every reference resolves to an object in the file', () => {
       names.add(r.name);
     }
   }
+});
+
+test('saved objects use the ECS name of a field that has one, kontext\'s own only where ECS has none', () => {
+  // kontext field → its ECS twin on the same summary (src/store/ecs.ts)
+  const twins: Record<string, string> = { start: '@timestamp', 'trigger.user': 'user.name', 'trigger.sourceIPs': 'source.ip', 'trigger.userAgent': 'user_agent.original', 'trigger.auditID': 'kubernetes.audit.auditID' };
+  for (const ecs of Object.values(twins)) assert.ok(FIELDS.has(ecs), `${ecs} is mapped`);
+  const used: string[] = [];
+  for (const o of objects) {
+    if (o.type === 'search') {
+      used.push(...o.attributes.columns, ...o.attributes.sort.map(([f]: [string]) => f), ...kqlFields(JSON.parse(o.attributes.kibanaSavedObjectMeta.searchSourceJSON).query.query));
+    } else if (o.type === 'lens') {
+      for (const layer of Object.values(o.attributes.state.datasourceStates.formBased.layers) as any[]) for (const c of Object.values(layer.columns) as any[]) used.push(c.sourceField);
+      used.push(...kqlFields(o.attributes.state.query.query));
+    } else if (o.type === 'index-pattern') used.push(o.attributes.timeFieldName, ...Object.keys(JSON.parse(o.attributes.fieldAttrs)));
+  }
+  for (const f of used) assert.ok(!(f in twins), `${f} is used where its ECS twin ${twins[f]} belongs`);
+  assert.ok(used.includes('user.name') && used.includes('@timestamp'));
 });
 
 test('saved searches: expected titles, index reference, mapped fields', () => {

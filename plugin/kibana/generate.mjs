@@ -3,8 +3,12 @@
 // Edit here, then: node plugin/kibana/generate.mjs > plugin/kibana/saved-objects.ndjson
 // (test/kibana.test.ts fails when the file and this generator disagree).
 //
-// Objects: one data view on kontext-contexts* (time field `start`), saved searches, Lens
-// visualizations and a dashboard. Ids are stable so re-importing with overwrite updates them.
+// Objects: one data view on kontext-contexts* (time field `@timestamp`, the ECS name of a
+// context's start), saved searches, Lens visualizations and a dashboard. Where a field has an ECS
+// name (user.name, event.outcome, source.ip, ...: src/store/ecs.ts) the objects use it, as Kibana
+// and Elastic Security users expect; kontext's own fields serve what ECS has no name for (the
+// action sentence, flags, detections, every namespace a context touched). Ids are stable so
+// re-importing with overwrite updates them.
 
 const CORE = '8.8.0';
 const DATA_VIEW = 'kontext-contexts';
@@ -18,9 +22,9 @@ function dataView() {
     attributes: {
       allowHidden: false,
       fieldAttrs: s({
-        'trigger.user': { customLabel: 'Triggered by' },
+        'user.name': { customLabel: 'Triggered by' },
         eventCount: { customLabel: 'Events' },
-        start: { customLabel: 'Start' },
+        '@timestamp': { customLabel: 'Start' },
         id: { customLabel: 'Context' },
       }),
       // a context's id links to its page in kontext's web UI
@@ -32,7 +36,7 @@ function dataView() {
       runtimeFieldMap: '{}',
       // members are shown by the GraphQL API; Discover lists the summaries
       sourceFilters: s([{ value: 'members' }, { value: 'memberIds' }]),
-      timeFieldName: 'start',
+      timeFieldName: '@timestamp',
       title: DATA_VIEW_TITLE,
       typeMeta: '{}',
     },
@@ -45,9 +49,9 @@ function dataView() {
   };
 }
 
-const COLUMNS = ['trigger.user', 'action', 'label', 'outcome', 'eventCount', 'flags', 'namespaces', 'id'];
+const COLUMNS = ['user.name', 'action', 'label', 'outcome', 'eventCount', 'flags', 'namespaces', 'id'];
 
-function search(id, title, description, query, { columns = COLUMNS, sort = [['start', 'desc']] } = {}) {
+function search(id, title, description, query, { columns = COLUMNS, sort = [['@timestamp', 'desc']] } = {}) {
   return {
     attributes: {
       columns,
@@ -118,7 +122,7 @@ const xyCommon = {
 
 function overTime() {
   return lens('kontext-lens-contexts-over-time', 'Contexts over time by outcome', 'Contexts started per interval, stacked by outcome.', {
-    date: { dataType: 'date', isBucketed: true, label: 'Start', operationType: 'date_histogram', params: { interval: 'auto', includeEmptyRows: true, dropPartials: false }, scale: 'interval', sourceField: 'start' },
+    date: { dataType: 'date', isBucketed: true, label: 'Start', operationType: 'date_histogram', params: { interval: 'auto', includeEmptyRows: true, dropPartials: false }, scale: 'interval', sourceField: '@timestamp' },
     outcome: terms('outcome', 'Outcome', 5),
     count,
   }, ['outcome', 'date', 'count'], 'lnsXY', {
@@ -193,19 +197,19 @@ function dashboard(panels) {
 }
 
 const byUser = search('kontext-search-by-user', 'Contexts by user', 'Every context, grouped by the user who triggered it (newest first per user).', '',
-  { sort: [['trigger.user', 'asc'], ['start', 'desc']] });
+  { sort: [['user.name', 'asc'], ['@timestamp', 'desc']] });
 const failed = search('kontext-search-failed', 'Failed or forbidden contexts', 'Contexts whose trigger failed or was forbidden, or that met 403s.',
-  'outcome : ("failure" or "forbidden") or forbidden > 0');
+  'event.outcome : "failure" or forbidden > 0');
 const flagged = search('kontext-search-flagged', 'Flagged contexts (security)', 'Contexts with a security flag: secret reads, exec/attach, RBAC changes, impersonation, privileged pods, ...',
-  'flags : *', { columns: ['trigger.user', 'flags', 'action', 'outcome', 'namespaces', 'trigger.client', 'id'] });
+  'flags : *', { columns: ['user.name', 'flags', 'action', 'outcome', 'namespaces', 'source.ip', 'trigger.client', 'id'] });
 const rbac = search('kontext-search-rbac', 'RBAC changes', 'Creates, updates and deletes of roles, cluster roles and their bindings.',
-  'flags : "rbac-change"', { columns: ['trigger.user', 'action', 'names', 'outcome', 'trigger.client', 'id'] });
+  'flags : "rbac-change"', { columns: ['user.name', 'action', 'names', 'outcome', 'trigger.client', 'id'] });
 
 const detected = search('kontext-search-detections', 'Detections (medium and above)', 'Contexts where a detection of severity critical, high or medium fired (Falco-parity and context-aware rules).',
-  'detections.severity : ("critical" or "high" or "medium")', { columns: ['trigger.user', 'detections.name', 'detections.severity', 'action', 'namespaces', 'outcome', 'id'] });
+  'detections.severity : ("critical" or "high" or "medium")', { columns: ['user.name', 'detections.name', 'detections.severity', 'action', 'namespaces', 'outcome', 'id'] });
 
 const overTimeVis = overTime();
-const usersVis = topBar('kontext-lens-top-users', 'Top users', 'Users who triggered the most contexts.', 'trigger.user', 'Triggered by', 15);
+const usersVis = topBar('kontext-lens-top-users', 'Top users', 'Users who triggered the most contexts.', 'user.name', 'Triggered by', 15);
 const actionsVis = topBar('kontext-lens-top-actions', 'Top actions', 'Most frequent actions (trigger labels).', 'label', 'Action', 15);
 const namespacesVis = topBar('kontext-lens-top-namespaces', 'Top namespaces', 'Namespaces touched by the most contexts.', 'namespaces', 'Namespace', 10);
 const flagsVis = flagsPie();
