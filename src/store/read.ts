@@ -6,6 +6,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { ContextMember } from '../types/context.ts';
 import { contextIndexOf, fromEsMember, indexNames, memberIndexOf, type EsContextSource, type EsMemberSource } from './codec.ts';
+import { stripEcs } from './ecs.ts';
 
 const PAGE = 10_000;
 
@@ -74,7 +75,7 @@ export async function ownersOf(client: Client, prefix: string, auditIDs: Array<s
 /**
  * Stored summaries with their versions and indices. A context id given with its start is read
  * from its day index (realtime); one not found there, or a bare id, is searched for across
- * every contexts index (refreshed writes only).
+ * every contexts index (refreshed writes only). Without the ECS block (the writer derives it afresh).
  */
 export async function summariesOf(client: Client, prefix: string, ids: Array<string | { id: string; start: number }>): Promise<Map<string, { doc: EsContextSource; version: number; index?: string }>> {
   const out = new Map<string, { doc: EsContextSource; version: number; index?: string }>();
@@ -88,7 +89,7 @@ export async function summariesOf(client: Client, prefix: string, ids: Array<str
   for (let i = 0; i < timed.length; i += 1000) {
     const res = await client.mget<EsContextSource>({ docs: timed.slice(i, i + 1000) });
     for (const d of res.docs as any[]) {
-      if (d.found) out.set(d._id, { doc: d._source, version: d._version, index: d._index });
+      if (d.found) out.set(d._id, { doc: stripEcs(d._source), version: d._version, index: d._index });
       else rest.push(d._id);
     }
   }
@@ -97,7 +98,7 @@ export async function summariesOf(client: Client, prefix: string, ids: Array<str
     const res: any = await client.search({ index: names.contextsPattern, ignore_unavailable: true, allow_no_indices: true, size: chunk.length, version: true, query: { ids: { values: chunk } } });
     for (const h of res.hits.hits) {
       const had = out.get(h._id);
-      if (!had || h._version > had.version) out.set(h._id, { doc: h._source, version: h._version, index: h._index });
+      if (!had || h._version > had.version) out.set(h._id, { doc: stripEcs(h._source), version: h._version, index: h._index });
     }
   }
   return out;
