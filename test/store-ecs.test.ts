@@ -15,6 +15,7 @@ import { ECS_KEYS, ECS_VERSION, ecsFieldsOf, ecsOutcome, ecsTypes, stripEcs } fr
 import { countWithoutEcs, migrateEcsFields } from '../src/store/migrate-ecs.ts';
 import { ensureIndexTemplates, SCHEMA_DIR } from '../src/store/templates.ts';
 import { summarize } from '../src/cluster/summary.ts';
+import { summariesOf } from '../src/store/read.ts';
 import { ev } from './cluster-fixtures.ts';
 import type { ContextDoc } from '../src/types/context.ts';
 
@@ -177,6 +178,10 @@ test('ecs migration: summaries of the previous template get the ECS fields in pl
     const got = await getDoc(client, names.contexts, 'old-1');
     assert.equal(got._version, 2 * 3 + 1);
     assert.deepEqual(fromEsDoc(got._source as any, docs[0]!.members), docs[0]);
+
+    // the writer's conflict path reads summaries back without the block (it derives it afresh)
+    const back = (await summariesOf(client, prefix, [{ id: 'old-1', start: docs[0]!.start }, 'old-2'])) as Map<string, { doc: any }>;
+    for (const id of ['old-1', 'old-2']) for (const k of ECS_KEYS) assert.equal(k in back.get(id)!.doc, false, `${id} ${k}`);
 
     // idempotent: nothing left, a second run (kontext migrate) rewrites nothing
     const again = await migrateEcsFields(client, prefix);
