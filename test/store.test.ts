@@ -80,7 +80,8 @@ test('templates apply idempotently and create the contexts index with the agreed
     assert.equal((props.action as { fields: Record<string, { type: string }> }).fields.keyword!.type, 'keyword');
     // members: one document per auditID, sorted by context then time on disk
     const mi = (await client.indices.get({ index: names.members }))[names.membersDay(today)]!;
-    assert.deepEqual(Object.keys(mi.mappings!.properties!).sort(), ['contextId', 'time']);
+    assert.deepEqual(Object.keys(mi.mappings!.properties!).sort(), ['@timestamp', 'contextId', 'time']);
+    assert.deepEqual(mi.mappings!.properties!['@timestamp'], { type: 'alias', path: 'time' }, 'the ECS time of a member is an alias: no bytes stored');
     assert.deepEqual(mi.settings?.index?.sort?.field, ['contextId', 'time']);
     const dl = (await client.indices.get({ index: names.deadLetter }))[names.deadLetterDay(today)]!;
     assert.equal((dl.mappings!.properties!.reason as { type: string }).type, 'keyword');

@@ -133,8 +133,14 @@ export async function ensureIndexTemplates(client: Client, prefix: string, opts:
     const t = templates.find((x) => x.name === `${prefix}-${file}`);
     if (t) await ensureAliasedIndices(client, alias, day, t, opts);
   }
-  // summaries written before the ECS fields get them, now that every day index maps them
-  await migrateEcsFields(client, prefix);
+  // summaries written before the ECS fields get them, now that every day index maps them; they
+  // are derived data, so a failure does not stop the start (the next start or `kontext migrate`
+  // resumes where this one stopped)
+  try {
+    await migrateEcsFields(client, prefix);
+  } catch (e) {
+    log.warn('ECS fields could not be added to older context summaries; the next start or `kontext migrate` resumes', { err: e as Error });
+  }
 }
 
 async function ensureAliasedIndices(client: Client, alias: string, today: string, t: LoadedTemplate, opts: TemplateOptions): Promise<void> {
