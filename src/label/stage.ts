@@ -4,7 +4,7 @@
  */
 import type { KEvent, LabeledEvent, LabelStage } from '../types/pipeline.ts';
 import { parseLabelKey, type Label } from '../types/label.ts';
-import type { ModelBundle } from './bundle.ts';
+import type { LabelModel, ModelBundle } from './bundle.ts';
 import { resolveClass, SESSION_GAP_MS, type EventFeatures, type TracerState } from './features.ts';
 import { decodeState, encodeState, num } from '../util/snapshot.ts';
 import { Preprocessor } from './prepare.ts';
@@ -55,7 +55,7 @@ export function decide(votes: Float32Array | undefined, weight: number, classes:
 export interface StageOptions {
   rules: RuleSet;
   /** no bundle: rules plus the link heuristic only */
-  bundle?: ModelBundle;
+  bundle?: ModelBundle<LabelModel>;
   /** overrides of the bundle's window/stride (benchmarks, trade-off measurements) */
   window?: number;
   stride?: number;
