@@ -23,6 +23,16 @@ interface ModelJson {
 /** One BiLSTM layer: per direction an input kernel [in, 4U], a recurrent kernel [U, 4U] and a bias [4U]; gates i, f, c, o. */
 interface Recurrent { units: number; input: number; kernel: [Float32Array, Float32Array]; recurrent: [Float32Array, Float32Array]; bias: [Float32Array, Float32Array] }
 
+/** out[off, off + width) = bias + the rows `ids` of `table` ([rows, width], width = bias.length): a Dense layer over multi-hot input */
+export function addRows(ids: Int32Array, table: Float32Array, bias: Float32Array, out: Float32Array, off: number): void {
+  const W = bias.length;
+  out.set(bias, off);
+  for (let k = 0; k < ids.length; k++) {
+    const r = ids[k]! * W;
+    for (let j = 0; j < W; j++) out[off + j]! += table[r + j]!;
+  }
+}
+
 /** tfjs-layers' hard_sigmoid: clip(0.2·x + 0.5, 0, 1) */
 function hardSigmoid(x: number): number {
   const y = 0.2 * x + 0.5;
@@ -153,16 +163,8 @@ export class ForwardModel implements LabelModel {
 
   /** Writes the event's folded input projection and wide logits (row sums over its token ids) at the given offsets. */
   embed(ids: Int32Array, emb: Float32Array, embOff: number, wide: Float32Array, wideOff: number): void {
-    const P = this.embedDim; const C = this.classes;
-    const tp = this.tokenProj; const wk = this.wideKernel;
-    emb.set(this.projBias, embOff);
-    wide.set(this.wideBias, wideOff);
-    for (let k = 0; k < ids.length; k++) {
-      const id = ids[k]!;
-      const pr = id * P; const wr = id * C;
-      for (let j = 0; j < P; j++) emb[embOff + j]! += tp[pr + j]!;
-      for (let j = 0; j < C; j++) wide[wideOff + j]! += wk[wr + j]!;
-    }
+    addRows(ids, this.tokenProj, this.projBias, emb, embOff);
+    addRows(ids, this.wideKernel, this.wideBias, wide, wideOff);
   }
 
   /** Class probabilities [batch, window, classes] (row-major) for embedded windows. */
