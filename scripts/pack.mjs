@@ -6,7 +6,8 @@
 // dist/cli/commands/<command>.js (static and dynamic imports, and `new URL('./file', import.meta.url)`
 // files), plus the `modules` it names, less its `exclude` prefixes (optional parts that runtime
 // modules load lazily; a static import of one is an error, so the cut stays true); then its `assets` (schema/, models/...), bin/kontext.js, and a
-// package.json whose version, engines and dependencies come from the root package.json.
+// package.json whose version, engines and dependencies come from the root package.json, less its
+// `omitDependencies` (TensorFlow.js: only training needs it, the runtime labels in plain JavaScript).
 // --tarball also runs `npm pack` in each assembled directory.
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -69,11 +70,18 @@ export function packageNames() {
   return readdirSync(PACKAGES).filter((n) => existsSync(path.join(PACKAGES, n, 'package.json'))).sort();
 }
 
+/** `deps` less the names in `omit` (dependencies only the lab needs), undefined if none is left */
+function pick(deps, omit) {
+  if (!deps) return undefined;
+  const kept = Object.fromEntries(Object.entries(deps).filter(([n]) => !omit.includes(n)));
+  return Object.keys(kept).length ? kept : undefined;
+}
+
 /** assembles one package into out/<name>; returns its directory */
 export function assemble(name, out) {
   const manifest = readManifest(name);
   const root = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
-  const { commands, modules = [], exclude = [], assets = [] } = manifest.kontext;
+  const { commands, modules = [], exclude = [], assets = [], omitDependencies: omit = [] } = manifest.kontext;
   const dir = path.join(out, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -94,8 +102,8 @@ export function assemble(name, out) {
     license: root.license,
     type: 'module',
     engines: root.engines,
-    dependencies: root.dependencies,
-    optionalDependencies: root.optionalDependencies,
+    dependencies: pick(root.dependencies, omit),
+    optionalDependencies: pick(root.optionalDependencies, omit),
   };
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
   return dir;

@@ -83,6 +83,10 @@ describe('runtime package', () => {
     const manifest = JSON.parse(readFileSync(path.join(pkg, 'package.json'), 'utf8'));
     assert.equal(manifest.name, 'kontext');
     assert.ok(!('tsx' in manifest.dependencies), 'tsx is not a runtime dependency');
+    // the label stage runs its model in plain JavaScript: TensorFlow.js is the lab's
+    for (const n of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node']) {
+      assert.ok(!(n in manifest.dependencies) && !(n in (manifest.optionalDependencies ?? {})), `${n} is not a runtime dependency`);
+    }
     const root = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
     assert.ok(!('tsx' in root.dependencies), 'tsx is a dev dependency of the checkout');
     const dist = files(path.join(pkg, 'dist'));
@@ -94,6 +98,7 @@ describe('runtime package', () => {
     for (const asset of ['schema/kontext.graphql', 'models/default/model.json', 'ui/dist/index.html']) assert.ok(existsSync(path.join(pkg, asset)), asset);
     for (const f of dist.filter((x) => x.endsWith('.js'))) {
       assert.doesNotMatch(readFileSync(path.join(pkg, 'dist', f), 'utf8'), /from ['"]tsx|['"]\.{1,2}\/[^'"]+\.ts['"]/, `${f} names no TypeScript at run time`);
+      assert.doesNotMatch(readFileSync(path.join(pkg, 'dist', f), 'utf8'), /['"]@tensorflow\//, `${f} loads no TensorFlow.js`);
     }
   });
 

@@ -56,7 +56,7 @@ export const OPTIONS = [
   { key: 'authTokens', flag: 'auth-tokens', env: 'KONTEXT_AUTH_TOKENS', type: 'string', default: undefined, help: 'Comma-separated bearer tokens accepted by /graphql and the webhook. Required unless --no-auth.' },
   { key: 'noAuth', flag: 'no-auth', env: 'KONTEXT_NO_AUTH', type: 'bool', default: false, help: 'Serve without authentication (local use only). `npm start` sets it for a local run.' },
   { key: 'model', flag: 'model', env: 'KONTEXT_MODEL', type: 'string', default: 'models/default', help: 'Directory of the labeling model (model.json, weights, vocab.json).' },
-  { key: 'backend', flag: 'backend', env: 'KONTEXT_TF_BACKEND', type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend: auto = tfjs-node when it loads, else wasm.' },
+  { key: 'backend', flag: 'backend', env: 'KONTEXT_TF_BACKEND', type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend of `kontext train` (auto = tfjs-node when it loads, else wasm); the label stage runs its model in plain JavaScript.' },
   { key: 'reorderHorizon', flag: 'reorder-horizon', env: 'KONTEXT_REORDER_HORIZON', type: 'duration', default: '1h', help: 'How far (event time) behind the newest event an event may arrive and still be put in order.' },
   { key: 'reorderWait', flag: 'reorder-wait', env: 'KONTEXT_REORDER_WAIT', type: 'duration', default: '2s', help: 'How long (wall time) events wait for older ones delivered after them (out-of-order chunks of a backlog).' },
   { key: 'contextIdle', flag: 'context-idle', env: 'KONTEXT_CONTEXT_IDLE', type: 'duration', default: '60s', help: 'Close a context after this long without a new member (event time).' },

@@ -5,14 +5,15 @@
  */
 import type { LabelStage } from '../types/pipeline.ts';
 import { log } from '../util/log.ts';
-import { loadTf, type BackendChoice } from './backend.ts';
-import { loadBundle, modelDirExists, type ModelBundle } from './bundle.ts';
+import type { BackendChoice } from './backend.ts';
+import { loadRuntimeBundle, modelDirExists, type LabelModel, type ModelBundle } from './bundle.ts';
 import { RuleSet, RULES } from './rules.ts';
 import { StreamingLabeler, type RestoreHints } from './stage.ts';
 
 export interface LabelerOptions {
   /** directory with model.json, weights.bin, vocab.json, config.json; none or missing: rules only */
   modelDir?: string;
+  /** ignored: inference runs in plain JavaScript (forward.ts); the TensorFlow.js backend is for training */
   backend?: BackendChoice;
   /** override the model's window / stride */
   window?: number;
@@ -24,13 +25,14 @@ export interface LabelerOptions {
 export interface Labeler extends LabelStage {
   /** 'model' or 'rules-only' */
   readonly mode: 'model' | 'rules-only';
+  /** how the model runs: 'js' (the plain-JS forward pass) */
   readonly backend?: string;
   /** its memory for the restart checkpoint, and taking it back (see StreamingLabeler) */
   snapshot(): string;
   restore(text: string, hints?: RestoreHints): boolean;
 }
 
-export function rulesFor(bundle: ModelBundle | undefined): RuleSet {
+export function rulesFor(bundle: ModelBundle<LabelModel> | undefined): RuleSet {
   if (!bundle) return new RuleSet(RULES);
   const unknown = bundle.config.rules.filter((n) => !RULES.some((r) => r.name === n));
   if (unknown.length) throw new Error(`model config names unknown rules: ${unknown.join(', ')}`);
@@ -44,8 +46,8 @@ export async function createLabeler(opts: LabelerOptions = {}): Promise<Labeler>
     const stage = new StreamingLabeler({ rules: new RuleSet(RULES) });
     return Object.assign(stage, { mode: 'rules-only' as const });
   }
-  const { tf, backend } = await loadTf(opts.backend ?? 'auto');
-  const bundle = await loadBundle(tf, dir);
+  const backend = 'js';
+  const bundle = await loadRuntimeBundle(dir);
   log.info('labeling model loaded', {
     modelDir: dir, backend, window: opts.window ?? bundle.config.window, stride: opts.stride ?? bundle.config.stride,
     labels: bundle.vocab.numLabels, tokens: bundle.vocab.size, parameters: bundle.model.parameters,

@@ -12,6 +12,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Tf } from './backend.ts';
+import { addRows } from './forward.ts';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
 type SymbolicTensor = import('@tensorflow/tfjs').SymbolicTensor;
@@ -91,15 +92,8 @@ export class SequenceModel {
 
   /** Writes the event's embedding and wide logits (row sums over its token ids) at the given offsets. */
   embed(ids: Int32Array, emb: Float32Array, embOff: number, wide: Float32Array, wideOff: number): void {
-    const E = this.embedDim; const C = this.classes;
-    emb.set(this.embBias, embOff);
-    wide.set(this.wideBias, wideOff);
-    for (let k = 0; k < ids.length; k++) {
-      const id = ids[k]!;
-      const er = id * E; const wr = id * C;
-      for (let j = 0; j < E; j++) emb[embOff + j]! += this.embKernel[er + j]!;
-      for (let j = 0; j < C; j++) wide[wideOff + j]! += this.wideKernel[wr + j]!;
-    }
+    addRows(ids, this.embKernel, this.embBias, emb, embOff);
+    addRows(ids, this.wideKernel, this.wideBias, wide, wideOff);
   }
 
   /** Class probabilities [batch, window, classes] (row-major) for embedded windows. */

@@ -4,7 +4,7 @@
  */
 import type { KEvent, LabeledEvent, LabelStage } from '../types/pipeline.ts';
 import { parseLabelKey, type Label } from '../types/label.ts';
-import type { ModelBundle } from './bundle.ts';
+import type { LabelModel, ModelBundle } from './bundle.ts';
 import { resolveClass, SESSION_GAP_MS, type EventFeatures, type TracerState } from './features.ts';
 import { decodeState, encodeState, num } from '../util/snapshot.ts';
 import { Preprocessor } from './prepare.ts';
@@ -55,7 +55,7 @@ export function decide(votes: Float32Array | undefined, weight: number, classes:
 export interface StageOptions {
   rules: RuleSet;
   /** no bundle: rules plus the link heuristic only */
-  bundle?: ModelBundle;
+  bundle?: ModelBundle<LabelModel>;
   /** overrides of the bundle's window/stride (benchmarks, trade-off measurements) */
   window?: number;
   stride?: number;
@@ -65,6 +65,8 @@ export interface StageOptions {
 }
 
 const EMPTY = new Float32Array(0);
+/** events whose embeddings share one allocation */
+const SLAB_EVENTS = 256;
 const labelCache = new Map<string, Label>();
 function parseCached(key: string): Label {
   let l = labelCache.get(key);
@@ -92,6 +94,8 @@ export class StreamingLabeler implements LabelStage {
   /** newest event time pushed */
   private newest = -Infinity;
   private wideBuf = new Float32Array(0);
+  private slab = new Float32Array(0);
+  private slabUsed = SLAB_EVENTS;
 
   constructor(private readonly opts: StageOptions) {
     const b = opts.bundle;
@@ -148,9 +152,14 @@ export class StreamingLabeler implements LabelStage {
   /** the windower's item for an event: its embedding and wide features from its tokens */
   private residual(entry: Entry, f: EventFeatures): Residual {
     const b = this.opts.bundle!;
-    const emb = new Float32Array(b.model.embedDim);
-    const wide = new Float32Array(b.model.classes);
-    b.model.embed(b.vocab.encode(f.tokens), emb, 0, wide, 0);
+    const E = b.model.embedDim; const C = b.model.classes;
+    // views into a shared slab (one allocation per SLAB_EVENTS events, not two per event);
+    // a full slab is left to the events that still view it
+    if (this.slabUsed === SLAB_EVENTS) { this.slab = new Float32Array(SLAB_EVENTS * (E + C)); this.slabUsed = 0; }
+    const o = this.slabUsed++ * (E + C);
+    const emb = this.slab.subarray(o, o + E);
+    const wide = this.slab.subarray(o + E, o + E + C);
+    b.model.embed(b.vocab.encode(f.tokens), this.slab, o, this.slab, o + E);
     return { entry, emb, wide, candidates: f.candidates, awaitsNext: f.awaitsNext === true, sure: f.sure === true };
   }
 

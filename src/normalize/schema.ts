@@ -143,48 +143,74 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
+/**
+ * The path of the value being checked, as segments (".name", "[3]", '["key"]'): pushed and
+ * popped while walking, joined only for a violation, so a valid event builds no strings.
+ */
+const trail: string[] = [];
+const at = (): string => trail.join('');
+
 /** First violation of `v` against `rule` at `path`, or undefined. `undefined` values are always fine (absent). */
 export function check(v: unknown, rule: Rule, path: string): Violation | undefined {
+  trail.length = 0;
+  trail.push(path);
+  return walk(v, rule);
+}
+
+function walk(v: unknown, rule: Rule): Violation | undefined {
   if (v === undefined) return undefined;
-  if (v === null) return rule.nullable ? undefined : { code: 'wrong-type', detail: `${path} must not be null` };
+  if (v === null) return rule.nullable ? undefined : { code: 'wrong-type', detail: `${at()} must not be null` };
   switch (rule.t) {
     case 'str':
-      if (typeof v !== 'string') return { code: 'wrong-type', detail: `${path} must be a string, got ${typeName(v)}` };
-      if (v.length > rule.max) return { code: 'too-long', detail: `${path} is ${v.length} characters, at most ${rule.max}` };
-      if (rule.re && !rule.re.test(v)) return { code: 'bad-format', detail: `${path} is not ${rule.what ?? 'well-formed'}` };
+      if (typeof v !== 'string') return { code: 'wrong-type', detail: `${at()} must be a string, got ${typeName(v)}` };
+      if (v.length > rule.max) return { code: 'too-long', detail: `${at()} is ${v.length} characters, at most ${rule.max}` };
+      if (rule.re && !rule.re.test(v)) return { code: 'bad-format', detail: `${at()} is not ${rule.what ?? 'well-formed'}` };
       return undefined;
     case 'int':
-      if (typeof v !== 'number' || !Number.isInteger(v)) return { code: 'wrong-type', detail: `${path} must be an integer, got ${typeName(v)}` };
-      if (v < rule.min || v > rule.max) return { code: 'out-of-range', detail: `${path} is ${v}, expected ${rule.min}..${rule.max}` };
+      if (typeof v !== 'number' || !Number.isInteger(v)) return { code: 'wrong-type', detail: `${at()} must be an integer, got ${typeName(v)}` };
+      if (v < rule.min || v > rule.max) return { code: 'out-of-range', detail: `${at()} is ${v}, expected ${rule.min}..${rule.max}` };
       return undefined;
     case 'obj': {
-      if (!isPlainObject(v)) return { code: 'wrong-type', detail: `${path} must be an object, got ${typeName(v)}` };
-      for (const [k, r] of Object.entries(rule.fields)) {
-        const bad = check(v[k], r, `${path}.${k}`);
+      if (!isPlainObject(v)) return { code: 'wrong-type', detail: `${at()} must be an object, got ${typeName(v)}` };
+      const fields = rule.fields;
+      for (const k in fields) {
+        const x = v[k];
+        if (x === undefined) continue;
+        trail.push('.' + k);
+        const bad = walk(x, fields[k]!);
         if (bad) return bad;
+        trail.pop();
       }
       return undefined;
     }
     case 'arr': {
-      if (!Array.isArray(v)) return { code: 'wrong-type', detail: `${path} must be an array, got ${typeName(v)}` };
-      if (v.length > rule.max) return { code: 'too-many', detail: `${path} has ${v.length} items, at most ${rule.max}` };
+      if (!Array.isArray(v)) return { code: 'wrong-type', detail: `${at()} must be an array, got ${typeName(v)}` };
+      if (v.length > rule.max) return { code: 'too-many', detail: `${at()} has ${v.length} items, at most ${rule.max}` };
       for (let i = 0; i < v.length; i++) {
         // array items are never absent: undefined/null items are wrong unless the item rule allows null
         const item = v[i];
-        if (item === undefined) return { code: 'wrong-type', detail: `${path}[${i}] is missing` };
-        const bad = check(item, rule.of, `${path}[${i}]`);
+        if (item === undefined) return { code: 'wrong-type', detail: `${at()}[${i}] is missing` };
+        if (typeof item === 'string' && rule.of.t === 'str' && item.length <= rule.of.max && !rule.of.re) continue;
+        trail.push(`[${i}]`);
+        const bad = walk(item, rule.of);
         if (bad) return bad;
+        trail.pop();
       }
       return undefined;
     }
     case 'map': {
-      if (!isPlainObject(v)) return { code: 'wrong-type', detail: `${path} must be an object, got ${typeName(v)}` };
-      const keys = Object.keys(v);
-      if (keys.length > rule.max) return { code: 'too-many', detail: `${path} has ${keys.length} keys, at most ${rule.max}` };
-      for (const k of keys) {
-        if (k.length > rule.keyMax) return { code: 'too-long', detail: `${path} has a key of ${k.length} characters, at most ${rule.keyMax}` };
-        const bad = check(v[k], rule.of, `${path}[${JSON.stringify(k.length > 40 ? k.slice(0, 40) + '…' : k)}]`);
+      if (!isPlainObject(v)) return { code: 'wrong-type', detail: `${at()} must be an object, got ${typeName(v)}` };
+      let n = 0;
+      for (const _ in v) n++;
+      if (n > rule.max) return { code: 'too-many', detail: `${at()} has ${n} keys, at most ${rule.max}` };
+      for (const k in v) {
+        if (k.length > rule.keyMax) return { code: 'too-long', detail: `${at()} has a key of ${k.length} characters, at most ${rule.keyMax}` };
+        const x = v[k];
+        if (typeof x === 'string' && rule.of.t === 'str' && x.length <= rule.of.max && !rule.of.re) continue;
+        trail.push(`[${JSON.stringify(k.length > 40 ? k.slice(0, 40) + '…' : k)}]`);
+        const bad = walk(x, rule.of);
         if (bad) return bad;
+        trail.pop();
       }
       return undefined;
     }

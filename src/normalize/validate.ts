@@ -10,6 +10,7 @@ import { BODY_RULE, EVENT_FIELDS, LIMITS, check, type Violation } from './schema
 
 export const STAGE_RANK: Record<AuditStage, number> = { RequestReceived: 0, ResponseStarted: 1, ResponseComplete: 2, Panic: 2 };
 const LEVELS = new Set(['None', 'Metadata', 'Request', 'RequestResponse']);
+const FIELD_RULES = Object.entries(EVENT_FIELDS);
 
 /** stable reason codes (metric label values) */
 export type InvalidCode = 'missing-field' | 'wrong-kind' | 'unsupported-apiversion' | 'bad-timestamp' | Violation['code'];
@@ -61,7 +62,7 @@ export function validateEvent(o: unknown): Validated {
   if (e.user === undefined) return fail('missing-field', 'missing user', e);
   if (typeof e.user !== 'object' || e.user === null || Array.isArray(e.user)) return fail('wrong-type', `user must be an object, got ${typeName(e.user)}`, e);
   if (e.level !== undefined && (typeof e.level !== 'string' || !LEVELS.has(e.level))) return fail(typeof e.level === 'string' ? 'bad-format' : 'wrong-type', `invalid level ${short(e.level)}`, e);
-  for (const [k, rule] of Object.entries(EVENT_FIELDS)) {
+  for (const [k, rule] of FIELD_RULES) {
     const bad = check(e[k], rule, k);
     if (bad) return fail(bad.code, bad.detail, e);
   }

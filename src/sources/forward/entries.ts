@@ -6,7 +6,8 @@
  * inflates at most a few tens of KiB at a time). Each chunk is split into complete entries by
  * the resumable FrameScanner (size and depth limits apply before anything is decoded), the
  * complete ones are decoded and handed on as one batch, and only the tail of an incomplete
- * entry is kept. Nothing ever holds more than one chunk of decoded entries, and the caller
+ * entry is kept (an entry is decoded in one pass over its frame: msgpack.ts decodeFramed).
+ * Nothing ever holds more than one chunk of decoded entries, and the caller
  * yields to the event loop between batches.
  *
  * Limits: the inflated size is capped by `maxDecodedBytes` (max-message-bytes) and by
@@ -15,8 +16,8 @@
  */
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { FrameScanner, MsgpackError } from './msgpack.ts';
-import { ProtocolError, type Decoders } from './protocol.ts';
+import { decodeFramed, FrameScanner, MsgpackError, NOT_FAST } from './msgpack.ts';
+import { extensionCodec, ProtocolError, type Decoders } from './protocol.ts';
 
 /** Size of the slices an uncompressed message is decoded in, and of gunzip output chunks. */
 export const ENTRY_CHUNK_BYTES = 64 * 1024;
@@ -68,7 +69,10 @@ export class EntrySplitter {
       }
       if (n === 0) break;
       try {
-        out.push(this.d.value.decode(this.buf.subarray(this.start, this.start + n)));
+        let v: unknown;
+        try { v = decodeFramed(this.buf, this.start, this.start + n, extensionCodec); }
+        catch (e) { if (e !== NOT_FAST) throw e; v = this.d.value.decode(this.buf.subarray(this.start, this.start + n)); }
+        out.push(v);
       } catch (e) {
         if (e instanceof ProtocolError) throw e;
         throw new ProtocolError(`undecodable msgpack: ${(e as Error).message}`, 'malformed-msgpack');

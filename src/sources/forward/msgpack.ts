@@ -1,8 +1,11 @@
 /**
  * Just enough msgpack to frame a byte stream safely: an incremental scanner that finds where
  * one object ends without decoding it (so limits apply before anything is allocated), plus
- * small readers for the forward envelope. Values themselves are decoded by @msgpack/msgpack.
+ * small readers for the forward envelope, plus a one-pass decoder of a framed value for the
+ * hot path (the entries); the envelope and anything unusual are decoded by @msgpack/msgpack.
  */
+
+import { isUtf8 } from 'node:buffer';
 
 export class MsgpackError extends Error {
   /** short machine reason for metrics: malformed | oversized | too-deep */
@@ -186,4 +189,107 @@ export function rawHeader(kind: 'str' | 'bin', len: number): Buffer {
 /** `{ack: <chunk>}` echoing the chunk id with the exact bytes and type the peer sent. */
 export function encodeAck(chunk: { kind: 'str' | 'bin'; bytes: Uint8Array }): Buffer {
   return Buffer.concat([Buffer.from([0x81, 0xa3, 0x61, 0x63, 0x6b]), rawHeader(chunk.kind, chunk.bytes.length), chunk.bytes]);
+}
+
+/** thrown by decodeFramed for what it leaves to @msgpack/msgpack (a str that is not valid UTF-8) */
+export const NOT_FAST = Symbol('not-fast');
+
+export interface ExtDecoder { decode(data: Uint8Array, type: number, context: undefined): unknown }
+
+/**
+ * Decodes one complete msgpack value that FrameScanner has framed (so every header and length
+ * is known to be in bounds and the depth bounded), in one pass, as @msgpack/msgpack's Decoder
+ * would: maps as plain objects with string or number keys (`__proto__` refused), bins as views
+ * of `buf`, 64-bit integers as numbers, exts through `ext`. Strs are decoded by the native
+ * UTF-8 decoder; a str that is not valid UTF-8 throws NOT_FAST (the caller decodes that value
+ * with @msgpack/msgpack, whose replacement of invalid bytes differs).
+ */
+export function decodeFramed(buf: Buffer, start: number, end: number, ext: ExtDecoder): unknown {
+  const r = new FramedReader(buf, ext, start);
+  const v = r.value();
+  if (r.pos !== end) throw new MsgpackError(`msgpack value ends at ${r.pos - start}, the frame at ${end - start}`);
+  return v;
+}
+
+class FramedReader {
+  constructor(private readonly buf: Buffer, private readonly ext: ExtDecoder, public pos: number) {}
+
+  private str(len: number): string {
+    const s = this.pos; const e = s + len;
+    this.pos = e;
+    if (len === 0) return '';
+    // ASCII (the common case) is valid UTF-8; anything else is checked
+    for (let i = s; i < e; i++) if (this.buf[i]! >= 0x80) { if (!isUtf8(this.buf.subarray(s, e))) throw NOT_FAST; break; }
+    return this.buf.toString('utf8', s, e);
+  }
+
+  private bin(len: number): Buffer { const s = this.pos; this.pos += len; return this.buf.subarray(s, s + len); }
+
+  private extOf(len: number): unknown {
+    const type = (this.buf[this.pos]! << 24) >> 24;
+    this.pos++;
+    return this.ext.decode(this.bin(len), type, undefined);
+  }
+
+  private map(n: number): Record<string, unknown> {
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < n; i++) {
+      const k = this.value();
+      if (typeof k !== 'string' && typeof k !== 'number') throw new MsgpackError(`The type of key must be string or number but ${typeof k}`);
+      if (k === '__proto__') throw new MsgpackError('The key __proto__ is not allowed');
+      o[k] = this.value();
+    }
+    return o;
+  }
+
+  private arr(n: number): unknown[] {
+    const a = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) a[i] = this.value();
+    return a;
+  }
+
+  value(): unknown {
+    const b = this.buf; const p = this.pos;
+    const h = b[p]!;
+    this.pos = p + 1;
+    if (h <= 0x7f) return h;
+    if (h >= 0xe0) return h - 0x100;
+    if (h <= 0x8f) return this.map(h & 0x0f);
+    if (h <= 0x9f) return this.arr(h & 0x0f);
+    if (h <= 0xbf) return this.str(h & 0x1f);
+    switch (h) {
+      case 0xc0: return null;
+      case 0xc2: return false;
+      case 0xc3: return true;
+      case 0xc4: this.pos = p + 2; return this.bin(b[p + 1]!);
+      case 0xc5: this.pos = p + 3; return this.bin(b.readUInt16BE(p + 1));
+      case 0xc6: this.pos = p + 5; return this.bin(b.readUInt32BE(p + 1));
+      case 0xc7: this.pos = p + 2; return this.extOf(b[p + 1]!);
+      case 0xc8: this.pos = p + 3; return this.extOf(b.readUInt16BE(p + 1));
+      case 0xc9: this.pos = p + 5; return this.extOf(b.readUInt32BE(p + 1));
+      case 0xca: this.pos = p + 5; return b.readFloatBE(p + 1);
+      case 0xcb: this.pos = p + 9; return b.readDoubleBE(p + 1);
+      case 0xcc: this.pos = p + 2; return b[p + 1]!;
+      case 0xcd: this.pos = p + 3; return b.readUInt16BE(p + 1);
+      case 0xce: this.pos = p + 5; return b.readUInt32BE(p + 1);
+      case 0xcf: this.pos = p + 9; return b.readUInt32BE(p + 1) * 4294967296 + b.readUInt32BE(p + 5);
+      case 0xd0: this.pos = p + 2; return b.readInt8(p + 1);
+      case 0xd1: this.pos = p + 3; return b.readInt16BE(p + 1);
+      case 0xd2: this.pos = p + 5; return b.readInt32BE(p + 1);
+      case 0xd3: this.pos = p + 9; return b.readInt32BE(p + 1) * 4294967296 + b.readUInt32BE(p + 5);
+      case 0xd4: return this.extOf(1);
+      case 0xd5: return this.extOf(2);
+      case 0xd6: return this.extOf(4);
+      case 0xd7: return this.extOf(8);
+      case 0xd8: return this.extOf(16);
+      case 0xd9: this.pos = p + 2; return this.str(b[p + 1]!);
+      case 0xda: this.pos = p + 3; return this.str(b.readUInt16BE(p + 1));
+      case 0xdb: this.pos = p + 5; return this.str(b.readUInt32BE(p + 1));
+      case 0xdc: this.pos = p + 3; return this.arr(b.readUInt16BE(p + 1));
+      case 0xdd: this.pos = p + 5; return this.arr(b.readUInt32BE(p + 1));
+      case 0xde: this.pos = p + 3; return this.map(b.readUInt16BE(p + 1));
+      case 0xdf: this.pos = p + 5; return this.map(b.readUInt32BE(p + 1));
+      default: throw new MsgpackError(`invalid msgpack format byte 0x${h.toString(16)}`);
+    }
+  }
 }
