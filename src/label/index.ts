@@ -19,7 +19,15 @@ export interface LabelerOptions {
   stride?: number;
   /** windows per model call (default 256) */
   maxBatch?: number;
+  /**
+   * Runs the model's recurrent part elsewhere (the model worker thread, pipeline/model-thread.ts):
+   * given the in-thread `predict`, returns the one the stage calls instead.
+   */
+  predictor?: (local: PredictFn) => Promise<PredictFn>;
 }
+
+/** `SequenceModel.predict`: embedded windows → class probabilities */
+export type PredictFn = (emb: Float32Array, wide: Float32Array, batch: number, window: number) => Promise<Float32Array>;
 
 export interface Labeler extends LabelStage {
   /** 'model' or 'rules-only' */
@@ -46,6 +54,10 @@ export async function createLabeler(opts: LabelerOptions = {}): Promise<Labeler>
   }
   const { tf, backend } = await loadTf(opts.backend ?? 'auto');
   const bundle = await loadBundle(tf, dir);
+  if (opts.predictor) {
+    const local: PredictFn = bundle.model.predict.bind(bundle.model);
+    bundle.model.predict = await opts.predictor(local);
+  }
   log.info('labeling model loaded', {
     modelDir: dir, backend, window: opts.window ?? bundle.config.window, stride: opts.stride ?? bundle.config.stride,
     labels: bundle.vocab.numLabels, tokens: bundle.vocab.size, parameters: bundle.model.parameters,
