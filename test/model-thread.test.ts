@@ -32,7 +32,7 @@ test('model worker: labels equal those of in-thread inference, every event once,
     assert.ok(thread!.served.worker > 0, 'the worker answered no request');
     assert.equal(thread!.served.fallback, 0);
     assert.deepEqual(remote.map((e) => e.audit.auditID), events.map((e) => e.audit.auditID));
-    const differ = remote.filter((e, i) => e.labelKey !== local[i]!.labelKey || e.source !== local[i]!.source).length;
+    const differ = remote.filter((e, i) => e.labelKey !== local[i]!.labelKey || e.labelSource !== local[i]!.labelSource || e.confidence !== local[i]!.confidence).length;
     assert.equal(differ, 0, `${differ} of ${events.length} labels differ between the worker and the main thread`);
   } finally { await thread?.close(); }
 });
