@@ -191,9 +191,9 @@ export function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
-/** utime + stime of a process (all threads) in seconds */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** utime + stime of a process (all threads), or of one of its threads (`tid`; the main thread's is the pid), in seconds */
+export function cpuSeconds(pid: number, tid?: number): number {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / TICK; // fields 14, 15 of stat(5)
 }
@@ -203,9 +203,9 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-interface Child { proc: ChildProcess; port: number; stderr: string[] }
+export interface Child { proc: ChildProcess; port: number; stderr: string[]; stdout: () => string }
 
-function startChild(args: string[], env: NodeJS.ProcessEnv, portRe: RegExp, timeoutMs = 180_000): Promise<Child> {
+export function startChild(args: string[], env: NodeJS.ProcessEnv, portRe: RegExp, timeoutMs = 180_000): Promise<Child> {
   const proc = spawn(process.execPath, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   return new Promise((resolve, reject) => {
@@ -214,7 +214,7 @@ function startChild(args: string[], env: NodeJS.ProcessEnv, portRe: RegExp, time
     const look = (d: Buffer) => {
       out += d.toString();
       const m = portRe.exec(out);
-      if (m) { clearTimeout(timer); resolve({ proc, port: Number(m[1]), stderr }); }
+      if (m) { clearTimeout(timer); resolve({ proc, port: Number(m[1]), stderr, stdout: () => out }); }
     };
     proc.stdout!.on('data', look);
     proc.stderr!.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 200) stderr.shift(); look(d); });
@@ -222,7 +222,7 @@ function startChild(args: string[], env: NodeJS.ProcessEnv, portRe: RegExp, time
   });
 }
 
-async function stopChild(c: Child, timeoutMs = 120_000): Promise<void> {
+export async function stopChild(c: Child, timeoutMs = 120_000): Promise<void> {
   if (c.proc.exitCode !== null) return;
   await new Promise<void>((resolve) => {
     const t = setTimeout(() => { c.proc.kill('SIGKILL'); }, timeoutMs);
@@ -232,7 +232,7 @@ async function stopChild(c: Child, timeoutMs = 120_000): Promise<void> {
 }
 
 type PathName = 'raw' | 'kontext' | 'kontext-workers-0';
-interface Measured extends ReplayResult { cpu: number; esCpu: number; peakRss: number; load1: number }
+interface Measured extends ReplayResult { cpu: number; mainCpu: number; esCpu: number; peakRss: number; load1: number }
 
 interface PathRun {
   path: PathName;
@@ -243,6 +243,8 @@ interface PathRun {
   seconds: number;
   eventsPerSecond: number;
   cpuPer1k: number;
+  /** the main thread's share: what bounds events/s while the other threads have cores to run on */
+  mainCpuPer1k: number;
   esCpuPer1k: number;
   peakRssMB: number;
   load1: number;
@@ -251,14 +253,14 @@ interface PathRun {
 
 /** samples RSS and the 1-min load average while `fn` runs */
 async function measure(pid: number, esPid: number | undefined, fn: () => Promise<ReplayResult>): Promise<Measured> {
-  const cpu0 = cpuSeconds(pid); const es0 = esPid ? cpuSeconds(esPid) : 0;
+  const cpu0 = cpuSeconds(pid); const main0 = cpuSeconds(pid, pid); const es0 = esPid ? cpuSeconds(esPid) : 0;
   let peakRss = rssBytes(pid);
   const loads: number[] = [os.loadavg()[0]!];
   const sampler = setInterval(() => { try { peakRss = Math.max(peakRss, rssBytes(pid)); } catch { /* exited */ } loads.push(os.loadavg()[0]!); }, 200);
   try {
     const r = await fn();
     loads.push(os.loadavg()[0]!);
-    return { ...r, cpu: cpuSeconds(pid) - cpu0, esCpu: esPid ? cpuSeconds(esPid) - es0 : NaN, peakRss, load1: loads.reduce((a, b) => a + b, 0) / loads.length };
+    return { ...r, cpu: cpuSeconds(pid) - cpu0, mainCpu: cpuSeconds(pid, pid) - main0, esCpu: esPid ? cpuSeconds(esPid) - es0 : NaN, peakRss, load1: loads.reduce((a, b) => a + b, 0) / loads.length };
   } finally {
     clearInterval(sampler);
   }
@@ -415,8 +417,8 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
   const r = (key: keyof PathRun) => med('raw', key);
   const minStored = Math.min(...runs.filter((x) => x.path !== 'raw').map((x) => x.stored));
   const extraAcks = runs.reduce((n, x) => n + x.duplicateAcks + x.unknownAcks, 0);
-  const table = ['| path | round | events/s | CPU s / 1k events (process) | CPU s / 1k events (Elasticsearch) | peak RSS MB | load avg (1 min) | stored | duplicate / unknown acks |', '|---|---|---|---|---|---|---|---|---|',
-    ...runs.map((x) => `| ${x.path} | ${x.round} | ${Math.round(x.eventsPerSecond)} | ${x.cpuPer1k.toFixed(3)} | ${x.esCpuPer1k.toFixed(3)} | ${x.peakRssMB} | ${x.load1.toFixed(2)} | ${x.stored} | ${x.duplicateAcks} / ${x.unknownAcks} |`)];
+  const table = ['| path | round | events/s | CPU s / 1k events (process) | of it the main thread | CPU s / 1k events (Elasticsearch) | peak RSS MB | load avg (1 min) | stored | duplicate / unknown acks |', '|---|---|---|---|---|---|---|---|---|---|',
+    ...runs.map((x) => `| ${x.path} | ${x.round} | ${Math.round(x.eventsPerSecond)} | ${x.cpuPer1k.toFixed(3)} | ${x.mainCpuPer1k.toFixed(3)} | ${x.esCpuPer1k.toFixed(3)} | ${x.peakRssMB} | ${x.load1.toFixed(2)} | ${x.stored} | ${x.duplicateAcks} / ${x.unknownAcks} |`)];
   return {
     name: 'e2e',
     description: `${events.length} simulated events (${durationMs / 60_000} min, seed ${E2E_SEED}, ${(bytes / 2 ** 20).toFixed(0)} MiB msgpack) replayed by a forward peer (PackedForward chunks of ${CHUNK_EVENTS}, ${WINDOW_CHUNKS} unacked at most, acks after storage, each chunk's ack counted once) into \`kontext serve\` children (defaults = --workers 1, and --workers 0) and into the raw path (same forward input, raw events bulk-indexed with a keyword template); same Elasticsearch, alternated, ${rounds} round(s); medians. Then latency: ${LATENCY_RATE} events/s steady (chunks of ${LATENCY_CHUNK}, event times = wall clock) into a fresh \`kontext serve\` with default settings (flush-interval ${flushMs} ms, reorder-wait 2 s); from sending a chunk to its last event being searchable in <prefix>-members (its summary is written right after, in the same batch).`,
@@ -429,6 +431,9 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
       { name: 'kontext_cpu_s_per_1k_events', value: round3(k('cpuPer1k')), unit: 'CPU s' },
       { name: 'kontext_es_cpu_s_per_1k_events', value: round3(k('esCpuPer1k')), unit: 'CPU s' },
       { name: 'kontext_workers_0_cpu_s_per_1k_events', value: round3(w0('cpuPer1k')), unit: 'CPU s' },
+      { name: 'kontext_main_thread_cpu_s_per_1k_events', value: round3(k('mainCpuPer1k')), unit: 'CPU s' },
+      { name: 'kontext_workers_0_main_thread_cpu_s_per_1k_events', value: round3(w0('mainCpuPer1k')), unit: 'CPU s' },
+      { name: 'main_thread_cpu_workers_1_vs_0', value: round2(k('mainCpuPer1k') / w0('mainCpuPer1k')), unit: 'x' },
       { name: 'raw_cpu_s_per_1k_events', value: round3(r('cpuPer1k')), unit: 'CPU s' },
       { name: 'raw_es_cpu_s_per_1k_events', value: round3(r('esCpuPer1k')), unit: 'CPU s' },
       { name: 'kontext_peak_rss', value: k('peakRssMB'), unit: 'MB', target: { op: '<=', value: 512 } },
@@ -448,7 +453,7 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
 function pathRun(p: PathName, round: number, events: number, m: Measured, stored: number): PathRun {
   return {
     path: p, round, events, seconds: m.seconds, duplicateAcks: m.duplicateAcks, unknownAcks: m.unknownAcks, eventsPerSecond: events / m.seconds,
-    cpuPer1k: (m.cpu / events) * 1000, esCpuPer1k: (m.esCpu / events) * 1000,
+    cpuPer1k: (m.cpu / events) * 1000, mainCpuPer1k: (m.mainCpu / events) * 1000, esCpuPer1k: (m.esCpu / events) * 1000,
     peakRssMB: Math.round(m.peakRss / 2 ** 20), load1: m.load1, stored,
   };
 }

@@ -22,6 +22,13 @@ function workerUrl(): { url: URL; execArgv: string[] } {
   return { url: new URL(ts ? './model-worker.ts' : './model-worker.js', import.meta.url), execArgv: ts ? ['--import', 'tsx'] : [] };
 }
 
+/**
+ * The worker holds the model and one batch of windows at a time: a small young generation
+ * (V8's default reserves 16 MiB semi-spaces per isolate) keeps its RSS low; past the old
+ * generation limit the worker stops and labeling falls back to the main thread.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 256 };
+
 export class ModelThread {
   private readonly waiting = new Map<number, { resolve: (p: Float32Array) => void; reject: (e: Error) => void }>();
   private nextId = 1;
@@ -52,7 +59,7 @@ export class ModelThread {
   /** Starts a worker that loads `modelDir`; resolves once it is ready to predict. */
   static async start(opts: { modelDir: string; backend: BackendChoice; fallback: PredictFn }): Promise<ModelThread> {
     const { url, execArgv } = workerUrl();
-    const worker = new Worker(url, { workerData: { modelDir: opts.modelDir, backend: opts.backend } satisfies ModelWorkerData, execArgv });
+    const worker = new Worker(url, { workerData: { modelDir: opts.modelDir, backend: opts.backend } satisfies ModelWorkerData, execArgv, resourceLimits: WORKER_LIMITS });
     worker.unref();
     const [first] = await Promise.race([
       once(worker, 'message') as Promise<[ModelWorkerReply]>,
