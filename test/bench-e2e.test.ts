@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { simulate } from '../src/simulate/index.ts';
-import { encodeChunks, percentile, replay, retimed, topFrames, cpuSeconds } from '../src/bench/e2e.ts';
+import { encodeChunks, metricTotal, percentile, replay, retimed, topFrames, cpuSeconds } from '../src/bench/e2e.ts';
+import http from 'node:http';
 import { putRawTemplate, rawDownstream } from '../src/bench/raw-forward.ts';
 import { ForwardServer } from '../src/sources/forward/index.ts';
 import { createEsClient } from '../src/store/es-client.ts';
@@ -118,6 +119,15 @@ test('the raw path stores every event once, with the keyword template', async ()
     await client.indices.deleteIndexTemplate({ name: `${index}-template` }, { ignore: [404] });
     await client.close();
   }
+});
+
+test('live write amplification reads a counter summed over its label sets from a Prometheus page', async () => {
+  const page = '# HELP kontext_store_bytes_sent_total x\nkontext_store_bytes_sent_total{index="a"} 100\nkontext_store_bytes_sent_total{index="b"} 23\nkontext_store_bytes_sent_total_other 5\n';
+  const srv = http.createServer((_q, res) => { res.end(page); });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  try {
+    assert.equal(await metricTotal(`http://127.0.0.1:${(srv.address() as net.AddressInfo).port}/metrics`, 'kontext_store_bytes_sent_total'), 123);
+  } finally { await new Promise((r) => srv.close(r)); }
 });
 
 test('live re-timing: event times follow the rate from the start, order and stage durations kept', () => {

@@ -266,6 +266,33 @@ async function measure(pid: number, esPid: number | undefined, fn: () => Promise
   }
 }
 
+/** the sum of a counter's samples (all label sets) on a Prometheus text page */
+export async function metricTotal(metricsUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+/** bytes of the `_source` of every document in `index` (refreshed first): what is finally stored */
+export async function storedSourceBytes(url: string, index: string): Promise<number> {
+  const client = createEsClient({ elasticsearchUrl: url });
+  try {
+    await client.indices.refresh({ index });
+    let bytes = 0;
+    let r = await client.search({ index, scroll: '1m', size: 5000, query: { match_all: {} } });
+    while (r.hits.hits.length) {
+      for (const h of r.hits.hits) bytes += Buffer.byteLength(JSON.stringify(h._source));
+      r = await client.scroll({ scroll_id: r._scroll_id!, scroll: '1m' });
+    }
+    if (r._scroll_id) await client.clearScroll({ scroll_id: r._scroll_id }).catch(() => {});
+    return bytes;
+  } finally { await client.close(); }
+}
+
 async function countDocs(url: string, index: string): Promise<number> {
   const client = createEsClient({ elasticsearchUrl: url });
   try {
@@ -381,7 +408,7 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
   const lastIds: string[] = []; const sizes: number[] = [];
   for (let i = 0; i < latEvents.length; i += LATENCY_CHUNK) { const part = latEvents.slice(i, i + LATENCY_CHUNK); lastIds.push(part[part.length - 1]!.auditID); sizes.push(part.length); }
   const flushMs = 1000;
-  let latency: { ackMs: number[]; visibleMs: number[]; missing: number; seconds: number; load1: number; cpuPer1k: number };
+  let latency: { ackMs: number[]; visibleMs: number[]; missing: number; seconds: number; load1: number; cpuPer1k: number; sentBytes: number; storedBytes: number };
   {
     const prefix = `${tag}-lat`;
     const c = await startChild(['bin/kontext.js', 'serve', '--local', '--forward-port', '0', '--http-port', '0', '--index-prefix', prefix, '--log-level', 'warn', '--flush-interval', `${flushMs}ms`],
@@ -389,7 +416,14 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
     try {
       const cpu0 = cpuSeconds(c.proc.pid!);
       const l = await pacedLatency(c.port, latChunks(Date.now() + 200), lastIds, sizes, LATENCY_RATE, url, `${prefix}-members`);
-      latency = { ...l, load1: os.loadavg()[0]!, cpuPer1k: ((cpuSeconds(c.proc.pid!) - cpu0) / latEvents.length) * 1000 };
+      const cpu = cpuSeconds(c.proc.pid!) - cpu0;
+      // write amplification of live traffic: every flush rewrites the summaries of open contexts
+      await new Promise((r) => setTimeout(r, 2 * flushMs));
+      const metricsUrl = /metrics\s+(http:\/\/\S+\/metrics)/.exec(c.stdout())?.[1];
+      const sentBytes = metricsUrl ? await metricTotal(metricsUrl, 'kontext_store_bytes_sent_total') : NaN;
+      const storedBytes = await storedSourceBytes(url, `${prefix}-contexts,${prefix}-members`);
+      latency = { ...l, load1: os.loadavg()[0]!, cpuPer1k: (cpu / latEvents.length) * 1000, sentBytes, storedBytes };
+      o.log(`live write amplification: ${sentBytes} B sent / ${storedBytes} B of _source stored = ${(sentBytes / storedBytes).toFixed(2)}`);
       o.log(`latency at ${LATENCY_RATE} events/s: p50 ${percentile(l.visibleMs, 50)} ms, p95 ${percentile(l.visibleMs, 95)} ms to visible (ack p50 ${percentile(l.ackMs, 50)} ms), ${l.missing} never seen, load ${latency.load1.toFixed(2)}`);
     } finally { await stopChild(c); }
   }
@@ -421,7 +455,7 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
     ...runs.map((x) => `| ${x.path} | ${x.round} | ${Math.round(x.eventsPerSecond)} | ${x.cpuPer1k.toFixed(3)} | ${x.mainCpuPer1k.toFixed(3)} | ${x.esCpuPer1k.toFixed(3)} | ${x.peakRssMB} | ${x.load1.toFixed(2)} | ${x.stored} | ${x.duplicateAcks} / ${x.unknownAcks} |`)];
   return {
     name: 'e2e',
-    description: `${events.length} simulated events (${durationMs / 60_000} min, seed ${E2E_SEED}, ${(bytes / 2 ** 20).toFixed(0)} MiB msgpack) replayed by a forward peer (PackedForward chunks of ${CHUNK_EVENTS}, ${WINDOW_CHUNKS} unacked at most, acks after storage, each chunk's ack counted once) into \`kontext serve\` children (defaults = --workers 1, and --workers 0) and into the raw path (same forward input, raw events bulk-indexed with a keyword template); same Elasticsearch, alternated, ${rounds} round(s); medians. Then latency: ${LATENCY_RATE} events/s steady (chunks of ${LATENCY_CHUNK}, event times = wall clock) into a fresh \`kontext serve\` with default settings (flush-interval ${flushMs} ms, reorder-wait 2 s); from sending a chunk to its last event being searchable in <prefix>-members (its summary is written right after, in the same batch).`,
+    description: `${events.length} simulated events (${durationMs / 60_000} min, seed ${E2E_SEED}, ${(bytes / 2 ** 20).toFixed(0)} MiB msgpack) replayed by a forward peer (PackedForward chunks of ${CHUNK_EVENTS}, ${WINDOW_CHUNKS} unacked at most, acks after storage, each chunk's ack counted once) into \`kontext serve\` children (defaults = --workers 1, and --workers 0) and into the raw path (same forward input, raw events bulk-indexed with a keyword template); same Elasticsearch, alternated, ${rounds} round(s); medians. Then latency: ${LATENCY_RATE} events/s steady (chunks of ${LATENCY_CHUNK}, event times = wall clock) into a fresh \`kontext serve\` with default settings (flush-interval ${flushMs} ms, reorder-wait 2 s); from sending a chunk to its last event being searchable in <prefix>-members (its summary is written right after, in the same batch); live write amplification = kontext_store_bytes_sent_total of that child / bytes of _source stored in its contexts and members.`,
     metrics: [
       { name: 'kontext_events_per_second', value: Math.round(k('eventsPerSecond')), unit: 'events/s', target: { op: '>=', value: 20_000 } },
       { name: 'kontext_workers_0_events_per_second', value: Math.round(w0('eventsPerSecond')), unit: 'events/s' },
@@ -442,11 +476,12 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
       { name: 'latency_p95_event_to_visible', value: percentile(latency.visibleMs, 95), unit: `ms at ${LATENCY_RATE} events/s`, target: { op: '<=', value: 3000 } },
       { name: 'latency_p50_event_to_ack', value: percentile(latency.ackMs, 50), unit: 'ms' },
       { name: 'latency_run_load_average_1m', value: round2(latency.load1), unit: 'load' },
+      { name: 'live_write_amplification', value: round2(latency.sentBytes / latency.storedBytes), unit: `bytes sent per byte stored at ${LATENCY_RATE} events/s, flush ${flushMs} ms`, target: { op: '<=', value: 3 } },
       { name: 'auditIDs_resolving', value: minStored, unit: `of ${uniq}`, target: { op: '>=', value: uniq } },
       { name: 'acks_duplicate_or_unknown', value: extraAcks, unit: 'acks', target: { op: '<=', value: 0 } },
     ],
     markdown: table.join('\n'),
-    details: { latency: { events: latEvents.length, chunkEvents: LATENCY_CHUNK, rate: LATENCY_RATE, flushMs, seconds: latency.seconds, samples: latency.visibleMs.length, missing: latency.missing, cpuPer1k: round3(latency.cpuPer1k), ackP95: percentile(latency.ackMs, 95) }, runs, chunkEvents: CHUNK_EVENTS, windowChunks: WINDOW_CHUNKS, esPid: esPid ?? null, profile: profileMd ? 'bench-results/e2e-profile.md' : null },
+    details: { latency: { sentBytes: latency.sentBytes, storedSourceBytes: latency.storedBytes, events: latEvents.length, chunkEvents: LATENCY_CHUNK, rate: LATENCY_RATE, flushMs, seconds: latency.seconds, samples: latency.visibleMs.length, missing: latency.missing, cpuPer1k: round3(latency.cpuPer1k), ackP95: percentile(latency.ackMs, 95) }, runs, chunkEvents: CHUNK_EVENTS, windowChunks: WINDOW_CHUNKS, esPid: esPid ?? null, profile: profileMd ? 'bench-results/e2e-profile.md' : null },
   };
 }
 
