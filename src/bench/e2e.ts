@@ -471,6 +471,7 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
       { name: 'raw_cpu_s_per_1k_events', value: round3(r('cpuPer1k')), unit: 'CPU s' },
       { name: 'raw_es_cpu_s_per_1k_events', value: round3(r('esCpuPer1k')), unit: 'CPU s' },
       { name: 'kontext_peak_rss', value: k('peakRssMB'), unit: 'MB', target: { op: '<=', value: 512 } },
+      { name: 'kontext_workers_0_peak_rss', value: w0('peakRssMB'), unit: 'MB', target: { op: '<=', value: 512 } },
       { name: 'load_average_1m', value: round2(median(runs.map((x) => x.load1))), unit: 'load' },
       { name: 'latency_p50_event_to_visible', value: percentile(latency.visibleMs, 50), unit: `ms at ${LATENCY_RATE} events/s`, target: { op: '<=', value: flushMs + 500 } },
       { name: 'latency_p95_event_to_visible', value: percentile(latency.visibleMs, 95), unit: `ms at ${LATENCY_RATE} events/s`, target: { op: '<=', value: 3000 } },
