@@ -19,7 +19,8 @@ const log = rootLog.child({ stage: 'label' });
 /** the worker module beside this one: .ts under a TypeScript loader (tests, tsx), .js in dist/ */
 function workerUrl(): { url: URL; execArgv: string[] } {
   const ts = import.meta.url.endsWith('.ts');
-  return { url: new URL(ts ? './model-worker.ts' : './model-worker.js', import.meta.url), execArgv: ts ? ['--import', 'tsx'] : [] };
+  // the name is put together so that the compiled module names no TypeScript file
+  return { url: new URL(`./model-worker${ts ? '.ts' : '.js'}`, import.meta.url), execArgv: ts ? ['--import', 'tsx'] : [] };
 }
 
 /**
