@@ -16,6 +16,7 @@ import { simulate } from '../src/simulate/index.ts';
 import { createNormalizer } from '../src/normalize/index.ts';
 import { normalizeStage } from '../src/normalize/stage.ts';
 import { createLabeler } from '../src/label/index.ts';
+import { ModelThread } from '../src/pipeline/model-thread.ts';
 import { labelStage } from '../src/label/contract.ts';
 import { createClusterer } from '../src/cluster/index.ts';
 import { clusterStage } from '../src/cluster/contract.ts';
@@ -98,6 +99,19 @@ describe('stage compliance (normalize → label → cluster → store, on one si
     exactlyOnce(ids(labeled), ids(normalized), 'label');
     checkOrder(stage, normalized, labeled);
     labeled.forEach((e, i) => assert.equal(e.receipt, normalized[i]!.receipt, 'label: receipts carried through untouched'));
+  });
+
+  test('label, the model on a worker thread (--workers 1)', async () => {
+    let thread: ModelThread | undefined;
+    const stage = labelStage(await createLabeler({ modelDir: MODEL, predictor: async (local) => { thread = await ModelThread.start({ modelDir: MODEL, backend: 'auto', fallback: local }); return thread.predict; } }));
+    try {
+      const out = await drive(stage, normalized, 100);
+      assert.ok(thread!.served.worker > 0, 'the worker labeled');
+      exactlyOnce(ids(out), ids(normalized), 'label (worker)');
+      checkOrder(stage, normalized, out);
+      out.forEach((e, i) => assert.equal(e.receipt, normalized[i]!.receipt, 'label (worker): receipts carried through untouched'));
+      assert.deepEqual(out.map((e) => e.labelKey), labeled.map((e) => e.labelKey), 'label (worker): the same labels as on the main thread');
+    } finally { await thread?.close(); }
   });
 
   test('cluster', async () => {

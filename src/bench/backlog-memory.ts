@@ -1,148 +1,106 @@
 /**
  * Memory while catching up a backlog: a simulated 1-hour audit log (3 minutes with --quick)
- * sent through the forward input the way Fluent Bit delivers a backlog — chunks shuffled
- * within the reorder horizon, a bounded number of chunks in flight, each re-sent only after
- * its ack — into the real pipeline (normalize, labeler, clusterer; contexts kept in memory by
- * a sink that settles at once). Peak RSS of the process (sender included) against the 512 MB
- * target, the normalize buffer's peak estimated bytes against `max-buffer`, and what the
- * bound cost (events released early, late).
+ * sent through the forward input the way Fluent Bit delivers a backlog — gzip-compressed
+ * chunks shuffled within the reorder horizon, a bounded number in flight, the next sent only
+ * after an ack — into kontext's pipeline (normalize, labeler, clusterer; a sink that settles
+ * at once) running alone in a child process (backlog-pipeline.ts), so the peak RSS (VmHWM)
+ * is kontext's own, not the sender's or the simulator's. Run with `--workers 0` and
+ * `--workers 1` (the model's inference on a worker thread), alternated in the same run.
+ * Reported: peak RSS against the 512 MB target, what was held when it peaked, the normalize
+ * buffer's peak estimated bytes against `max-buffer`, and what the bound cost (events
+ * released early, late).
  */
-import net from 'node:net';
 import zlib from 'node:zlib';
-import { decode, encode } from '@msgpack/msgpack';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { encode } from '@msgpack/msgpack';
 import type { BenchOptions, BenchResult } from './types.ts';
-import type { ContextSink, ContextWrite, WriteResult } from '../cluster/types.ts';
-import { createClusterer } from '../cluster/index.ts';
-import { createLabeler } from '../label/index.ts';
-import { Normalizer } from '../normalize/index.ts';
-import { Pipeline } from '../pipeline/pipeline.ts';
-import { resolveModelDir } from '../pipeline/build.ts';
-import { ForwardServer } from '../sources/forward/index.ts';
-import { FrameScanner } from '../sources/forward/msgpack.ts';
 import { extensionCodec } from '../sources/forward/protocol.ts';
 import { simulate } from '../simulate/index.ts';
 import { parseAuditTime } from '../normalize/index.ts';
 import { prng } from '../util/prng.ts';
 import type { AuditEvent } from '../types/audit.ts';
+import { replay, startChild, stopChild } from './e2e.ts';
 
-/** settles at once and keeps only counts (the store is not what is measured) */
-class CountingSink implements ContextSink {
-  healthy = true;
-  backlog = 0;
-  backlogDocs = 0;
-  members = 0;
-  async write(batch: ContextWrite[]): Promise<WriteResult> {
-    for (const w of batch) { this.members += w.newEvents; for (const r of w.receipts) r.receipt.settle(r.n); }
-    return { stored: batch.length, rejected: 0 };
-  }
-  onStored(): () => void { return () => {}; }
-  async close(): Promise<void> {}
+export const BACKLOG_SEED = 21;
+const MAX_BUFFER = 256 * 2 ** 20;
+const MAX_IN_FLIGHT = 200_000;
+const CHUNK_EVENTS = 256;
+const IN_FLIGHT_CHUNKS = 32;
+
+interface ChildStats {
+  workers: number; readyRss: number; peakRss: number; peakBuffer: number; members: number;
+  atPeak: Record<string, number>;
+  normalize: { late: number; forced: number; released: number };
+}
+
+/** chunk k is `c<k>` (what replay() expects), in the shuffled order they are sent */
+export function backlogChunks(events: Iterable<AuditEvent>, seed = 7): { chunks: Buffer[]; events: number } {
+  const now = Math.floor(Date.now() / 1000);
+  const pack = (v: unknown) => { const u = encode(v, { extensionCodec }); return Buffer.from(u.buffer, u.byteOffset, u.byteLength); };
+  const rnd = prng(seed);
+  const keyed: { k: number; body: Buffer; n: number }[] = [];
+  let cur: AuditEvent[] = [];
+  let total = 0;
+  const close = () => {
+    if (!cur.length) return;
+    keyed.push({ k: parseAuditTime(cur[0]!.requestReceivedTimestamp) + rnd() * 3_600_000, body: zlib.gzipSync(Buffer.concat(cur.map((e) => pack([now, e])))), n: cur.length });
+    total += cur.length;
+    cur = [];
+  };
+  for (const e of events) { cur.push(e); if (cur.length >= CHUNK_EVENTS) close(); }
+  close();
+  // shuffled within the horizon, as in the reorder benchmark
+  keyed.sort((a, b) => a.k - b.k);
+  return { chunks: keyed.map((x, i) => pack(['kube.audit', x.body, { chunk: `c${i}`, compressed: 'gzip', size: x.n }])), events: total };
+}
+
+/** the measured process runs compiled JavaScript as `kontext serve` does (dist/), or under tsx from a source run */
+function childModule(): string[] {
+  const js = fileURLToPath(new URL('./backlog-pipeline.js', import.meta.url));
+  return import.meta.url.endsWith('.js') && existsSync(js) ? [js] : ['--import', 'tsx', 'src/bench/backlog-pipeline.ts'];
 }
 
 export async function run(o: BenchOptions): Promise<BenchResult> {
   const durationMs = o.quick ? 180_000 : 3_600_000;
-  const maxBuffer = 256 * 1024 * 1024;
-  const chunkEvents = 256;
-  const inFlightChunks = 32;
-  o.log(`backlog-memory: simulating ${durationMs / 60_000} minutes`);
-  // the backlog is held the way a shipper holds it: compressed chunks (CompressedPackedForward),
-  // so the sender's own memory stays small next to what is measured
-  const now = Math.floor(Date.now() / 1000);
-  const pack = (v: unknown) => { const u = encode(v, { extensionCodec }); return Buffer.from(u.buffer, u.byteOffset, u.byteLength); };
-  let total = 0;
-  const keyed: { k: number; buf: Buffer }[] = [];
-  const rnd = prng(7);
-  let cur: AuditEvent[] = [];
-  const close = () => {
-    if (!cur.length) return;
-    const i = keyed.length;
-    keyed.push({
-      k: parseAuditTime(cur[0]!.requestReceivedTimestamp) + rnd() * 3_600_000,
-      buf: pack(['kube.audit', zlib.gzipSync(Buffer.concat(cur.map((e) => pack([now, e])))), { chunk: `c${i}`, compressed: 'gzip', size: cur.length }]),
-    });
-    total += cur.length;
-    cur = [];
-  };
-  for (const e of simulate({ seed: 21, durationMs })) { cur.push(e); if (cur.length >= chunkEvents) close(); }
-  close();
-  // shuffled within the horizon, as in the reorder benchmark
-  const chunks = keyed.sort((a, b) => a.k - b.k).map((x) => x.buf);
+  o.log(`simulating ${durationMs / 60_000} minutes (seed ${BACKLOG_SEED})`);
+  const { chunks, events: total } = backlogChunks(simulate({ seed: BACKLOG_SEED, durationMs }));
   const backlogBytes = chunks.reduce((n, c) => n + c.length, 0);
-  const sink = new CountingSink();
-  const normalize = new Normalizer({ maxBytes: maxBuffer, maxPending: 200_000 });
-  const cluster = createClusterer({});
-  const pipeline = new Pipeline(
-    { normalize, label: await createLabeler({ modelDir: resolveModelDir('models/default') }), cluster, sink },
-    { flushInterval: 1000, maxInFlight: 200_000, clockQuiet: 2000 },
-  );
-  const server = new ForwardServer(pipeline, { host: '127.0.0.1', port: 0, hostname: 'kontext-bench', idleTimeout: 600_000 });
-  const { port } = await server.listen();
-  const baselineRss = process.memoryUsage().rss;
-  let peakRss = baselineRss;
-  let peakBuffer = 0;
-  let atPeak: Record<string, number> = {};
-  const sampler = setInterval(() => {
-    const m = process.memoryUsage();
-    if (m.rss > peakRss) {
-      atPeak = {
-        heapUsedMB: Math.round(m.heapUsed / 2 ** 20), externalMB: Math.round(m.external / 2 ** 20), arrayBuffersMB: Math.round(m.arrayBuffers / 2 ** 20),
-        openContexts: cluster.openContexts, retainedContexts: cluster.retainedContexts, clusterPending: cluster.pending,
-        normalizeHeld: normalize.pending, normalizeUnstored: normalize.unstored,
-      };
-    }
-    peakRss = Math.max(peakRss, m.rss);
-    peakBuffer = Math.max(peakBuffer, normalize.pendingBytes);
-  }, 100);
-  const t0 = Date.now();
-  const socket = await new Promise<net.Socket>((resolve, reject) => { const s = net.connect(port, '127.0.0.1', () => resolve(s)); s.once('error', reject); });
-  try {
-    let next = 0;
-    let acked = 0;
-    let inFlight = 0;
-    let wake: () => void = () => {};
-    const scanner = new FrameScanner();
-    let buf = Buffer.alloc(0);
-    socket.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        const n = scanner.scan(buf, 0, buf.length);
-        if (!n) break;
-        const f = decode(buf.subarray(0, n), { extensionCodec }) as { ack?: string };
-        if (typeof f?.ack === 'string') { acked++; inFlight--; wake(); }
-        buf = buf.subarray(n);
-      }
-    });
-    while (acked < chunks.length) {
-      while (inFlight < inFlightChunks && next < chunks.length) {
-        const c = chunks[next]!;
-        next++;
-        inFlight++;
-        if (!socket.write(c)) await new Promise((r) => socket.once('drain', r));
-      }
-      await new Promise<void>((r) => { wake = r; setTimeout(r, 500); });
-      if (Date.now() - t0 > 1_800_000) throw new Error(`backlog not caught up in 30 min (${acked}/${chunks.length} chunks acked)`);
-    }
-    await pipeline.flushAll();
-  } finally {
-    clearInterval(sampler);
-    socket.destroy();
-    await server.close({ graceMs: 0 });
-    await pipeline.stop();
+  const runs: Array<ChildStats & { seconds: number; duplicateAcks: number }> = [];
+  for (const workers of [0, 1]) {
+    const c = await startChild([...childModule(), String(workers), String(MAX_BUFFER), String(MAX_IN_FLIGHT)], {}, /forward (\d+)/);
+    try {
+      const r = await replay(c.port, chunks, IN_FLIGHT_CHUNKS, 1_800_000);
+      const exited = new Promise<void>((res) => c.proc.once('exit', () => res()));
+      c.proc.kill('SIGTERM');
+      await exited;
+      const line = c.stdout().split('\n').find((l) => l.startsWith('stats '));
+      if (!line) throw new Error(`backlog child printed no stats: ${c.stderr.join('').slice(-1500)}`);
+      const st = JSON.parse(line.slice(6)) as ChildStats;
+      runs.push({ ...st, seconds: r.seconds, duplicateAcks: r.duplicateAcks + r.unknownAcks });
+      o.log(`--workers ${workers}: peak RSS ${Math.round(st.peakRss / 2 ** 20)} MB (ready ${Math.round(st.readyRss / 2 ** 20)} MB), ${Math.round(total / r.seconds)} events/s, at peak ${JSON.stringify(st.atPeak)}`);
+    } finally { await stopChild(c); }
   }
-  const seconds = (Date.now() - t0) / 1000;
-  const st = normalize.stats();
+  const [w0, w1] = runs as [typeof runs[0], typeof runs[0]];
+  const mb = (b: number) => Math.round(b / 2 ** 20);
+  const table = ['| --workers | peak RSS MB | RSS ready MB | heap used at peak MB | heap total at peak MB | external at peak MB | open / retained contexts at peak | normalize held at peak | events/s | late | released early |', '|---|---|---|---|---|---|---|---|---|---|---|',
+    ...runs.map((r) => `| ${r.workers} | ${mb(r.peakRss)} | ${mb(r.readyRss)} | ${r.atPeak.heapUsedMB ?? ''} | ${r.atPeak.heapTotalMB ?? ''} | ${r.atPeak.externalMB ?? ''} | ${r.atPeak.openContexts ?? ''} / ${r.atPeak.retainedContexts ?? ''} | ${r.atPeak.normalizeHeld ?? ''} | ${Math.round(total / r.seconds)} | ${r.normalize.late} | ${r.normalize.forced} |`)];
   return {
     name: 'backlog-memory',
-    description: `${durationMs / 60_000}-minute simulated backlog (${total} events, chunks of ${chunkEvents} shuffled within 1 h, ${inFlightChunks} in flight) through the forward input and the pipeline.`,
+    description: `${durationMs / 60_000}-minute simulated backlog (${total} events, seed ${BACKLOG_SEED}, gzip chunks of ${CHUNK_EVENTS} shuffled within 1 h, ${IN_FLIGHT_CHUNKS} in flight) through the forward input into kontext's pipeline in its own process (max-buffer ${mb(MAX_BUFFER)} MiB, max-in-flight ${MAX_IN_FLIGHT}); peak RSS = VmHWM of that process (the sender and the simulator are not in it). Both --workers settings (default 0, and 1).`,
     metrics: [
-      { name: 'peak RSS while catching up', value: Math.round(peakRss / 2 ** 20), unit: 'MB', target: { op: '<=', value: 512 } },
-      { name: 'RSS before the backlog (model loaded, backlog compressed in memory)', value: Math.round(baselineRss / 2 ** 20), unit: 'MB' },
-      { name: 'peak normalize buffer (estimated)', value: Math.round(peakBuffer / 2 ** 20), unit: 'MB', target: { op: '<=', value: maxBuffer / 2 ** 20 } },
-      { name: 'catch-up throughput', value: Math.round(total / seconds), unit: 'events/s' },
-      { name: 'events released early by the bound', value: st.forced, unit: 'events' },
-      { name: 'late events', value: st.late, unit: 'events' },
-      { name: 'events stored', value: sink.members, unit: 'events', target: { op: '>=', value: total } },
+      { name: 'peak RSS while catching up', value: mb(w1.peakRss), unit: 'MB', target: { op: '<=', value: 512 } },
+      { name: 'peak RSS while catching up, --workers 0', value: mb(w0.peakRss), unit: 'MB', target: { op: '<=', value: 512 } },
+      { name: 'RSS before the backlog (model loaded)', value: mb(w1.readyRss), unit: 'MB' },
+      { name: 'peak normalize buffer (estimated)', value: mb(Math.max(w0.peakBuffer, w1.peakBuffer)), unit: 'MB', target: { op: '<=', value: mb(MAX_BUFFER) } },
+      { name: 'catch-up throughput', value: Math.round(total / w1.seconds), unit: 'events/s' },
+      { name: 'catch-up throughput, --workers 0', value: Math.round(total / w0.seconds), unit: 'events/s' },
+      { name: 'events released early by the bound', value: Math.max(w0.normalize.forced, w1.normalize.forced), unit: 'events' },
+      { name: 'late events', value: w1.normalize.late, unit: 'events' },
+      { name: 'events stored', value: Math.min(w0.members, w1.members), unit: 'events', target: { op: '>=', value: total } },
+      { name: 'acks duplicate or unknown', value: w0.duplicateAcks + w1.duplicateAcks, unit: 'acks', target: { op: '<=', value: 0 } },
     ],
-    details: { seconds, normalize: st, compressedBacklogBytes: backlogBytes, atPeak },
+    markdown: table.join('\n'),
+    details: { compressedBacklogBytes: backlogBytes, runs },
   };
 }

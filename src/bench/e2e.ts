@@ -7,9 +7,12 @@
  *  - the raw path it replaces: a child with the same forward input that bulk-indexes the raw
  *    events with an integration-like keyword template (raw-forward.ts),
  *
- * both against the same Elasticsearch, alternated in the same run. With FLUENT_BIT_BIN set, a
- * real Fluent Bit tails the file and forwards it (`Require_Ack_Response on`) instead of the
- * built-in peer. Reported per path: events/s, CPU seconds per 1k events of the path's process
+ * both against the same Elasticsearch, alternated in the same run; kontext twice, with its
+ * model's inference on a worker thread (`--workers 1`) and with `--workers 0` (the default)
+ * (everything on the main thread). The peer counts each chunk's ack once: a repeated ack, or
+ * one for a chunk never sent, neither frees a window slot nor ends the replay early, and is
+ * reported (target 0). A real Fluent Bit peer (FLUENT_BIT_BIN) is NOT implemented: with the
+ * variable set the bench says so and replays with the built-in peer. Reported per path: events/s, CPU seconds per 1k events of the path's process
  * and of Elasticsearch (utime + stime from /proc/<pid>/stat), peak RSS, the load average
  * during the run; and every auditID resolving in the store.
  *
@@ -52,12 +55,23 @@ export function encodeChunks(events: AuditEvent[], size = CHUNK_EVENTS, tag = 'k
   return out;
 }
 
-/** sends every chunk with at most `window` unacked; resolves with the wall seconds from first byte to last ack */
-export async function replay(port: number, chunks: Buffer[], window = WINDOW_CHUNKS, timeoutMs = 900_000): Promise<number> {
+/** what a replay saw: wall seconds from first byte to last ack, and acks that matched no chunk waiting for one */
+export interface ReplayResult { seconds: number; duplicateAcks: number; unknownAcks: number }
+
+/**
+ * Sends every chunk with at most `window` unacked; chunk k carries the chunk id `c<k>`
+ * (encodeChunks). An ack counts only for a chunk sent and not acked yet: a second ack of the
+ * same chunk (`duplicateAcks`) or an ack of a chunk never sent (`unknownAcks`) neither frees a
+ * window slot nor counts toward the end, so the replay cannot finish before every chunk is acked.
+ */
+export async function replay(port: number, chunks: Buffer[], window = WINDOW_CHUNKS, timeoutMs = 900_000): Promise<ReplayResult> {
   const socket = await new Promise<net.Socket>((resolve, reject) => { const s = net.connect(port, '127.0.0.1', () => resolve(s)); s.once('error', reject); });
   const t0 = process.hrtime.bigint();
   try {
-    let next = 0; let acked = 0; let inFlight = 0;
+    let next = 0;
+    const unacked = new Set<string>();
+    const acked = new Set<string>();
+    let duplicateAcks = 0; let unknownAcks = 0;
     let wake: () => void = () => {};
     let closed: Error | undefined;
     const scanner = new FrameScanner();
@@ -68,23 +82,30 @@ export async function replay(port: number, chunks: Buffer[], window = WINDOW_CHU
         const n = scanner.scan(buf, 0, buf.length);
         if (!n) break;
         const f = decode(buf.subarray(0, n), { extensionCodec }) as { ack?: string };
-        if (typeof f?.ack === 'string') { acked++; inFlight--; }
+        if (typeof f?.ack === 'string') {
+          if (unacked.delete(f.ack)) acked.add(f.ack);
+          else if (acked.has(f.ack)) duplicateAcks++;
+          else unknownAcks++;
+        }
         buf = buf.subarray(n);
       }
       wake();
     });
-    socket.on('close', () => { closed = new Error(`connection closed after ${acked}/${chunks.length} acks`); wake(); });
+    socket.on('close', () => { closed = new Error(`connection closed after ${acked.size}/${chunks.length} acks`); wake(); });
     const deadline = Date.now() + timeoutMs;
-    while (acked < chunks.length) {
+    while (acked.size < chunks.length) {
       if (closed) throw closed;
-      while (inFlight < window && next < chunks.length) {
-        inFlight++;
+      while (unacked.size < window && next < chunks.length) {
+        unacked.add(`c${next}`);
         if (!socket.write(chunks[next++]!)) await new Promise((r) => socket.once('drain', r));
       }
       await new Promise<void>((r) => { wake = r; setTimeout(r, 200); });
-      if (Date.now() > deadline) throw new Error(`replay not acked within ${timeoutMs} ms (${acked}/${chunks.length})`);
+      if (Date.now() > deadline) throw new Error(`replay not acked within ${timeoutMs} ms (${acked.size}/${chunks.length})`);
     }
-    return Number(process.hrtime.bigint() - t0) / 1e9;
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    // acks that arrive late (a duplicate after the last chunk's) still count
+    await new Promise((r) => setTimeout(r, 200));
+    return { seconds, duplicateAcks, unknownAcks };
   } finally {
     socket.destroy();
   }
@@ -112,7 +133,7 @@ export async function pacedLatency(port: number, chunks: Buffer[], lastIds: stri
       const n = scanner.scan(buf, 0, buf.length);
       if (!n) break;
       const f = decode(buf.subarray(0, n), { extensionCodec }) as { ack?: string };
-      if (typeof f?.ack === 'string') { const t = sentAt.get(f.ack); if (t !== undefined) ackMs.push(Date.now() - t); }
+      if (typeof f?.ack === 'string') { const t = sentAt.get(f.ack); if (t !== undefined) { ackMs.push(Date.now() - t); sentAt.delete(f.ack); } }
       buf = buf.subarray(n);
     }
   });
@@ -170,9 +191,9 @@ export function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
-/** utime + stime of a process (all threads) in seconds */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** utime + stime of a process (all threads), or of one of its threads (`tid`; the main thread's is the pid), in seconds */
+export function cpuSeconds(pid: number, tid?: number): number {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / TICK; // fields 14, 15 of stat(5)
 }
@@ -182,9 +203,9 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-interface Child { proc: ChildProcess; port: number; stderr: string[] }
+export interface Child { proc: ChildProcess; port: number; stderr: string[]; stdout: () => string }
 
-function startChild(args: string[], env: NodeJS.ProcessEnv, portRe: RegExp, timeoutMs = 180_000): Promise<Child> {
+export function startChild(args: string[], env: NodeJS.ProcessEnv, portRe: RegExp, timeoutMs = 180_000): Promise<Child> {
   const proc = spawn(process.execPath, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   return new Promise((resolve, reject) => {
@@ -193,7 +214,7 @@ function startChild(args: string[], env: NodeJS.ProcessEnv, portRe: RegExp, time
     const look = (d: Buffer) => {
       out += d.toString();
       const m = portRe.exec(out);
-      if (m) { clearTimeout(timer); resolve({ proc, port: Number(m[1]), stderr }); }
+      if (m) { clearTimeout(timer); resolve({ proc, port: Number(m[1]), stderr, stdout: () => out }); }
     };
     proc.stdout!.on('data', look);
     proc.stderr!.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 200) stderr.shift(); look(d); });
@@ -201,7 +222,7 @@ function startChild(args: string[], env: NodeJS.ProcessEnv, portRe: RegExp, time
   });
 }
 
-async function stopChild(c: Child, timeoutMs = 120_000): Promise<void> {
+export async function stopChild(c: Child, timeoutMs = 120_000): Promise<void> {
   if (c.proc.exitCode !== null) return;
   await new Promise<void>((resolve) => {
     const t = setTimeout(() => { c.proc.kill('SIGKILL'); }, timeoutMs);
@@ -210,12 +231,20 @@ async function stopChild(c: Child, timeoutMs = 120_000): Promise<void> {
   });
 }
 
+type PathName = 'raw' | 'kontext' | 'kontext-workers-0';
+interface Measured extends ReplayResult { cpu: number; mainCpu: number; esCpu: number; peakRss: number; load1: number }
+
 interface PathRun {
-  path: 'kontext' | 'raw';
+  path: PathName;
+  round: number;
   events: number;
+  duplicateAcks: number;
+  unknownAcks: number;
   seconds: number;
   eventsPerSecond: number;
   cpuPer1k: number;
+  /** the main thread's share: what bounds events/s while the other threads have cores to run on */
+  mainCpuPer1k: number;
   esCpuPer1k: number;
   peakRssMB: number;
   load1: number;
@@ -223,18 +252,45 @@ interface PathRun {
 }
 
 /** samples RSS and the 1-min load average while `fn` runs */
-async function measure(pid: number, esPid: number | undefined, fn: () => Promise<number>): Promise<{ seconds: number; cpu: number; esCpu: number; peakRss: number; load1: number }> {
-  const cpu0 = cpuSeconds(pid); const es0 = esPid ? cpuSeconds(esPid) : 0;
+async function measure(pid: number, esPid: number | undefined, fn: () => Promise<ReplayResult>): Promise<Measured> {
+  const cpu0 = cpuSeconds(pid); const main0 = cpuSeconds(pid, pid); const es0 = esPid ? cpuSeconds(esPid) : 0;
   let peakRss = rssBytes(pid);
   const loads: number[] = [os.loadavg()[0]!];
   const sampler = setInterval(() => { try { peakRss = Math.max(peakRss, rssBytes(pid)); } catch { /* exited */ } loads.push(os.loadavg()[0]!); }, 200);
   try {
-    const seconds = await fn();
+    const r = await fn();
     loads.push(os.loadavg()[0]!);
-    return { seconds, cpu: cpuSeconds(pid) - cpu0, esCpu: esPid ? cpuSeconds(esPid) - es0 : NaN, peakRss, load1: loads.reduce((a, b) => a + b, 0) / loads.length };
+    return { ...r, cpu: cpuSeconds(pid) - cpu0, mainCpu: cpuSeconds(pid, pid) - main0, esCpu: esPid ? cpuSeconds(esPid) - es0 : NaN, peakRss, load1: loads.reduce((a, b) => a + b, 0) / loads.length };
   } finally {
     clearInterval(sampler);
   }
+}
+
+/** the sum of a counter's samples (all label sets) on a Prometheus text page */
+export async function metricTotal(metricsUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+/** bytes of the `_source` of every document in `index` (refreshed first): what is finally stored */
+export async function storedSourceBytes(url: string, index: string): Promise<number> {
+  const client = createEsClient({ elasticsearchUrl: url });
+  try {
+    await client.indices.refresh({ index });
+    let bytes = 0;
+    let r = await client.search({ index, scroll: '1m', size: 5000, query: { match_all: {} } });
+    while (r.hits.hits.length) {
+      for (const h of r.hits.hits) bytes += Buffer.byteLength(JSON.stringify(h._source));
+      r = await client.scroll({ scroll_id: r._scroll_id!, scroll: '1m' });
+    }
+    if (r._scroll_id) await client.clearScroll({ scroll_id: r._scroll_id }).catch(() => {});
+    return bytes;
+  } finally { await client.close(); }
 }
 
 async function countDocs(url: string, index: string): Promise<number> {
@@ -307,12 +363,15 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
     if (esPid && !existsSync(`/proc/${esPid}/stat`)) esPid = undefined; // not on this machine
   } finally { await client.close(); }
   const fluentBit = process.env.FLUENT_BIT_BIN;
-  if (fluentBit) o.log(`FLUENT_BIT_BIN is set, but this build replays with the built-in forward peer (${fluentBit} not used)`);
+  // not implemented: the bench always replays with its own forward peer (see the module comment)
+  if (fluentBit) o.log(`FLUENT_BIT_BIN is set, but a Fluent Bit peer is not implemented: the built-in forward peer replays (${fluentBit} not used)`);
   const profDir = process.env.KONTEXT_BENCH_CPU_PROF ? path.join(os.tmpdir(), `kontext-e2e-prof-${process.pid}`) : undefined;
   const tag = `bench-e2e-${process.pid}`;
   const runs: PathRun[] = [];
   const uniq = ids.size;
   const profWindow: [number, number] = [-Infinity, Infinity];
+  // kontext with the model's inference on a worker thread (--workers 1), and all on the main thread (the default)
+  const variants: Array<{ path: PathName; args: string[] }> = [{ path: 'kontext-workers-0', args: ['--workers', '0'] }, { path: 'kontext', args: ['--workers', '1'] }];
   for (let round = 0; round < rounds; round++) {
     // raw path
     {
@@ -321,24 +380,24 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
       try {
         const m = await measure(c.proc.pid!, esPid, () => replay(c.port, chunks).catch((e: Error) => { throw new Error(`${e.message}; raw path said: ${c.stderr.join('').slice(-1500)}`); }));
         const stored = await countDocs(url, index);
-        runs.push(pathRun('raw', events.length, m, stored));
+        runs.push(pathRun('raw', round, events.length, m, stored));
         o.log(`raw round ${round}: ${Math.round(events.length / m.seconds)} events/s, load ${m.load1.toFixed(2)}`);
       } finally { await stopChild(c); }
     }
-    // kontext
-    {
-      const prefix = `${tag}-k${round}`;
-      if (profDir) mkdirSync(profDir, { recursive: true });
-      const args = [...(profDir && round === 0 ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), 'bin/kontext.js', 'serve', '--local',
-        '--forward-port', '0', '--http-port', '0', '--index-prefix', prefix, '--log-level', 'warn'];
+    for (const v of variants) {
+      const prefix = `${tag}-k${round}-${v.path}`;
+      const profiled = profDir !== undefined && round === 0 && v.path === 'kontext';
+      if (profiled) mkdirSync(profDir, { recursive: true });
+      const args = [...(profiled ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), 'bin/kontext.js', 'serve', '--local',
+        '--forward-port', '0', '--http-port', '0', '--index-prefix', prefix, '--log-level', 'warn', ...v.args];
       const c = await startChild(args, { ELASTICSEARCH_URL: url }, /forward\s+127\.0\.0\.1:(\d+)/);
       try {
-        if (round === 0) profWindow[0] = Number(process.hrtime.bigint() / 1000n);
+        if (profiled) profWindow[0] = Number(process.hrtime.bigint() / 1000n);
         const m = await measure(c.proc.pid!, esPid, () => replay(c.port, chunks).catch((e: Error) => { throw new Error(`${e.message}; kontext said: ${c.stderr.join('').slice(-1500)}`); }));
         const stored = await countDocs(url, `${prefix}-members`);
-        if (round === 0) profWindow[1] = Number(process.hrtime.bigint() / 1000n);
-        runs.push(pathRun('kontext', events.length, m, stored));
-        o.log(`kontext round ${round}: ${Math.round(events.length / m.seconds)} events/s, load ${m.load1.toFixed(2)}, ${stored}/${uniq} auditIDs stored`);
+        if (profiled) profWindow[1] = Number(process.hrtime.bigint() / 1000n);
+        runs.push(pathRun(v.path, round, events.length, m, stored));
+        o.log(`${v.path} round ${round}: ${Math.round(events.length / m.seconds)} events/s, ${((m.cpu / events.length) * 1000).toFixed(3)} CPU s/1k, load ${m.load1.toFixed(2)}, ${stored}/${uniq} auditIDs stored, ${m.duplicateAcks} duplicate acks`);
       } finally { await stopChild(c); }
     }
   }
@@ -349,7 +408,7 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
   const lastIds: string[] = []; const sizes: number[] = [];
   for (let i = 0; i < latEvents.length; i += LATENCY_CHUNK) { const part = latEvents.slice(i, i + LATENCY_CHUNK); lastIds.push(part[part.length - 1]!.auditID); sizes.push(part.length); }
   const flushMs = 1000;
-  let latency: { ackMs: number[]; visibleMs: number[]; missing: number; seconds: number; load1: number; cpuPer1k: number };
+  let latency: { ackMs: number[]; visibleMs: number[]; missing: number; seconds: number; load1: number; cpuPer1k: number; sentBytes: number; storedBytes: number };
   {
     const prefix = `${tag}-lat`;
     const c = await startChild(['bin/kontext.js', 'serve', '--local', '--forward-port', '0', '--http-port', '0', '--index-prefix', prefix, '--log-level', 'warn', '--flush-interval', `${flushMs}ms`],
@@ -357,7 +416,14 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
     try {
       const cpu0 = cpuSeconds(c.proc.pid!);
       const l = await pacedLatency(c.port, latChunks(Date.now() + 200), lastIds, sizes, LATENCY_RATE, url, `${prefix}-members`);
-      latency = { ...l, load1: os.loadavg()[0]!, cpuPer1k: ((cpuSeconds(c.proc.pid!) - cpu0) / latEvents.length) * 1000 };
+      const cpu = cpuSeconds(c.proc.pid!) - cpu0;
+      // write amplification of live traffic: every flush rewrites the summaries of open contexts
+      await new Promise((r) => setTimeout(r, 2 * flushMs));
+      const metricsUrl = /metrics\s+(http:\/\/\S+\/metrics)/.exec(c.stdout())?.[1];
+      const sentBytes = metricsUrl ? await metricTotal(metricsUrl, 'kontext_store_bytes_sent_total') : NaN;
+      const storedBytes = await storedSourceBytes(url, `${prefix}-contexts,${prefix}-members`);
+      latency = { ...l, load1: os.loadavg()[0]!, cpuPer1k: (cpu / latEvents.length) * 1000, sentBytes, storedBytes };
+      o.log(`live write amplification: ${sentBytes} B sent / ${storedBytes} B of _source stored = ${(sentBytes / storedBytes).toFixed(2)}`);
       o.log(`latency at ${LATENCY_RATE} events/s: p50 ${percentile(l.visibleMs, 50)} ms, p95 ${percentile(l.visibleMs, 95)} ms to visible (ack p50 ${percentile(l.ackMs, 50)} ms), ${l.missing} never seen, load ${latency.load1.toFixed(2)}`);
     } finally { await stopChild(c); }
   }
@@ -379,40 +445,51 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
     }
     if (!process.env.KONTEXT_BENCH_KEEP_PROF) rmSync(profDir, { recursive: true, force: true }); else o.log(`profile kept in ${profDir}`);
   }
-  const med = (p: 'kontext' | 'raw', k: keyof PathRun) => median(runs.filter((r) => r.path === p).map((r) => r[k] as number));
+  const med = (p: PathName, k: keyof PathRun) => median(runs.filter((r) => r.path === p).map((r) => r[k] as number));
   const k = (key: keyof PathRun) => med('kontext', key);
+  const w0 = (key: keyof PathRun) => med('kontext-workers-0', key);
   const r = (key: keyof PathRun) => med('raw', key);
-  const minStored = Math.min(...runs.filter((x) => x.path === 'kontext').map((x) => x.stored));
-  const table = ['| path | round | events/s | CPU s / 1k events (process) | CPU s / 1k events (Elasticsearch) | peak RSS MB | load avg (1 min) | stored |', '|---|---|---|---|---|---|---|---|',
-    ...runs.map((x, i) => `| ${x.path} | ${Math.floor(i / 2)} | ${Math.round(x.eventsPerSecond)} | ${x.cpuPer1k.toFixed(3)} | ${x.esCpuPer1k.toFixed(3)} | ${x.peakRssMB} | ${x.load1.toFixed(2)} | ${x.stored} |`)];
+  const minStored = Math.min(...runs.filter((x) => x.path !== 'raw').map((x) => x.stored));
+  const extraAcks = runs.reduce((n, x) => n + x.duplicateAcks + x.unknownAcks, 0);
+  const table = ['| path | round | events/s | CPU s / 1k events (process) | of it the main thread | CPU s / 1k events (Elasticsearch) | peak RSS MB | load avg (1 min) | stored | duplicate / unknown acks |', '|---|---|---|---|---|---|---|---|---|---|',
+    ...runs.map((x) => `| ${x.path} | ${x.round} | ${Math.round(x.eventsPerSecond)} | ${x.cpuPer1k.toFixed(3)} | ${x.mainCpuPer1k.toFixed(3)} | ${x.esCpuPer1k.toFixed(3)} | ${x.peakRssMB} | ${x.load1.toFixed(2)} | ${x.stored} | ${x.duplicateAcks} / ${x.unknownAcks} |`)];
   return {
     name: 'e2e',
-    description: `${events.length} simulated events (${durationMs / 60_000} min, seed ${E2E_SEED}, ${(bytes / 2 ** 20).toFixed(0)} MiB msgpack) replayed by a forward peer (PackedForward chunks of ${CHUNK_EVENTS}, ${WINDOW_CHUNKS} unacked at most, acks after storage) into a \`kontext serve\` child and into the raw path (same forward input, raw events bulk-indexed with a keyword template); same Elasticsearch, alternated, ${rounds} round(s); medians. Then latency: ${LATENCY_RATE} events/s steady (chunks of ${LATENCY_CHUNK}, event times = wall clock) into a fresh \`kontext serve\` with default settings (flush-interval ${flushMs} ms, reorder-wait 2 s); from sending a chunk to its last event being searchable in <prefix>-members (its summary is written right after, in the same batch).`,
+    description: `${events.length} simulated events (${durationMs / 60_000} min, seed ${E2E_SEED}, ${(bytes / 2 ** 20).toFixed(0)} MiB msgpack) replayed by a forward peer (PackedForward chunks of ${CHUNK_EVENTS}, ${WINDOW_CHUNKS} unacked at most, acks after storage, each chunk's ack counted once) into \`kontext serve\` children (--workers 1, and --workers 0 = the default) and into the raw path (same forward input, raw events bulk-indexed with a keyword template); same Elasticsearch, alternated, ${rounds} round(s); medians. Then latency: ${LATENCY_RATE} events/s steady (chunks of ${LATENCY_CHUNK}, event times = wall clock) into a fresh \`kontext serve\` with default settings (flush-interval ${flushMs} ms, reorder-wait 2 s); from sending a chunk to its last event being searchable in <prefix>-members (its summary is written right after, in the same batch); live write amplification = kontext_store_bytes_sent_total of that child / bytes of _source stored in its contexts and members.`,
     metrics: [
       { name: 'kontext_events_per_second', value: Math.round(k('eventsPerSecond')), unit: 'events/s', target: { op: '>=', value: 20_000 } },
+      { name: 'kontext_workers_0_events_per_second', value: Math.round(w0('eventsPerSecond')), unit: 'events/s' },
+      { name: 'speedup_workers_1_vs_0', value: round2(k('eventsPerSecond') / w0('eventsPerSecond')), unit: 'x' },
       { name: 'raw_events_per_second', value: Math.round(r('eventsPerSecond')), unit: 'events/s' },
       { name: 'ratio_to_raw', value: round2(k('eventsPerSecond') / r('eventsPerSecond')), unit: 'x', target: { op: '>=', value: 5 } },
       { name: 'kontext_cpu_s_per_1k_events', value: round3(k('cpuPer1k')), unit: 'CPU s' },
       { name: 'kontext_es_cpu_s_per_1k_events', value: round3(k('esCpuPer1k')), unit: 'CPU s' },
+      { name: 'kontext_workers_0_cpu_s_per_1k_events', value: round3(w0('cpuPer1k')), unit: 'CPU s' },
+      { name: 'kontext_main_thread_cpu_s_per_1k_events', value: round3(k('mainCpuPer1k')), unit: 'CPU s' },
+      { name: 'kontext_workers_0_main_thread_cpu_s_per_1k_events', value: round3(w0('mainCpuPer1k')), unit: 'CPU s' },
+      { name: 'main_thread_cpu_workers_1_vs_0', value: round2(k('mainCpuPer1k') / w0('mainCpuPer1k')), unit: 'x' },
       { name: 'raw_cpu_s_per_1k_events', value: round3(r('cpuPer1k')), unit: 'CPU s' },
       { name: 'raw_es_cpu_s_per_1k_events', value: round3(r('esCpuPer1k')), unit: 'CPU s' },
       { name: 'kontext_peak_rss', value: k('peakRssMB'), unit: 'MB', target: { op: '<=', value: 512 } },
+      { name: 'kontext_workers_0_peak_rss', value: w0('peakRssMB'), unit: 'MB', target: { op: '<=', value: 512 } },
       { name: 'load_average_1m', value: round2(median(runs.map((x) => x.load1))), unit: 'load' },
       { name: 'latency_p50_event_to_visible', value: percentile(latency.visibleMs, 50), unit: `ms at ${LATENCY_RATE} events/s`, target: { op: '<=', value: flushMs + 500 } },
       { name: 'latency_p95_event_to_visible', value: percentile(latency.visibleMs, 95), unit: `ms at ${LATENCY_RATE} events/s`, target: { op: '<=', value: 3000 } },
       { name: 'latency_p50_event_to_ack', value: percentile(latency.ackMs, 50), unit: 'ms' },
       { name: 'latency_run_load_average_1m', value: round2(latency.load1), unit: 'load' },
+      { name: 'live_write_amplification', value: round2(latency.sentBytes / latency.storedBytes), unit: `bytes sent per byte stored at ${LATENCY_RATE} events/s, flush ${flushMs} ms`, target: { op: '<=', value: 3 } },
       { name: 'auditIDs_resolving', value: minStored, unit: `of ${uniq}`, target: { op: '>=', value: uniq } },
+      { name: 'acks_duplicate_or_unknown', value: extraAcks, unit: 'acks', target: { op: '<=', value: 0 } },
     ],
     markdown: table.join('\n'),
-    details: { latency: { events: latEvents.length, chunkEvents: LATENCY_CHUNK, rate: LATENCY_RATE, flushMs, seconds: latency.seconds, samples: latency.visibleMs.length, missing: latency.missing, cpuPer1k: round3(latency.cpuPer1k), ackP95: percentile(latency.ackMs, 95) }, runs, chunkEvents: CHUNK_EVENTS, windowChunks: WINDOW_CHUNKS, esPid: esPid ?? null, profile: profileMd ? 'bench-results/e2e-profile.md' : null },
+    details: { latency: { sentBytes: latency.sentBytes, storedSourceBytes: latency.storedBytes, events: latEvents.length, chunkEvents: LATENCY_CHUNK, rate: LATENCY_RATE, flushMs, seconds: latency.seconds, samples: latency.visibleMs.length, missing: latency.missing, cpuPer1k: round3(latency.cpuPer1k), ackP95: percentile(latency.ackMs, 95) }, runs, chunkEvents: CHUNK_EVENTS, windowChunks: WINDOW_CHUNKS, esPid: esPid ?? null, profile: profileMd ? 'bench-results/e2e-profile.md' : null },
   };
 }
 
-function pathRun(p: 'kontext' | 'raw', events: number, m: { seconds: number; cpu: number; esCpu: number; peakRss: number; load1: number }, stored: number): PathRun {
+function pathRun(p: PathName, round: number, events: number, m: Measured, stored: number): PathRun {
   return {
-    path: p, events, seconds: m.seconds, eventsPerSecond: events / m.seconds,
-    cpuPer1k: (m.cpu / events) * 1000, esCpuPer1k: (m.esCpu / events) * 1000,
+    path: p, round, events, seconds: m.seconds, duplicateAcks: m.duplicateAcks, unknownAcks: m.unknownAcks, eventsPerSecond: events / m.seconds,
+    cpuPer1k: (m.cpu / events) * 1000, mainCpuPer1k: (m.mainCpu / events) * 1000, esCpuPer1k: (m.esCpu / events) * 1000,
     peakRssMB: Math.round(m.peakRss / 2 ** 20), load1: m.load1, stored,
   };
 }

@@ -20,7 +20,15 @@ export interface LabelerOptions {
   stride?: number;
   /** windows per model call (default 256) */
   maxBatch?: number;
+  /**
+   * Runs the model's recurrent part elsewhere (the model worker thread, pipeline/model-thread.ts):
+   * given the in-thread `predict`, returns the one the stage calls instead.
+   */
+  predictor?: (local: PredictFn) => Promise<PredictFn>;
 }
+
+/** `SequenceModel.predict`: embedded windows → class probabilities */
+export type PredictFn = (emb: Float32Array, wide: Float32Array, batch: number, window: number) => Promise<Float32Array>;
 
 export interface Labeler extends LabelStage {
   /** 'model' or 'rules-only' */
@@ -48,6 +56,11 @@ export async function createLabeler(opts: LabelerOptions = {}): Promise<Labeler>
   }
   const backend = 'js';
   const bundle = await loadRuntimeBundle(dir);
+  if (opts.predictor) {
+    const own = bundle.model.predict.bind(bundle.model);
+    const local: PredictFn = async (emb, wide, batch, window) => own(emb, wide, batch, window);
+    (bundle.model as LabelModel).predict = await opts.predictor(local);
+  }
   log.info('labeling model loaded', {
     modelDir: dir, backend, window: opts.window ?? bundle.config.window, stride: opts.stride ?? bundle.config.stride,
     labels: bundle.vocab.numLabels, tokens: bundle.vocab.size, parameters: bundle.model.parameters,

@@ -16,7 +16,8 @@ import { restoreContexts } from '../cluster/restore.ts';
 import { StaleSweeper } from '../store/sweeper.ts';
 import { Checkpointer } from '../store/checkpoint.ts';
 import { Normalizer } from '../normalize/index.ts';
-import { createLabeler, type Labeler } from '../label/index.ts';
+import { createLabeler, type BackendChoice, type Labeler, type PredictFn } from '../label/index.ts';
+import { ModelThread } from './model-thread.ts';
 import { createClusterer, clustererOptions, type Clusterer } from '../cluster/index.ts';
 import { Pipeline } from './pipeline.ts';
 import { existsSync } from 'node:fs';
@@ -118,6 +119,8 @@ export interface BuiltPipeline {
   sweeper?: StaleSweeper;
   /** deletion of daily indices past --retention (or ILM's) */
   retention: Retention;
+  /** the model's inference on a worker thread (--workers 1 and a model loaded) */
+  modelThread?: ModelThread;
 }
 
 /** Background aggregates stay open up to this long (the clusterer's default window). */
@@ -144,7 +147,22 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
   const detections = opts.detections ?? detectionsFromConfig(cfg);
   logDetections(detections, log);
   const retention = await setUpIndices(client, cfg);
-  const labeler = await createLabeler({ modelDir: resolveModelDir(cfg.model), backend: cfg.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' });
+  const modelDir = resolveModelDir(cfg.model);
+  const backend = cfg.backend as BackendChoice;
+  let modelThread: ModelThread | undefined;
+  const predictor = cfg.workers > 0
+    ? async (local: PredictFn) => {
+      try {
+        modelThread = await ModelThread.start({ modelDir, backend, fallback: local });
+        return modelThread.predict;
+      } catch (e) {
+        log.warn('the model worker did not start: labeling runs on the main thread', { err: e as Error });
+        return local;
+      }
+    }
+    : undefined;
+  const labeler = await createLabeler({ modelDir, backend, predictor });
+  if (modelThread) log.info('labeling model inference runs on a worker thread', { workers: 1, backend: modelThread.backend });
   const deadLetters = createDeadLetterSink({ client, prefix: cfg.indexPrefix, refresh: opts.refresh });
   const normalize = new Normalizer({ deadLetters, reorderHorizon: cfg.reorderHorizon, reorderWait: cfg.reorderWait, maxPending: Math.max(cfg.maxInFlight, 1000), maxBytes: cfg.maxBuffer });
   const cluster = observeBefore(createClusterer({ ...clustererOptions(cfg), detections }), detections);
@@ -188,8 +206,8 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
     sweeper.start();
   }
   const closeWriter = writer.close.bind(writer);
-  writer.close = async (o) => { retention.stop(); return closeWriter(o); };
-  return { pipeline, normalize, labeler, cluster, writer, deadLetters, restored, detections, sweeper, checkpoint, resumed, retention };
+  writer.close = async (o) => { retention.stop(); try { return await closeWriter(o); } finally { await modelThread?.close(); } };
+  return { pipeline, normalize, labeler, cluster, writer, deadLetters, restored, detections, sweeper, checkpoint, resumed, retention, modelThread };
 }
 
 /**

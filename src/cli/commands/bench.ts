@@ -18,7 +18,7 @@ const BENCHES: Record<string, { needsEs: boolean; load: () => Promise<{ run: (o:
 };
 
 /** Simulator seeds by use; the bench and `kontext evaluate` never score on a training seed. */
-export const SEEDS = 'training 1 (models/default); evaluation 7 (kontext evaluate, storage bench); tests 2, 3, 4, 5, 9, 11, 21, 42; bench 11 (label-throughput), 13 (contexts), 17 (e2e), 19 (scripts/context-memory.ts)';
+export const SEEDS = 'training 1 (models/default); evaluation 7 (kontext evaluate, storage bench); tests 2, 3, 4, 5, 9, 11, 21, 42; bench 11 (label-throughput), 13 (contexts), 17 (e2e), 19 (scripts/context-memory.ts), 21 (backlog-memory; test/simulate-io.test.ts simulates it too, for I/O only)';
 
 export function resultsMarkdown(results: BenchResult[], meta: Record<string, string>): string {
   const lines = ['# kontext benchmark results', ''];
