@@ -60,7 +60,7 @@ test('restart: stored contexts come back, re-sent events join them once, stale o
     assert.equal(swept._version, 5);
 
     const c2 = createClusterer({});
-    assert.equal(restoreContexts(c2, docs, watermark), 1);
+    assert.deepEqual(restoreContexts(c2, docs, watermark), { contexts: 1, sessions: false });
     assert.equal(c2.openContexts, 1);
     const resent = countingReceipt();
     const fresh = countingReceipt();

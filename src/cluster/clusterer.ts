@@ -45,6 +45,7 @@ import { ATTRIBUTION, type AttributionParams } from '../k8s/params.ts';
 import { ReleaseTracker } from '../k8s/sessions.ts';
 import { changesOnlyMetadata, isManifestApply } from '../k8s/kubectl.ts';
 import { counter, gauge } from '../util/metrics.ts';
+import { ctxCodec, restoreTables, SessionMap, snapshotTables, valueTable, withCtxCodec, type ClusterSnapshot, type CtxRefs, type SessionTable } from './snapshot.ts';
 
 const mContexts = counter('kontext_cluster_contexts_total', 'Contexts created, by kind.');
 const mClosed = counter('kontext_cluster_contexts_closed_total', 'Contexts closed, by reason.');
@@ -221,12 +222,22 @@ export interface Clusterer extends ClusterStage {
   /** contexts currently in memory (open + retained), for tests and diagnostics */
   readonly memoryEvents: number;
   /**
+   * The memory the context documents do not carry, for the restart checkpoint: every session
+   * table (see snapshot.ts) as plain values, contexts by id. Synchronous; encode it right
+   * away (it shares objects with the live state). Take it right after `collect()`, when every
+   * change is in the writes handed to the store.
+   */
+  snapshot(): ClusterSnapshot;
+  /**
    * Puts contexts stored before a restart back (start-up, before any push): open ones stay
    * open, closed ones are retained for late events. An event whose auditID a restored
    * context already holds goes straight back to it (its receipt settles with that context's
    * next write; it is not counted twice). `watermark`: event time to continue from.
+   * `state`: a `snapshot()` of the clusterer that stored them, taken back on top of the
+   * contexts (entries whose contexts did not come back are dropped). Returns whether `state`
+   * was taken back (false: none, or another version).
    */
-  restore(contexts: RestoredContext[], watermark?: number): void;
+  restore(contexts: RestoredContext[], watermark?: number, state?: unknown): boolean;
 }
 
 export function createClusterer(opts: ClustererOptions = {}): Clusterer {
@@ -257,21 +268,25 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     : keyWeight;
 
   const attribution = opts.attribution ?? ATTRIBUTION;
+  // Session memory that outlives a burst of requests. Every piece of it is a session table
+  // (snapshot.ts) listed in `tables` below, so it survives a restart: a new one is a
+  // SessionMap (or a SessionTable) added to that list.
   const releases = new ReleaseTracker(attribution);
   /** the context of each live release session, by session id */
-  const releaseCtx = new Map<string, Ctx>();
+  const releaseCtx = new SessionMap<Ctx, Ctx>('releaseCtx', ctxCodec());
   /** each person's latest context that holds only their reads so far (an apply's first reads) */
-  const lastRead = new Map<string, { c: Ctx; t: number }>();
+  const lastRead = new SessionMap<{ c: Ctx; t: number }, Ctx>('lastRead', withCtxCodec());
   /** each person's apply of a set of manifests in progress (see applyOf) */
-  const applies = new Map<string, { c: Ctx; last: number; ns?: string }>();
+  const applies = new SessionMap<{ c: Ctx; last: number; ns?: string }, Ctx>('applies', withCtxCodec());
   /** the latest context of each release ("<ns>/<release>") */
-  const releaseOf = new Map<string, Ctx>();
+  const releaseOf = new SessionMap<Ctx, Ctx>('releaseOf', ctxCodec());
   /** per namespace: the latest context a person acted in there, and when */
-  const nsHome = new Map<string, { c: Ctx; t: number }>();
+  const nsHome = new SessionMap<{ c: Ctx; t: number }, Ctx>('nsHome', withCtxCodec());
   /** the latest context in which a person changed a cluster-scoped object */
   let clusterHome: Ctx | undefined;
   const indexes = new Map<string, LabelIndex>();
-  const bgOpen = new Map<string, Ctx>();
+  /** the open background window of each kind and identity ("<label>\0<user>") */
+  const bgOpen = new SessionMap<Ctx, Ctx>('bgOpen', { enc: (c, refs) => refs.id(c), dec: (s, refs) => { const c = typeof s === 'string' ? refs.ctx(s) : undefined; return c?.state === 'open' ? c : undefined; } });
   /** open contexts, in creation order */
   const open = new Set<Ctx>();
   /** closed contexts kept for late events, in close order */
@@ -725,6 +740,93 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     return w;
   }
 
+  /** `c`'s id while it is in memory (open or retained), for the session tables */
+  function inMemory(c: Ctx): string | undefined {
+    return open.has(c) || retained.get(c.id) === c ? c.id : undefined;
+  }
+
+  /** what a context knows beyond its members (its stored document), by id */
+  interface CtxExtra {
+    n: number; reason?: CloseReason; release?: string; also?: Array<[string, string[]]>; clusterChange?: number;
+    triggerUser?: string; triggerNs?: string; triggerKey?: string; lastTrigger?: number; closedAt?: number; lastWrite?: number;
+    firstUser?: string; firstNs?: string; bgKey?: string; userLast?: Array<[string, number]>;
+  }
+  const fin = (v: number): number | undefined => (Number.isFinite(v) ? v : undefined);
+  const contextsTable: SessionTable<Ctx> = {
+    name: 'contexts',
+    snapshot(): Array<[string, CtxExtra]> {
+      const out: Array<[string, CtxExtra]> = [];
+      for (const c of [...open, ...retained.values()]) {
+        const also = c.alsoIn && [...c.alsoIn].map((l): [string, string[]] => {
+          const ax = indexes.get(l);
+          return [l, [...c.keys].filter((k) => ax?.byKey.get(k)?.includes(c))];
+        });
+        out.push([c.id, {
+          n: c.events.length, reason: c.reason, release: c.release, also, clusterChange: c.clusterChange,
+          triggerUser: c.triggerUser, triggerNs: c.triggerNs, triggerKey: c.triggerKey, lastTrigger: fin(c.lastTrigger),
+          closedAt: fin(c.closedAt), lastWrite: fin(c.lastWrite), firstUser: c.firstUser, firstNs: c.firstNs, bgKey: c.bgKey, userLast: [...c.userLast],
+        }]);
+      }
+      return out;
+    },
+    restore(state, refs) {
+      if (!Array.isArray(state)) return;
+      for (const [id, x] of state as Array<[string, CtxExtra]>) {
+        const c = typeof id === 'string' && x && typeof x === 'object' ? refs.ctx(id) : undefined;
+        if (!c) continue;
+        // the same members as when the snapshot was taken: it knows this context exactly;
+        // more (stored after it): what the members tell is newer, the snapshot fills in
+        const exact = x.n === c.events.length;
+        if (c.state === 'closed' && x.reason) c.reason = x.reason;
+        if (x.release !== undefined) c.release = x.release;
+        if (x.firstUser !== undefined) c.firstUser = x.firstUser;
+        c.firstNs = x.firstNs ?? c.firstNs;
+        if (exact || x.triggerUser !== undefined) { c.triggerUser = x.triggerUser; c.triggerNs = x.triggerNs; }
+        if (exact || x.triggerKey !== undefined) c.triggerKey = x.triggerKey;
+        if (x.lastTrigger !== undefined) c.lastTrigger = exact ? x.lastTrigger : Math.max(c.lastTrigger, x.lastTrigger);
+        if (x.clusterChange !== undefined) c.clusterChange = Math.max(c.clusterChange ?? -Infinity, x.clusterChange);
+        if (exact && x.lastWrite !== undefined) c.lastWrite = x.lastWrite;
+        if (exact && c.state === 'closed' && x.closedAt !== undefined) c.closedAt = Math.max(c.last, x.closedAt);
+        if (x.bgKey !== undefined) c.bgKey = x.bgKey;
+        for (const [u, t] of x.userLast ?? []) if (t > (c.userLast.get(u) ?? -Infinity)) c.userLast.set(u, t);
+        for (const [l, keys] of x.also ?? []) registerAlso(l, c, keys);
+      }
+    },
+  };
+  /** pods bound to a node and not yet started, per label (see LabelIndex.starts) */
+  const startsTable: SessionTable<Ctx> = {
+    name: 'starts',
+    snapshot(refs) {
+      const out: Array<[string, string, Array<[string, number]>, [string, number] | null]> = [];
+      for (const [label, ix] of indexes) {
+        for (const [k, st] of ix.starts) {
+          const pending = st.pending.flatMap((p): Array<[string, number]> => { const id = refs.id(p.c); return id === undefined ? [] : [[id, p.t]]; });
+          const lid = st.last && refs.id(st.last.c);
+          out.push([label, k, pending, lid ? [lid, st.last!.t] : null]);
+        }
+      }
+      return out;
+    },
+    restore(state, refs) {
+      for (const ix of indexes.values()) ix.starts.clear();
+      if (!Array.isArray(state)) return;
+      for (const [label, k, pending, last] of state as Array<[string, string, Array<[string, number]>, [string, number] | null]>) {
+        const st: { pending: Array<{ c: Ctx; t: number }>; last?: { c: Ctx; t: number } } = { pending: [] };
+        for (const [id, t] of pending ?? []) { const c = refs.ctx(id); if (c) st.pending.push({ c, t }); }
+        const lc = last ? refs.ctx(last[0]) : undefined;
+        if (lc) st.last = { c: lc, t: last![1] };
+        if (st.pending.length || st.last) indexOf(label).starts.set(k, st);
+      }
+    },
+  };
+  /** every piece of session memory, in restore order (contexts first: the others refer to them) */
+  const tables: SessionTable<Ctx>[] = [
+    contextsTable,
+    valueTable('releases', () => releases.snapshotState(), (s) => releases.restoreState(s as Parameters<ReleaseTracker['restoreState']>[0])),
+    releaseCtx, releaseOf, lastRead, applies, nsHome, bgOpen, startsTable,
+    valueTable('clusterHome', (refs) => (clusterHome && refs.id(clusterHome)) ?? null, (s, refs) => { clusterHome = typeof s === 'string' ? refs.ctx(s) : undefined; }),
+  ];
+
   return {
     push(events: LabeledEvent[]): void {
       if (events.length) lastPushWall = wallClock();
@@ -764,7 +866,13 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       return out;
     },
 
-    restore(contexts: RestoredContext[], wm?: number): void {
+    snapshot(): ClusterSnapshot {
+      return snapshotTables(tables, { id: inMemory, ctx: () => undefined }, watermark);
+    },
+
+    restore(contexts: RestoredContext[], wm?: number, state?: unknown): boolean {
+      const members: Array<{ c: Ctx; e: LabeledEvent }> = [];
+      const made: Array<{ c: Ctx; r: RestoredContext }> = [];
       for (const r of contexts) {
         if (!r.events.length || retained.has(r.id) || r.events.some((e) => restoredIds.has(e.audit.auditID))) continue;
         const first = r.events[0]!;
@@ -772,11 +880,12 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
         const c = newCtx({ ...first, labelKey: r.label }, background);
         c.id = r.id; // the id it was stored under (its first member to arrive, not the earliest)
         c.storedFlags = r.flags;
-        const ix = indexOf(r.label);
+        made.push({ c, r });
         for (const e of r.events) {
           c.events.push(e);
           memoryEvents++;
           restoredIds.set(e.audit.auditID, c);
+          members.push({ c, e });
           const u = e.audit.user?.username ?? '';
           if (isPerson(e.audit) && e.time > (c.userLast.get(u) ?? -Infinity)) c.userLast.set(u, e.time);
           if (e.time < c.start) c.start = e.time;
@@ -787,11 +896,6 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
             if (c.triggerUser === u) c.lastTrigger = e.time;
             if (!c.triggerKey && tk) c.triggerKey = tk;
           }
-          if (!background) register(ix, c, e.linkKeys?.length ? [...eventKeys(e.audit).own, ...e.linkKeys] : eventKeys(e.audit).own);
-        }
-        if (background) {
-          const key = `${r.label}\u0000${first.audit.user?.username ?? ''}`;
-          if (r.state === 'open' && !bgOpen.has(key)) { c.bgKey = key; bgOpen.set(key, c); }
         }
         if (r.state === 'closed') {
           c.state = 'closed'; c.reason = 'idle'; c.closedAt = c.last;
@@ -800,8 +904,28 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
         }
         c.lastWrite = c.last;
       }
+      // the link keys in the order the events came (event time, across contexts), as before the
+      // restart: each key's list keeps its most recent contexts, and so does each label's `recent`
+      members.sort((x, y) => x.e.time - y.e.time);
+      for (const { c, e } of members) {
+        if (!c.background) register(indexOf(c.label), c, e.linkKeys?.length ? [...eventKeys(e.audit).own, ...e.linkKeys] : eventKeys(e.audit).own);
+      }
+      let resumed = false;
+      if (state !== undefined) {
+        const byId = new Map<string, Ctx>();
+        for (const c of open) byId.set(c.id, c);
+        for (const [id, c] of retained) byId.set(id, c);
+        resumed = restoreTables(tables, state, { id: inMemory, ctx: (id) => byId.get(id) });
+      }
+      // open background windows the snapshot does not know (opened after it was taken, or no snapshot)
+      for (const { c, r } of made) {
+        if (!c.background || r.state !== 'open') continue;
+        const key = c.bgKey ?? `${r.label}\u0000${r.events[0]!.audit.user?.username ?? ''}`;
+        if (!bgOpen.has(key)) { c.bgKey = key; bgOpen.set(key, c); }
+      }
       if (wm !== undefined && wm > watermark) { watermark = wm; lastPushWall = wallClock(); }
       mOpen.set(open.size);
+      return resumed;
     },
 
     get watermark() { return watermark; },

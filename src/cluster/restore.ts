@@ -12,6 +12,7 @@ import type { ContextDoc, ContextMember } from '../types/context.ts';
 import { parseLabelKey, type Label } from '../types/label.ts';
 import type { LabeledEvent } from '../types/pipeline.ts';
 import type { Clusterer, RestoredContext } from './clusterer.ts';
+import { decodeState, encodeState } from '../util/snapshot.ts';
 
 function splitResource(resource: string): { apiGroup?: string; resource?: string } {
   if (!resource) return {};
@@ -50,9 +51,20 @@ export function toRestored(doc: ContextDoc): RestoredContext {
   return { id: doc.id, label: doc.label, state: doc.state, events, flags: [...(doc.flags ?? [])] };
 }
 
-/** Puts stored contexts back into the clusterer; returns how many. */
-export function restoreContexts(cluster: Clusterer, docs: ContextDoc[], watermark?: number): number {
+/**
+ * Puts stored contexts back into the clusterer, and on top of them the session memory of a
+ * restart checkpoint (`state`: the text of `snapshotText`, if any); returns how many contexts,
+ * and whether the session memory was taken back.
+ */
+export function restoreContexts(cluster: Clusterer, docs: ContextDoc[], watermark?: number, state?: string): { contexts: number; sessions: boolean } {
   const restored = docs.filter((d) => d.members.length).map(toRestored);
-  cluster.restore(restored, watermark);
-  return restored.length;
+  let snap: unknown;
+  if (state !== undefined) { try { snap = decodeState(state); } catch { snap = undefined; } }
+  const sessions = cluster.restore(restored, watermark, snap);
+  return { contexts: restored.length, sessions };
+}
+
+/** The clusterer's session memory as checkpoint text (see snapshot.ts). */
+export function snapshotText(cluster: Pick<Clusterer, 'snapshot'>): string {
+  return encodeState(cluster.snapshot());
 }

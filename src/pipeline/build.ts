@@ -12,7 +12,7 @@ import { ensureIndexTemplates } from '../store/templates.ts';
 import { createContextWriter, type ContextWriter } from '../store/writer.ts';
 import { createDeadLetterSink, type EsDeadLetterSink } from '../store/dead-letter.ts';
 import { loadRecentContexts, sweepStaleOpen } from '../store/restore.ts';
-import { restoreContexts } from '../cluster/restore.ts';
+import { restoreContexts, snapshotText } from '../cluster/restore.ts';
 import { StaleSweeper } from '../store/sweeper.ts';
 import { Checkpointer } from '../store/checkpoint.ts';
 import { Normalizer } from '../normalize/index.ts';
@@ -112,9 +112,9 @@ export interface BuiltPipeline {
   /** contexts taken back from Elasticsearch at start-up, and stale open ones closed */
   restored: { contexts: number; swept: number };
   detections: DetectionEngine;
-  /** the restart checkpoint of the labeler and detection memory (`<prefix>-state`), and whether one was taken back */
+  /** the restart checkpoint of the labeler, detection and clusterer session memory (`<prefix>-state`), and what was taken back */
   checkpoint: Checkpointer;
-  resumed: { labeler: boolean; detections: boolean };
+  resumed: { labeler: boolean; detections: boolean; cluster: boolean };
   /** closes documents left open by another instance while this one runs (live input with a sweep interval) */
   sweeper?: StaleSweeper;
   /** deletion of daily indices past --retention (or ILM's) */
@@ -170,13 +170,17 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
   const checkpoint = new Checkpointer({ client, prefix: cfg.indexPrefix, intervalMs: cfg.checkpointInterval, refresh: opts.refresh });
   checkpoint.add({ name: 'labeler', snapshot: () => labeler.snapshot() });
   checkpoint.add({ name: 'detections', snapshot: () => detections.snapshot() });
-  const resumed = { labeler: false, detections: false };
+  checkpoint.add({ name: 'cluster', snapshot: () => snapshotText(cluster) });
+  const resumed = { labeler: false, detections: false, cluster: false };
   if (opts.restore !== false) {
     const openHorizonMs = Math.max(cfg.contextMaxAge, BACKGROUND_WINDOW_MS);
     const { docs, watermark } = await loadRecentContexts(client, cfg.indexPrefix, { openHorizonMs, closedHorizonMs: cfg.contextIdle });
-    restored.contexts = restoreContexts(cluster, docs, opts.live ? watermark : undefined);
-    restored.swept = await sweepStaleOpen(client, cfg.indexPrefix, openHorizonMs, { refresh: opts.refresh });
     const ck = await checkpoint.load();
+    // the contexts first, then the clusterer's session memory on top of them (it refers to them by id)
+    const back = restoreContexts(cluster, docs, opts.live ? watermark : undefined, ck?.parts.cluster);
+    restored.contexts = back.contexts;
+    resumed.cluster = back.sessions;
+    restored.swept = await sweepStaleOpen(client, cfg.indexPrefix, openHorizonMs, { refresh: opts.refresh });
     if (ck) {
       // an event the checkpoint's memory already took in: stored before it was taken, and now
       // re-sent (its unit was not acknowledged) or a member of a restored context
@@ -189,7 +193,7 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
       };
       if (ck.parts.labeler !== undefined) resumed.labeler = labeler.restore(ck.parts.labeler, { covered });
       if (ck.parts.detections !== undefined) resumed.detections = detections.restore(ck.parts.detections, { covered });
-      log.info('took back the labeler and detection memory of the last checkpoint', { ...resumed, takenAt: new Date(ck.time).toISOString(), newestEvent: ck.newest === null ? null : new Date(ck.newest).toISOString() });
+      log.info('took back the labeler, detection and clusterer memory of the last checkpoint', { ...resumed, takenAt: new Date(ck.time).toISOString(), newestEvent: ck.newest === null ? null : new Date(ck.newest).toISOString() });
     }
     if (restored.contexts) log.info('took back contexts stored before the restart', { contexts: restored.contexts, open: docs.filter((d) => d.state === 'open').length, events: docs.reduce((n, d) => n + d.members.length, 0) });
   }

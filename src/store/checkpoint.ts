@@ -100,12 +100,15 @@ export class Checkpointer {
     return run;
   }
 
-  /** `<prefix>-state`: nothing in it is searched, so nothing is indexed */
+  /**
+   * `<prefix>-state`: nothing in it is searched, so nothing is indexed; one replica where there
+   * is a second node (a single node stays green, as with the other indices' default `0-1`)
+   */
   private async ensureIndex(): Promise<void> {
     if (this.ensured) return;
     const index = stateIndex(this.o.prefix);
     try {
-      await this.o.client.indices.create({ index, settings: { number_of_shards: 1 }, mappings: { dynamic: false, properties: { time: { type: 'date' }, newest: { type: 'date' } } } });
+      await this.o.client.indices.create({ index, settings: { number_of_shards: 1, auto_expand_replicas: '0-1' }, mappings: { dynamic: false, properties: { time: { type: 'date' }, newest: { type: 'date' } } } });
     } catch (e) {
       const type = (e as { meta?: { body?: { error?: { type?: string } } } }).meta?.body?.error?.type;
       if (type !== 'resource_already_exists_exception') throw e;

@@ -41,9 +41,9 @@ export interface Served {
 }
 
 /** Starts `kontext serve` and waits until its forward port accepts connections. */
-export async function serve(prefix: string, forwardPort: number, extra: string[] = [], timeoutMs = 90_000): Promise<Served> {
+export async function serve(prefix: string, forwardPort: number, extra: string[] = [], timeoutMs = 90_000, elasticsearchUrl = esUrl()): Promise<Served> {
   const proc = spawn(process.execPath, [BIN, 'serve', ...SERVE_FLAGS, '--forward-port', String(forwardPort), '--index-prefix', prefix, ...extra], {
-    cwd: ROOT, env: { ...process.env, ELASTICSEARCH_URL: esUrl() }, stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: ROOT, env: { ...process.env, ELASTICSEARCH_URL: elasticsearchUrl }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   const stderr: string[] = [];
   proc.stderr!.setEncoding('utf8');
