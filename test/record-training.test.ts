@@ -22,22 +22,27 @@ const row = (auditID: string, action: string | null, tier: TruthRow['tier'], use
 const cm = { resource: 'configmaps', namespace: 'team', name: 'c', apiVersion: 'v1' };
 const lease = { resource: 'leases', namespace: 'kube-system', name: 'kube-scheduler', apiGroup: 'coordination.k8s.io', apiVersion: 'v1' };
 
-test('training labels: a step\'s own reads and its cascade carry its first own write; a read-only step its first read; the rest background', () => {
+test('training labels: a step\'s own reads and its cascade carry its first own write; a read-only step its first read; discovery and the rest background', () => {
   const events = [
+    { ...ev('disc', 5, 'alice', 'get', undefined), requestURI: '/apis/apps/v1' }, // kubectl's discovery before the command
     ev('get', 10, 'alice', 'get', cm), // kubectl apply reads before it writes
     ev('create', 20, 'alice', 'create', cm),
     ev('patch', 25, 'alice', 'patch', cm), // a later write does not replace the first
     ev('ctrl', 30, 'system:serviceaccount:kube-system:x', 'update', cm),
+    { ...ev('disc2', 35, 'bob', 'get', undefined), requestURI: '/api/v1' },
     ev('list', 40, 'bob', 'list', { resource: 'pods', namespace: 'team', apiVersion: 'v1' }),
     ev('lease', 50, 'system:kube-scheduler', 'update', lease),
     ev('orphan', 60, 'system:x', 'update', cm), // names an action whose own requests are not in the log
   ];
   const truth = new Map([
+    row('disc', 'r01/s01', 'own', 'alice'), row('disc2', 'r01/s02', 'own', 'bob'),
     row('get', 'r01/s01', 'own', 'alice'), row('create', 'r01/s01', 'own', 'alice'), row('patch', 'r01/s01', 'own', 'alice'),
     row('ctrl', 'r01/s01', 'cascade', 'alice'), row('list', 'r01/s02', 'own', 'bob'), row('lease', null, 'background', 'system:kube-scheduler'),
     row('orphan', 'r01/s09', 'cascade', 'carol'),
   ]);
   const l = labelRun('r01', events, truth);
+  assert.deepEqual(l.get('disc'), { label: 'background discovery', context: 'bg:r01' }, 'discovery is background whoever sends it');
+  assert.deepEqual(l.get('disc2'), { label: 'background discovery', context: 'bg:r01' }, 'and never a read-only step\'s trigger');
   assert.deepEqual(l.get('get'), { label: 'create configmaps', context: 'r01/s01' });
   assert.deepEqual(l.get('create'), { label: 'create configmaps', context: 'r01/s01' });
   assert.deepEqual(l.get('patch'), { label: 'create configmaps', context: 'r01/s01' });

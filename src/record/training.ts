@@ -8,7 +8,10 @@
  * - label: an action's events carry the operation of its trigger (the step's first own write,
  *   or its first own request when it wrote nothing), as the simulator labels cascades;
  *   background events the background kind the inference rules give them (`background other`
- *   when no rule matches).
+ *   when no rule matches). Requests the rules claim from anyone, people included (discovery,
+ *   health checks: a client refreshing its discovery cache before a command is not the
+ *   command), are background whatever step sent them, as the simulator labels them and as the
+ *   label stage treats them; they are never a step's trigger.
  * Labels are derived from the run as recorded (RequestResponse), then the run is rendered under
  * each requested audit policy in turn: the same request keeps its label at every level, and a
  * trigger a policy drops (or logs without bodies) still names its step's operation.
@@ -43,9 +46,10 @@ export function labelRun(run: string, events: readonly AuditEvent[], truth: Read
   const sorted = [...events].sort((a, b) => eventTime(a) - eventTime(b));
   // the trigger of each action: its first own write, else its first own request
   const trigger = new Map<string, { ev: AuditEvent; write: boolean }>();
+  const anyone = (e: AuditEvent) => rules.match(e)?.rule.anyUser === true;
   for (const e of sorted) {
     const t = truth.get(e.auditID);
-    if (!t?.action || t.tier !== 'own' || e.stage !== 'ResponseComplete') continue;
+    if (!t?.action || t.tier !== 'own' || e.stage !== 'ResponseComplete' || anyone(e)) continue;
     const write = WRITES.has(e.verb);
     const cur = trigger.get(t.action);
     if (!cur || (write && !cur.write)) trigger.set(t.action, { ev: e, write });
@@ -54,7 +58,7 @@ export function labelRun(run: string, events: readonly AuditEvent[], truth: Read
   for (const e of sorted) {
     if (out.has(e.auditID)) continue; // a watch's two stages share one request
     const t = truth.get(e.auditID);
-    const trig = t?.action ? trigger.get(t.action) : undefined;
+    const trig = t?.action && !anyone(e) ? trigger.get(t.action) : undefined;
     out.set(e.auditID, t?.action && trig
       ? { label: opLabel(trig.ev), context: t.action }
       : { label: `background ${rules.match(e)?.kind ?? 'other'}`, context: `bg:${run}` });
