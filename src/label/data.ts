@@ -89,13 +89,14 @@ export interface EventSource {
  * traffic is logged under each policy in turn, `policyBlockMs` of simulated time each, so
  * every time range (training, validation, test) holds every audit level.
  */
-export async function simulatedSource(opts: { seed: number; durationMs: number; policies?: readonly string[]; policyBlockMs?: number }): Promise<EventSource> {
+export async function simulatedSource(opts: { seed: number; durationMs: number; policies?: readonly string[]; policyBlockMs?: number; start?: number }): Promise<EventSource> {
   const { simulate } = await import('../simulate/index.ts');
   const policies = opts.policies ?? [];
+  const start = opts.start ?? SIM_START;
   if (!policies.length) {
     return {
-      events: () => inEventTimeOrder(simulate({ seed: opts.seed, durationMs: opts.durationMs, start: SIM_START })),
-      span: () => ({ from: SIM_START, to: SIM_START + opts.durationMs }),
+      events: () => inEventTimeOrder(simulate({ seed: opts.seed, durationMs: opts.durationMs, start: start })),
+      span: () => ({ from: start, to: start + opts.durationMs }),
       describe: `simulated seed ${opts.seed}, ${(opts.durationMs / 60_000).toFixed(0)} min`,
     };
   }
@@ -103,16 +104,32 @@ export async function simulatedSource(opts: { seed: number; durationMs: number; 
   const resolved = policies.map((p) => policyByName(p));
   const block = opts.policyBlockMs ?? 300_000;
   function* logged(): Generator<AuditEvent> {
-    for (const ev of simulate({ seed: opts.seed, durationMs: opts.durationMs, start: SIM_START, policy: 'request-response' })) {
-      const i = Math.floor((Date.parse(ev.requestReceivedTimestamp) - SIM_START) / block) % resolved.length;
+    for (const ev of simulate({ seed: opts.seed, durationMs: opts.durationMs, start: start, policy: 'request-response' })) {
+      const i = Math.floor((Date.parse(ev.requestReceivedTimestamp) - start) / block) % resolved.length;
       const out = applyPolicy(resolved[Math.max(0, i)]!, ev);
       if (out) yield out;
     }
   }
   return {
     events: () => inEventTimeOrder(logged()),
-    span: () => ({ from: SIM_START, to: SIM_START + opts.durationMs }),
+    span: () => ({ from: start, to: start + opts.durationMs }),
     describe: `simulated seed ${opts.seed}, ${(opts.durationMs / 60_000).toFixed(0)} min, logged under ${policies.join(', ')} in turns of ${(block / 60_000).toFixed(0)} min`,
+  };
+}
+
+/**
+ * Sources one after another, as one stream: each must start after the previous one ended (a
+ * source that would overlap throws), so event time stays ordered across them.
+ */
+export function concatSources(sources: readonly EventSource[]): EventSource {
+  if (!sources.length) throw new Error('concatSources: no sources');
+  for (let i = 1; i < sources.length; i++) {
+    if (sources[i]!.span().from < sources[i - 1]!.span().to) throw new Error(`concatSources: ${sources[i]!.describe} starts before ${sources[i - 1]!.describe} ends`);
+  }
+  return {
+    *events() { for (const s of sources) yield* s.events(); },
+    span: () => ({ from: sources[0]!.span().from, to: sources[sources.length - 1]!.span().to }),
+    describe: sources.map((s) => s.describe).join(', then '),
   };
 }
 

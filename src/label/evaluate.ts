@@ -73,3 +73,43 @@ export async function evaluateLabeler(opts: EvaluateOptions): Promise<EvaluateRe
     metrics: computeMetrics(rows, sizes),
   };
 }
+
+/** Per-level label scores of one model: each case's events (annotated with their truth) through the label stage. */
+export interface LevelScore { data: string; level: string; events: number; macroF1: number; macroF1Trigger: number; accuracy: number; eventsPerSecond: number }
+
+/** The audit levels and mixed policies labels are scored at (as `kontext evaluate` scores contexts). */
+export const LABEL_LEVELS: readonly { level: string; policy: string }[] = [
+  { level: 'Metadata', policy: 'metadata' },
+  { level: 'Request', policy: 'request' },
+  { level: 'RequestResponse', policy: 'request-response' },
+  { level: 'kubeadm-gke-default', policy: 'kubeadm-gke-default' },
+  { level: 'k8s-docs-example', policy: 'k8s-docs-example' },
+];
+
+/**
+ * Label macro-F1 of `modelDir` at every level: the runs of a recorded corpus's `split`
+ * (each rendered under the level, labels derived from its truth as for training) and the
+ * simulator's `seed` (logged under the level).
+ */
+export async function evaluateLevels(opts: { modelDir: string; backend: BackendChoice; corpus?: string; split?: 'train' | 'test' | 'all'; seed?: number; durationMs?: number; levels?: readonly string[]; log: (m: string) => void }): Promise<LevelScore[]> {
+  const out: LevelScore[] = [];
+  const levels = LABEL_LEVELS.filter((l) => !opts.levels || opts.levels.includes(l.level));
+  const score = async (data: string, level: string, events: KEvent[]) => {
+    const r = await evaluateLabeler({ modelDir: opts.modelDir, seed: 0, durationMs: 0, events, backend: opts.backend, log: () => {} });
+    const m = r.metrics;
+    out.push({ data, level, events: m.events, macroF1: m.macroF1, macroF1Trigger: m.macroF1Trigger, accuracy: m.accuracy, eventsPerSecond: Math.round(r.eventsPerSecond) });
+    opts.log(`${data} ${level}: ${m.events} events, macro-F1 ${m.macroF1} (trigger ${m.macroF1Trigger}), accuracy ${m.accuracy}`);
+  };
+  if (opts.corpus) {
+    const { trainingEvents } = await import('../record/training.ts');
+    const split = opts.split ?? 'test';
+    for (const l of levels) await score(`recorded ${split}`, l.level, toKEvents(await trainingEvents(opts.corpus, split, () => {}, [l.policy])));
+  }
+  if (opts.seed !== undefined) {
+    for (const l of levels) {
+      const src = await simulatedSource({ seed: opts.seed, durationMs: opts.durationMs ?? 1_800_000, policies: [l.policy] });
+      await score(`simulator seed ${opts.seed}`, l.level, [...src.events()]);
+    }
+  }
+  return out;
+}

@@ -11,7 +11,7 @@ import type { KEvent, LabeledEvent, LabelStage } from '../types/pipeline.ts';
 import { Progress } from '../util/progress.ts';
 import { loadTf, type BackendChoice, type Tf } from './backend.ts';
 import { FEATURE_VERSION, loadBundle, saveBundle, type LabelerConfig, type ModelBundle } from './bundle.ts';
-import { arraySource, simulatedSource, timeBoundaries, truthOf, type Truth } from './data.ts';
+import { arraySource, concatSources, SIM_START, simulatedSource, timeBoundaries, truthOf, type EventSource, type Truth } from './data.ts';
 import { computeMetrics, type LabelMetrics, type Scored } from './metrics.ts';
 import { buildTrainingModel, SequenceModel, type Architecture } from './model.ts';
 import { Preprocessor } from './prepare.ts';
@@ -32,8 +32,14 @@ export interface TrainOptions {
   /** audit policies the simulated traffic is logged under, in turns of `policyBlockMs` (every split sees every policy) */
   policies: string[];
   policyBlockMs: number;
-  /** use these events instead of simulating (tests, --input) */
+  /** use these events instead of simulating (tests, --input, a recorded corpus) */
   events?: KEvent[];
+  /**
+   * simulated seeds to train on as well as `events` (each `durationMs` long, logged under
+   * `policies`, one after another, all before the given events); the split shares then cut the
+   * given events only, so validation and test are theirs and all simulated traffic trains
+   */
+  seeds?: number[];
   epochs: number;
   patience: number;
   window: number;
@@ -52,7 +58,7 @@ export interface TrainOptions {
   rulePrecision: number;
   minTokenCount: number;
   maxObjects: number;
-  /** start from this model's weights (same data, so the same vocabulary) instead of a fresh initialization */
+  /** start from this model's weights (same architecture; tokens and classes it lacks start fresh) instead of a fresh initialization */
   initFrom?: string;
   /** stop an epoch after this many batches (tests) */
   maxBatchesPerEpoch?: number;
@@ -67,6 +73,9 @@ export const TRAIN_DEFAULTS: Omit<TrainOptions, 'out' | 'log'> = {
   rulePrecision: 0.995, minTokenCount: 2, maxObjects: 50_000,
 };
 
+/** simulated time between the traffic of two seeds (relational state of one never reaches the next) */
+const SEED_GAP_MS = 3_600_000;
+
 export interface RuleStats { matched: number; correct: number; precision: number; kept: boolean }
 
 export interface TrainResult {
@@ -78,7 +87,7 @@ export interface TrainResult {
 export interface TrainMetrics {
   command?: string;
   backend: string;
-  data: { source: string; seed?: number; durationMs?: number; policies?: string[]; events: number; modelEvents: number; splits: Record<string, { events: number; modelEvents: number; from: string | null; to: string | null }> };
+  data: { source: string; seed?: number; seeds?: number[]; durationMs?: number; policies?: string[]; events: number; modelEvents: number; splits: Record<string, { events: number; modelEvents: number; from: string | null; to: string | null }> };
   rules: Record<string, RuleStats>;
   model: { window: number; stride: number; architecture: Architecture; parameters: number; tokens: number; labels: number };
   training: { epochs: number; bestEpoch: number; seconds: number; history: { epoch: number; loss: number; valMacroF1: number; valAccuracy: number; seconds: number }[] };
@@ -114,6 +123,50 @@ export function pruneRules(events: Iterable<KEvent>, until: number, minPrecision
     s.kept = s.matched === 0 || s.correct / s.matched >= minPrecision;
   }
   return { rules: new RuleSet(RULES.filter((r) => stats[r.name]!.kept)), stats, events: i };
+}
+
+/**
+ * Starts a fresh training model from an earlier model of the same architecture whose vocabulary
+ * may differ: the recurrent layers are copied whole, the embedding and wide rows of the feature
+ * tokens both vocabularies hold and the output columns of the classes both hold are copied; new
+ * tokens and classes keep their fresh initialization.
+ */
+export function warmStart(tf: Tf, model: import('@tensorflow/tfjs').LayersModel, vocab: Vocab, init: ModelBundle): { tokens: number; labels: number } {
+  const oldTok = new Map(init.vocab.tokens.map((t, i) => [t, i]));
+  const oldLab = new Map(init.vocab.labels.map((l, i) => [l, i]));
+  const tok = vocab.tokens.map((t) => oldTok.get(t) ?? -1);
+  const lab = vocab.labels.map((l) => oldLab.get(l) ?? -1);
+  const src = init.model.model;
+  const arrays = (ws: import('@tensorflow/tfjs').Tensor[]) => ws.map((w) => ({ data: w.dataSync() as Float32Array, shape: w.shape as number[] }));
+  for (const layer of model.layers) {
+    const fresh = layer.getWeights();
+    if (!fresh.length) continue;
+    let from;
+    try { from = arrays(src.getLayer(layer.name).getWeights()); } catch { throw new Error(`--init: the model has no layer ${layer.name}; the architectures differ`); }
+    const to = arrays(fresh).map((a) => ({ data: Float32Array.from(a.data), shape: a.shape }));
+    if (from.length !== to.length) throw new Error(`--init: layer ${layer.name} differs`);
+    to.forEach((w, k) => {
+      const o = from[k]!;
+      if (layer.name === 'embed' && w.shape.length === 2) { // [V, E]: rows by token
+        const E = w.shape[1]!;
+        tok.forEach((r, i) => { if (r >= 0) w.data.set(o.data.subarray(r * E, (r + 1) * E), i * E); });
+      } else if ((layer.name === 'wide' || layer.name === 'deep') && w.shape.length === 2) { // [V | 2U, C]: columns by class, wide rows by token
+        const C = w.shape[1]!; const Co = o.shape[1]!;
+        for (let i = 0; i < w.shape[0]!; i++) {
+          const r = layer.name === 'wide' ? tok[i]! : i;
+          if (r < 0) continue;
+          lab.forEach((c, j) => { if (c >= 0) w.data[i * C + j] = o.data[r * Co + c]!; });
+        }
+      } else if ((layer.name === 'wide' || layer.name === 'deep') && w.shape.length === 1) { // bias [C]
+        lab.forEach((c, j) => { if (c >= 0) w.data[j] = o.data[c]!; });
+      } else {
+        if (w.shape.join() !== o.shape.join()) throw new Error(`--init: layer ${layer.name} has shape ${o.shape} where this model has ${w.shape}; the architectures differ`);
+        w.data.set(o.data);
+      }
+    });
+    layer.setWeights(to.map((w) => tf.tensor(w.data, w.shape)));
+  }
+  return { tokens: tok.filter((r) => r >= 0).length, labels: lab.filter((c) => c >= 0).length };
 }
 
 /** Labels a residual sequence with grid windows + flush, exactly as the live stage does. */
@@ -167,8 +220,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const started = Date.now();
   const { tf, backend } = await loadTf(opts.backend);
   const log = opts.log;
-  const source = opts.events ? arraySource(opts.events) : await simulatedSource({ seed: opts.seed, durationMs: opts.durationMs, policies: opts.policies, policyBlockMs: opts.policyBlockMs });
-  const bounds = timeBoundaries(source.span(), opts.splits);
+  const simulated = (seed: number, k: number) => simulatedSource({ seed, durationMs: opts.durationMs, policies: opts.policies, policyBlockMs: opts.policyBlockMs, start: SIM_START + k * (opts.durationMs + SEED_GAP_MS) });
+  let source: EventSource; let bounds: [number, number][];
+  if (opts.events && opts.seeds?.length) {
+    const given = arraySource(opts.events, 'the given events');
+    source = concatSources([...(await Promise.all(opts.seeds.map(simulated))), given]);
+    bounds = timeBoundaries(given.span(), opts.splits);
+  } else {
+    source = opts.events ? arraySource(opts.events) : await simulated(opts.seed, 0);
+    bounds = timeBoundaries(source.span(), opts.splits);
+  }
   const partOf = (t: number) => bounds.findIndex(([a, b]) => t >= a && t < b);
   log(`data: ${source.describe}; time-contiguous splits ${opts.splits.join('/')} (train/validation/test)`);
 
@@ -234,9 +295,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const model = buildTrainingModel(tf, arch, V, C, opts.seed);
   if (opts.initFrom) {
     const init = await loadBundle(tf, opts.initFrom);
-    if (JSON.stringify(init.vocab.toJSON()) !== JSON.stringify(vocab.toJSON())) throw new Error(`--init ${opts.initFrom}: its vocabulary differs from this data's; train from scratch`);
-    model.setWeights(init.model.model.getWeights());
-    log(`starting from the weights of ${opts.initFrom}`);
+    const kept = warmStart(tf, model, vocab, init);
+    log(`starting from the weights of ${opts.initFrom}: ${kept.tokens}/${vocab.size} feature tokens and ${kept.labels}/${vocab.numLabels} classes carried over`);
   }
   const lossFn = (yTrue: import('@tensorflow/tfjs').Tensor, yPred: import('@tensorflow/tfjs').Tensor) =>
     tf.tidy(() => tf.mean(tf.neg(tf.sum(tf.mul(yTrue, tf.log(tf.clipByValue(yPred, 1e-7, 1))), -1))));
@@ -337,7 +397,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const metrics: TrainMetrics = {
     command: opts.command, backend,
     data: {
-      source: source.describe, seed: opts.events ? undefined : opts.seed, durationMs: opts.events ? undefined : opts.durationMs, policies: opts.events ? undefined : opts.policies, events: total, modelEvents: ids.length,
+      source: source.describe, seed: opts.events ? undefined : opts.seed, seeds: opts.events && opts.seeds?.length ? opts.seeds : undefined,
+      durationMs: opts.events && !opts.seeds?.length ? undefined : opts.durationMs, policies: opts.policies, events: total, modelEvents: ids.length,
       splits: Object.fromEntries((['train', 'validation', 'test'] as const).map((k, p) => {
         const [a, b] = [[trA, trB], [vaA, vaB], [teA, teB]][p]!;
         const [from, to] = bounds[p]!;

@@ -37,6 +37,8 @@ export const command: Command = {
     { flag: 'input', help: 'Train on this JSONL(.gz) of annotated audit events instead of simulating.' },
     { flag: 'corpus', help: 'Train on a recorded corpus (e.g. datasets/recorded) instead of simulating: the runs of --split, with their ground truth.' },
     { flag: 'split', help: 'Runs of the --corpus to train on: train (recorded first; the test runs stay held out for kontext evaluate), test, or all.', default: 'train' },
+    { flag: 'seeds', help: 'With --corpus: also train on simulated traffic of these seeds (comma-separated, each --duration long, logged under --policies), laid before the corpus; the --splits shares then cut the corpus only.' },
+    { flag: 'splits', help: 'Train, validation and test shares of the data\'s time (comma-separated).', default: d.splits.join(',') },
     { flag: 'policies', help: 'Audit policies or levels the simulated traffic is logged under, in turns (comma-separated; "none": the simulator\'s own levels).', default: d.policies.join(',') },
     { flag: 'policy-block', help: 'Simulated time each policy logs before the next one takes over.', default: '5m' },
     { flag: 'epochs', help: 'Maximum epochs.', default: String(d.epochs) },
@@ -49,7 +51,7 @@ export const command: Command = {
     { flag: 'learning-rate', help: 'Adam learning rate.', default: String(d.learningRate) },
     { flag: 'max-minutes', help: 'Stop training after this many minutes (keeps the best epoch).', default: String(d.maxMinutes) },
     { flag: 'backend', help: 'TensorFlow.js backend: auto, tensorflow, wasm, cpu.', default: 'auto' },
-    { flag: 'init', help: 'Continue from the weights of this model directory (trained on the same data).' },
+    { flag: 'init', help: 'Start from the weights of this model directory (same architecture; feature tokens and classes it does not know start fresh).' },
   ],
   usesConfig: false,
   async run(args) {
@@ -66,21 +68,27 @@ export const command: Command = {
     if (!corpus && f.split !== undefined) throw new UsageError('--split applies only with --corpus');
     const split = flagString(f, 'split') ?? 'train';
     if (split !== 'train' && split !== 'test' && split !== 'all') throw new UsageError(`--split: train, test or all, got ${JSON.stringify(split)}`);
-    let events = input ? toKEvents(await readAuditFile(input)) : undefined;
-    if (corpus) {
-      const { trainingEvents } = await import('../../record/training.ts');
-      const audits = await trainingEvents(corpus, split, (m) => process.stderr.write(m + '\n'));
-      if (!audits.length) throw new UsageError(`--corpus ${corpus}: no runs of the ${split} split`);
-      events = toKEvents(audits);
-    }
     const seed = flagNumber(f, 'seed', d.seed, { int: true });
     const durationMs = parseDurationFlag(flagString(f, 'duration'), d.durationMs);
     const pol = flagString(f, 'policies') ?? d.policies.join(',');
     const policies = pol === 'none' ? [] : pol.split(',').map((p) => p.trim()).filter(Boolean);
+    const seedList = flagString(f, 'seeds');
+    if (seedList !== undefined && !corpus) throw new UsageError('--seeds applies only with --corpus (use --seed without it)');
+    const seeds = seedList === undefined ? undefined : seedList.split(',').map((x) => Number(x.trim()));
+    if (seeds && (!seeds.length || seeds.some((x) => !Number.isInteger(x)))) throw new UsageError('--seeds: expected integers, e.g. 1,13');
+    const splits = (flagString(f, 'splits') ?? d.splits.join(',')).split(',').map((x) => Number(x.trim()));
+    if (splits.length !== 3 || splits.some((x) => !Number.isFinite(x) || x < 0) || Math.abs(splits[0]! + splits[1]! + splits[2]! - 1) > 1e-6 || splits[0]! <= 0) throw new UsageError('--splits: three shares that add up to 1, e.g. 0.8,0.1,0.1');
+    let events = input ? toKEvents(await readAuditFile(input)) : undefined;
+    if (corpus) {
+      const { trainingEvents } = await import('../../record/training.ts');
+      const audits = await trainingEvents(corpus, split, (m) => process.stderr.write(m + '\n'), policies);
+      if (!audits.length) throw new UsageError(`--corpus ${corpus}: no runs of the ${split} split`);
+      events = toKEvents(audits);
+    }
     const policyBlockMs = parseDurationFlag(flagString(f, 'policy-block'), d.policyBlockMs, 'policy-block');
     const started = Date.now();
     const result = await train({
-      ...d, out: flagString(f, 'out') ?? 'models/default', seed, durationMs, events, policies, policyBlockMs,
+      ...d, out: flagString(f, 'out') ?? 'models/default', seed, seeds, durationMs, events, policies, policyBlockMs, splits: splits as [number, number, number],
       epochs: flagNumber(f, 'epochs', d.epochs, { int: true, min: 1 }),
       patience: flagNumber(f, 'patience', d.patience, { int: true, min: 1 }),
       window, stride, units, embed: flagNumber(f, 'embed', d.embed, { int: true, min: 1 }),
@@ -95,7 +103,7 @@ export const command: Command = {
     const m = result.metrics;
     process.stdout.write([
       `model written to ${result.dir} in ${((Date.now() - started) / 1000).toFixed(0)}s`,
-      `test (last ${(d.splits[2] * 100).toFixed(0)}% of simulated time, streaming): macro-F1 ${m.test.macroF1} all labels, ${m.test.macroF1Trigger} trigger labels; accuracy ${m.test.accuracy}`,
+      `test (last ${(splits[2]! * 100).toFixed(0)}% of the data's time, streaming): macro-F1 ${m.test.macroF1} all labels, ${m.test.macroF1Trigger} trigger labels; accuracy ${m.test.accuracy}`,
       '',
     ].join('\n'));
   },
