@@ -660,7 +660,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       // apply GETs the object first, rollout undo lists ReplicaSets), a retry of the same
       // request, or the next request of one helm release (same namespace)
       if (trig && !(c.triggerUser === undefined
-        ? c.firstUser === user && t - (c.userLast.get(user) ?? -Infinity) <= burstMs
+        ? c.firstUser === user && !c.changes && t - (c.userLast.get(user) ?? -Infinity) <= burstMs
         : c.triggerUser === user && (c.triggerKey === tk
           ? t - c.lastTrigger <= burstMs && c.triggerRequest === requestOf(e.audit) // the same request again (a retry)
           : multi && c.triggerNs === ns && t - (c.userLast.get(user) ?? -Infinity) <= burstMs))) continue;
