@@ -44,14 +44,24 @@ for (const d of recordedRuns(o.dir!)) {
   for (const s of m.steps ?? []) commands.set(`${run}/${s.id}`, String(s.command ?? ''));
 }
 
-const labeler = await createLabeler({ modelDir: o.model });
-const run = await runContexts(c.records, labeler);
+// one pipeline per stream (recordings made side by side on several clusters are separate streams), as evaluate does
+const truth = await c.truth();
+const records: AuditEvent[] = [];
+const run = { docs: [] as ContextDoc[] };
+for (const st of c.streams) {
+  const recs: AuditEvent[] = [];
+  for await (const r of st.records() as AsyncIterable<AuditEvent>) recs.push(r);
+  const labeler = await createLabeler({ modelDir: o.model });
+  const r = await runContexts(recs, labeler);
+  run.docs.push(...r.docs);
+  records.push(...recs);
+}
 const audit = new Map<string, AuditEvent>();
-for (const r of c.records as AuditEvent[]) audit.set(r.auditID, r);
+for (const r of records) audit.set(r.auditID, r);
 
 const ctxOf = new Map<string, ContextDoc>();
 for (const d of run.docs) for (const m of d.members) ctxOf.set(m.auditID, d);
-const truthOf = (id: string) => { const t = c.truth.events.get(id); return t?.action && t.core ? t.action : `bg:${t?.user ?? '?'}`; };
+const truthOf = (id: string) => { const t = truth.events.get(id); return t?.action && t.core ? t.action : `bg:${t?.user ?? '?'}`; };
 
 function who(u: string | undefined): string {
   const cls = userClass(u);
@@ -80,7 +90,7 @@ function where(d: ContextDoc | undefined, self: string): string {
 
 // per action: best-Jaccard context, missing and extra events, J loss shared out over them
 const members = new Map<string, string[]>();
-for (const [id, t] of c.truth.events) { const k = truthOf(id); if (!t.action || !t.core) continue; (members.get(k) ?? members.set(k, []).get(k)!).push(id); }
+for (const [id, t] of truth.events) { const k = truthOf(id); if (!t.action || !t.core) continue; (members.get(k) ?? members.set(k, []).get(k)!).push(id); }
 const lossBy = new Map<string, { loss: number; n: number }>();
 const rows: { action: string; j: number; miss: number; extra: number; why: string }[] = [];
 for (const [action, ids] of members) {
@@ -90,7 +100,7 @@ for (const [action, ids] of members) {
   for (const [d, n] of per) { if (!d) continue; const j = n / (ids.length + d.members.length - n); if (j > bestJ) { bestJ = j; best = d; } }
   const miss = ids.filter((id) => ctxOf.get(id) !== best);
   const set = new Set(ids);
-  const extra = best ? best.members.map((m) => m.auditID).filter((id) => !set.has(id) && c.truth.events.has(id)) : [];
+  const extra = best ? best.members.map((m) => m.auditID).filter((id) => !set.has(id) && truth.events.has(id)) : [];
   const loss = 1 - bestJ;
   const bad = miss.length + extra.length;
   const kinds = new Map<string, number>();
@@ -102,7 +112,7 @@ for (const [action, ids] of members) {
 }
 const total = [...members.keys()].length;
 const meanJ = rows.reduce((s, r) => s + r.j, 0) / total;
-const official = scoreContexts(c.truth, run.docs);
+const official = scoreContexts(truth, run.docs);
 console.log(`${c.variant} @ ${c.level}: ${total} actions, trigger-action mean best J ${meanJ.toFixed(3)} (loss ${(1 - meanJ).toFixed(3)}); J trig ${official.partition.trigger.jaccard.toFixed(3)}, whole ${official.whole}, users ctx ${official.users.filter((u) => u.user !== '(others)').reduce((n, u) => n + u.predicted, 0)}`);
 console.log('\nloss (J points over all actions) by kind of misplaced event:');
 for (const [k, v] of [...lossBy].sort((a, b) => b[1].loss - a[1].loss).slice(0, Number(o.top))) {
@@ -136,7 +146,7 @@ if (o.show) {
 const started = new Map<string, ContextDoc[]>();
 for (const d of run.docs) {
   if (d.label.startsWith('background ')) continue;
-  const t = c.truth.events.get(d.trigger.auditID);
+  const t = truth.events.get(d.trigger.auditID);
   const k = t?.action && t.core ? t.action : `(no action: ${sig(d.trigger.auditID)})`;
   (started.get(k) ?? started.set(k, []).get(k)!).push(d);
 }
