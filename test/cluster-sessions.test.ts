@@ -106,3 +106,77 @@ test('kubectl label does not take a rollout over; kubectl set image does', async
     assert.equal(contextOf(docs, rsUpdate) === contextOf(docs, create), !takesOver, manager);
   }
 });
+
+/** the shipped sessionGapMs: one kubectl command's requests on one object come closer than this */
+const GAP = 100;
+const DEPLOY = { resource: 'deployments', apiGroup: 'apps', namespace: 'web', name: 'web' };
+
+test('command-follow-up: a read and the patch of one object within sessionGapMs are one command whatever their labels, not past it', async () => {
+  for (const [gap, one] of [[GAP, true], [GAP + 1, false]] as const) {
+    const get = ev({ time: T0, label: 'get-list configmaps', verb: 'get', ref: { resource: 'configmaps', namespace: 'web', name: 'cfg' } });
+    const patch = withUri(ev({ time: T0 + gap, label: 'patch-update configmaps', verb: 'patch', ref: { resource: 'configmaps', namespace: 'web', name: 'cfg' } }), '/api/v1/namespaces/web/configmaps/cfg?fieldManager=kubectl-label');
+    const docs = await replay([get, patch]);
+    assert.equal(contextOf(docs, get) === contextOf(docs, patch), one, `gap ${gap} ms`);
+  }
+});
+
+test('command-follow-up: rollout status reads its object and watches it by field selector: one command; another object is not', async () => {
+  for (const [name, one] of [['web', true], ['api', false]] as const) {
+    const get = ev({ time: T0, label: 'get-list apps/deployments', verb: 'get', ref: DEPLOY });
+    const watch = withUri(ev({ time: T0 + 10, label: 'watch-collection apps/deployments', verb: 'watch', ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'web' } }),
+      `/apis/apps/v1/namespaces/web/deployments?fieldSelector=metadata.name%3D${name}&watch=true`);
+    const docs = await replay([get, watch]);
+    assert.equal(contextOf(docs, get) === contextOf(docs, watch), one, name);
+  }
+});
+
+test('reads-cause-nothing: the controller\'s work follows the change, not a later read of the changed object', async () => {
+  const label = 'patch-update apps/deployments';
+  const change = withUri(ev({ time: T0, label, verb: 'patch', ref: DEPLOY }), '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-set');
+  // `kubectl rollout status` three seconds later, labelled like the change
+  const read = ev({ time: T0 + 3_000, label, verb: 'get', ref: DEPLOY });
+  const status = ev({ time: T0 + 3_100, label, user: DC, verb: 'update', ref: { ...DEPLOY, subresource: 'status' } });
+  const docs = await replay([change, read, status]);
+  assert.notEqual(contextOf(docs, read), contextOf(docs, change), 'a read well after the change is the next command');
+  assert.equal(contextOf(docs, status), contextOf(docs, change));
+});
+
+test('a person\'s read of what they just changed stays in the change within sessionGapMs, and is their next command past it', async () => {
+  const label = 'patch-update apps/deployments';
+  for (const [gap, one] of [[GAP, true], [GAP + 1, false]] as const) {
+    const change = withUri(ev({ time: T0, label, verb: 'patch', ref: DEPLOY }), '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-set');
+    const read = ev({ time: T0 + gap, label, verb: 'get', ref: { ...DEPLOY, name: undefined } });
+    read.audit.objectRef = { resource: 'deployments', apiGroup: 'apps', namespace: 'web', name: 'web' };
+    read.audit.requestURI = '/apis/apps/v1/namespaces/web/deployments/web';
+    const docs = await replay([change, read]);
+    assert.equal(contextOf(docs, read) === contextOf(docs, change), one, `gap ${gap} ms`);
+  }
+});
+
+test('a retry is the same request again; another change of the same object soon after is the next command', async () => {
+  const label = 'patch-update apps/deployments';
+  const scale = withUri(ev({ time: T0, label, verb: 'patch', ref: DEPLOY }), '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-patch');
+  const retry = withUri(ev({ time: T0 + 600, label, verb: 'patch', ref: DEPLOY }), '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-patch');
+  const setImage = withUri(ev({ time: T0 + 1_200, label, verb: 'patch', ref: DEPLOY }), '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-set');
+  const docs = await replay([scale, retry, setImage]);
+  assert.equal(contextOf(docs, retry), contextOf(docs, scale));
+  assert.notEqual(contextOf(docs, setImage), contextOf(docs, scale));
+});
+
+test('helm history and helm list read: the install\'s cascade stays with the install, each read is its own command', async () => {
+  const install = helmCommand(T0, 1, 'create secrets');
+  const history = withUri(ev({ time: T0 + 10_000, label: 'create secrets', user: 'ci', userAgent: HELM, verb: 'list', ref: { resource: 'secrets', namespace: 'shop' } }), '/api/v1/namespaces/shop/secrets?labelSelector=name%3Dweb%2Cowner%3Dhelm');
+  const list = withUri(ev({ time: T0 + 15_000, label: 'create secrets', user: 'ci', userAgent: HELM, verb: 'list', ref: { resource: 'secrets', namespace: 'shop' } }), '/api/v1/namespaces/shop/secrets?labelSelector=owner%3Dhelm');
+  const rs = ev({ time: T0 + 16_000, label: 'create secrets', user: DC, verb: 'update', ref: { resource: 'replicasets', apiGroup: 'apps', namespace: 'shop', name: 'web-6d4cf56db6' } });
+  const docs = await replay([...install, history, list, rs]);
+  const inst = contextOf(docs, install[1]!)!;
+  assert.notEqual(contextOf(docs, history), inst);
+  assert.notEqual(contextOf(docs, list), inst);
+  assert.equal(contextOf(docs, rs), inst, 'the rollout is still the install\'s');
+  // the next command that changes the release takes it over
+  const upgrade = helmCommand(T0 + 20_000, 2, 'create secrets');
+  const rs2 = ev({ time: T0 + 20_100, label: 'create secrets', user: DC, verb: 'update', ref: { resource: 'replicasets', apiGroup: 'apps', namespace: 'shop', name: 'web-6d4cf56db6' } });
+  const docs2 = await replay([...install, history, ...upgrade, rs2]);
+  assert.equal(contextOf(docs2, rs2), contextOf(docs2, upgrade[1]!));
+  assert.equal(contextOf(docs2, install[1]!)!.state, 'closed');
+});

@@ -43,7 +43,9 @@ import { parseLabelKey, verbClassOf, type Label } from '../types/label.ts';
 import { clientFamily, isPerson, isSystemUser } from '../k8s/identity.ts';
 import { ATTRIBUTION, type AttributionParams } from '../k8s/params.ts';
 import { ReleaseTracker } from '../k8s/sessions.ts';
+import { isReleaseListing } from '../k8s/helm.ts';
 import { changesOnlyMetadata, isManifestApply } from '../k8s/kubectl.ts';
+import { isDryRun, selectedName } from '../k8s/uri.ts';
 import { counter, gauge } from '../util/metrics.ts';
 import { ctxCodec, restoreTables, SessionMap, snapshotTables, valueTable, withCtxCodec, type ClusterSnapshot, type CtxRefs, type SessionTable } from './snapshot.ts';
 
@@ -128,15 +130,21 @@ interface Ctx {
   userLast: Map<string, number>;
   triggerUser?: string;
   lastTrigger: number;
+  /** the latest trigger request (verb and URI): the same request again soon after is a retry */
+  triggerRequest?: string;
   /** link key of the object the trigger acted on, and its namespace */
   triggerKey?: string;
   triggerNs?: string;
   /** the helm release session this context is (see k8s/sessions.ts) */
   release?: string;
+  /** the release's previous command, until this one changes something (see supersedeRelease) */
+  releasePrev?: Ctx;
   /** other labels' indexes that also hold this context's keys (see registerAlso) */
   alsoIn?: Set<string>;
   /** when a person's cluster-scoped change in it last took effect */
   clusterChange?: number;
+  /** a person's change took effect in it (a context of reads only causes no control-plane work) */
+  changes?: boolean;
   state: 'open' | 'closed';
   reason?: CloseReason;
   /** watermark when closed */
@@ -201,10 +209,27 @@ function isTriggerLike(e: LabeledEvent): boolean {
   return (a.objectRef?.subresource ?? undefined) === (l.subresource ?? undefined);
 }
 
+/** A request as its client sent it: verb and URI (a retry sends the same again; `scale` then `set image` differ). */
+function requestOf(a: AuditEvent): string {
+  return `${a.verb} ${a.requestURI ?? ''}`;
+}
+
+/** A person's request that changed something (controllers may act on it): a successful write that was no dry run. */
+function personChange(a: AuditEvent): boolean {
+  return MUTATING.has(a.verb) && (a.responseStatus?.code ?? 0) < 400 && !isDryRun(a.requestURI) && isPerson(a);
+}
+
 /** Link key of the object a request acts on (as registered by keys.ts), if it names one. */
 function triggerKeyOf(a: AuditEvent): string | undefined {
   const r = a.objectRef;
   return r?.name ? `o:${resourceOf(a)}:${r.namespace ?? ''}/${r.name}` : undefined;
+}
+
+/** The object a request names: by name, or by a `metadata.name` field selector (a watch of one object). */
+function namedObjectOf(a: AuditEvent): string | undefined {
+  const r = a.objectRef;
+  const name = r?.name ?? selectedName(a.requestURI);
+  return name && r?.resource ? `o:${resourceOf(a)}:${r.namespace ?? ''}/${name}` : undefined;
 }
 
 /** A context stored before a restart, as restore.ts hands it back to the clusterer. */
@@ -276,6 +301,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   const releaseCtx = new SessionMap<Ctx, Ctx>('releaseCtx', ctxCodec());
   /** each person's latest context that holds only their reads so far (an apply's first reads) */
   const lastRead = new SessionMap<{ c: Ctx; t: number }, Ctx>('lastRead', withCtxCodec());
+  /** each person's latest request that named an object, and its context (see followUpOf) */
+  const lastNamed = new SessionMap<{ key: string; c: Ctx; t: number }, Ctx>('lastNamed', withCtxCodec());
   /** each person's apply of a set of manifests in progress (see applyOf) */
   const applies = new SessionMap<{ c: Ctx; last: number; ns?: string }, Ctx>('applies', withCtxCodec());
   /** the latest context of each release ("<ns>/<release>") */
@@ -463,6 +490,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   function join(c: Ctx, e: LabeledEvent, own: string[]): void {
     add(c, e);
     const a = e.audit;
+    if (!c.changes && personChange(a)) c.changes = true;
     if (!a.objectRef?.namespace && a.objectRef?.resource && MUTATING.has(a.verb) && (a.responseStatus?.code ?? 0) < 400 && isPerson(a)) {
       c.clusterChange = Math.max(c.clusterChange ?? -Infinity, e.time);
       clusterHome = c;
@@ -471,9 +499,9 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     noteBinding(indexOf(c.label), c, e);
   }
 
-  /** a person acted in `ns` in context `c`: the namespace's unlinked control-plane work follows it */
+  /** a person acted in `ns` in context `c`: the namespace's unlinked control-plane work follows it (not their reads: they cause none) */
   function noteHome(ns: string | undefined, c: Ctx, t: number): void {
-    if (!ns) return;
+    if (!ns || !c.changes) return;
     nsHome.delete(ns);
     nsHome.set(ns, { c, t });
     if (nsHome.size > 10_000) nsHome.delete(nsHome.keys().next().value as string);
@@ -484,7 +512,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     // a workload's own service account (an operator) reconciles on its own schedule: not part of the namespace's latest action
     if (!isSystemUser(e.audit.user?.username ?? '')) return undefined;
     const m = releases.component(e.audit, e.time);
-    const rc = m ? releaseCtx.get(m.session.id) : undefined;
+    const rc = m ? releaseHome(releaseCtx.get(m.session.id)) : undefined;
     if (live(rc)) return rc;
     const ns = e.audit.objectRef?.namespace;
     // a cluster-scoped change right after a person's cluster-scoped change (the aggregation controller after a ClusterRole)
@@ -495,6 +523,19 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     return undefined;
   }
 
+  /** a release command's first change takes the release over: the controllers now roll out its revision, so the previous command's context closes */
+  function supersedeRelease(c: Ctx, t: number): void {
+    const prev = c.releasePrev;
+    if (!prev || !c.changes) return;
+    c.releasePrev = undefined;
+    if (prev.state === 'open' && prev.start < t) close(prev, 'superseded');
+  }
+
+  /** the context a release's cascade follows: its latest command that changed something */
+  function releaseHome(c: Ctx | undefined): Ctx | undefined {
+    return c && !c.changes && live(c.releasePrev) ? c.releasePrev : c;
+  }
+
   /** a person's request in a helm release session: the release's context */
   function pushRelease(e: LabeledEvent, id: string, release: string, ns: string): void {
     let c = releaseCtx.get(id);
@@ -503,10 +544,12 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       c.triggerUser = e.audit.user?.username ?? '';
       c.triggerNs = ns;
       c.release = release;
-      // the next command on a release (upgrade, rollback, uninstall) takes it over: the
-      // controllers now roll out its revision, so the previous command's context closes
+      // the next command on a release (upgrade, rollback, uninstall) takes it over once it
+      // changes something (see supersedeRelease); a command that only reads (`helm history`,
+      // `status`, `get`) leaves the previous command's cascade where it is
       const prev = releaseOf.get(`${ns}/${release}`);
-      if (prev && prev !== c && prev.state === 'open' && prev.start < e.time) close(prev, 'superseded');
+      // (only a command that changed something: a chain of reads pins no old context)
+      if (prev && prev !== c) c.releasePrev = prev.changes ? prev : prev.releasePrev;
       releaseOf.delete(`${ns}/${release}`);
       releaseOf.set(`${ns}/${release}`, c);
       if (releaseOf.size > 10_000) releaseOf.delete(releaseOf.keys().next().value as string);
@@ -515,6 +558,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     }
     c.lastTrigger = e.time;
     join(c, e, eventKeys(e.audit).own);
+    supersedeRelease(c, e.time);
     noteHome(ns, c, e.time);
     noteHome(e.audit.objectRef?.namespace, c, e.time);
   }
@@ -555,10 +599,33 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     if (prev.ns === undefined) prev.ns = e.audit.objectRef?.namespace;
   }
 
+  /**
+   * Rule "command-follow-up": a person's request on the object their previous request named,
+   * within `sessionGapMs` of it, is the same command whatever the two requests' labels: kubectl
+   * reads an object and then patches it (`label`, `scale`, `set image`), or reads or deletes it
+   * and then watches it by field selector (`rollout status`, `wait`, `delete --wait`), back to
+   * back; a new kubectl process needs longer than that to start and send its first request.
+   */
+  function followUpOf(e: LabeledEvent, key: string | undefined): Ctx | undefined {
+    if (!key) return undefined;
+    const prev = lastNamed.get(e.audit.user?.username ?? '');
+    if (!prev || prev.key !== key || e.time - prev.t > attribution.sessionGapMs || e.time < prev.t) return undefined;
+    return live(prev.c) && joinable(prev.c, e.time) ? prev.c : undefined;
+  }
+
+  function noteNamed(e: LabeledEvent, key: string | undefined, c: Ctx): void {
+    if (!key || c.background) return;
+    const user = e.audit.user?.username ?? '';
+    lastNamed.delete(user);
+    lastNamed.set(user, { key, c, t: e.time });
+    if (lastNamed.size > 10_000) lastNamed.delete(lastNamed.keys().next().value as string);
+  }
+
   function pushTrigger(e: LabeledEvent): void {
     const isPersonEvent = triggerRule && isPerson(e.audit);
     if (isPersonEvent) {
-      const m = releases.person(e.audit, e.time);
+      // `helm list` reads every release record of a namespace: its own command, no release's
+      const m = isReleaseListing(e.audit) ? undefined : releases.person(e.audit, e.time);
       if (m) { pushRelease(e, m.session.id, m.session.release, m.session.ns); return; }
       let ac = applyOf(e);
       if (!ac && isManifestApply(e.audit)) {
@@ -582,6 +649,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     const trig = triggerRule && isTriggerLike(e);
     const user = e.audit.user?.username ?? '';
     const person = triggerRule && !trig && isPersonEvent;
+    const named = isPersonEvent ? namedObjectOf(e.audit) : undefined;
+    const follow = followUpOf(e, named);
     // helm sends one release as a burst of creates/updates; kubectl sends one per command
     const multi = trig && clientFamily(e.audit.userAgent) === 'helm';
     const ns = e.audit.objectRef?.namespace;
@@ -597,15 +666,18 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
 
     let best: Ctx | undefined; let bestScore = -1;
     let fallback: Ctx | undefined; let fallbackScore = -1;
+    if (follow) { cands.clear(); best = follow; bestScore = Infinity; }
     for (const c of cands) {
       if (!joinable(c, t)) continue;
+      // rule "reads-cause-nothing": controllers and nodes act on changes; a context holding only a person's reads has none to follow
+      if (!isPersonEvent && !c.changes) continue;
       // a new trigger starts a new action, except right after the same user's reads (kubectl
       // apply GETs the object first, rollout undo lists ReplicaSets), a retry of the same
       // request, or the next request of one helm release (same namespace)
       if (trig && !(c.triggerUser === undefined
-        ? c.firstUser === user && t - (c.userLast.get(user) ?? -Infinity) <= burstMs
+        ? c.firstUser === user && !c.changes && t - (c.userLast.get(user) ?? -Infinity) <= burstMs
         : c.triggerUser === user && (c.triggerKey === tk
-          ? t - c.lastTrigger <= burstMs // the same request again (a retry)
+          ? t - c.lastTrigger <= burstMs && c.triggerRequest === requestOf(e.audit) // the same request again (a retry)
           : multi && c.triggerNs === ns && t - (c.userLast.get(user) ?? -Infinity) <= burstMs))) continue;
       let s = 0; let objectLink = false;
       for (const k of own) if (c.keys.has(k)) { s += weightOf(k); if (k[0] === 'o' || k[0] === 'u') objectLink = true; }
@@ -620,6 +692,10 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
         // without a link to the context's objects: only right after their last request there,
         // in the same namespace (a new command elsewhere is a new action)
         if (!objectLink && (since > burstMs || (ns !== undefined && home !== undefined && ns !== home))) continue;
+        // a read well after their change is their next command (`rollout status`, `get`, `helm
+        // list` after an install), not part of the change; a reading command's own reads go on
+        // (a change's own reads come right after it: kubectl's within `sessionGapMs`, helm's go by its release session)
+        if (objectLink && c.changes && since > attribution.sessionGapMs) continue;
         s += 40 * Math.exp(-Math.abs(since) / 1_000); // their latest action first
       }
       if (c === started) s += weightOf('o');
@@ -646,7 +722,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     }
     if (triggerRule && isTriggerLike(e)) {
       if (c.triggerUser === undefined) { c.triggerUser = user; c.triggerNs = e.audit.objectRef?.namespace; }
-      if (c.triggerUser === user) c.lastTrigger = t;
+      if (c.triggerUser === user) { c.lastTrigger = t; c.triggerRequest = requestOf(e.audit); }
       // (a label or annotation change is no new work for the controllers: the rollout in flight stays with its action)
       if (!c.triggerKey && tk && !changesOnlyMetadata(e.audit)) {
         // a new action on the same object supersedes the previous one of this label: the
@@ -658,7 +734,9 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       }
     }
     join(c, e, own);
+    if (follow && c.state === 'open') registerAlso(e.labelKey, c, own);
     if (isPersonEvent) {
+      noteNamed(e, named, c);
       noteHome(ns, c, t); noteApply(e, c);
       if (c.triggerUser === undefined) { lastRead.delete(user); lastRead.set(user, { c, t }); if (lastRead.size > 10_000) lastRead.delete(lastRead.keys().next().value as string); }
     }
@@ -718,6 +796,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       if (c.dirty) continue; // written first, evicted on a later collect
       retained.delete(id);
       unregister(c);
+      c.releasePrev = undefined;
       memoryEvents -= c.events.length;
       if (c.storedFlags) for (const e of c.events) if (restoredIds.get(e.audit.auditID) === c) restoredIds.delete(e.audit.auditID);
     }
@@ -750,6 +829,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     n: number; reason?: CloseReason; release?: string; also?: Array<[string, string[]]>; clusterChange?: number;
     triggerUser?: string; triggerNs?: string; triggerKey?: string; lastTrigger?: number; closedAt?: number; lastWrite?: number;
     firstUser?: string; firstNs?: string; bgKey?: string; userLast?: Array<[string, number]>;
+    triggerRequest?: string; changes?: boolean; releasePrev?: string;
   }
   const fin = (v: number): number | undefined => (Number.isFinite(v) ? v : undefined);
   const contextsTable: SessionTable<Ctx> = {
@@ -765,6 +845,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
           n: c.events.length, reason: c.reason, release: c.release, also, clusterChange: c.clusterChange,
           triggerUser: c.triggerUser, triggerNs: c.triggerNs, triggerKey: c.triggerKey, lastTrigger: fin(c.lastTrigger),
           closedAt: fin(c.closedAt), lastWrite: fin(c.lastWrite), firstUser: c.firstUser, firstNs: c.firstNs, bgKey: c.bgKey, userLast: [...c.userLast],
+          triggerRequest: c.triggerRequest, changes: c.changes, releasePrev: c.releasePrev && inMemory(c.releasePrev),
         }]);
       }
       return out;
@@ -790,6 +871,9 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
         if (x.bgKey !== undefined) c.bgKey = x.bgKey;
         for (const [u, t] of x.userLast ?? []) if (t > (c.userLast.get(u) ?? -Infinity)) c.userLast.set(u, t);
         for (const [l, keys] of x.also ?? []) registerAlso(l, c, keys);
+        if (x.triggerRequest !== undefined) c.triggerRequest = x.triggerRequest;
+        if (x.changes) c.changes = true;
+        if (typeof x.releasePrev === 'string') c.releasePrev = refs.ctx(x.releasePrev) ?? c.releasePrev;
       }
     },
   };
@@ -823,7 +907,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   const tables: SessionTable<Ctx>[] = [
     contextsTable,
     valueTable('releases', () => releases.snapshotState(), (s) => releases.restoreState(s as Parameters<ReleaseTracker['restoreState']>[0])),
-    releaseCtx, releaseOf, lastRead, applies, nsHome, bgOpen, startsTable,
+    releaseCtx, releaseOf, lastRead, lastNamed, applies, nsHome, bgOpen, startsTable,
     valueTable('clusterHome', (refs) => (clusterHome && refs.id(clusterHome)) ?? null, (s, refs) => { clusterHome = typeof s === 'string' ? refs.ctx(s) : undefined; }),
   ];
 
@@ -883,6 +967,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
         made.push({ c, r });
         for (const e of r.events) {
           c.events.push(e);
+          if (!c.changes && personChange(e.audit)) c.changes = true;
           memoryEvents++;
           restoredIds.set(e.audit.auditID, c);
           members.push({ c, e });

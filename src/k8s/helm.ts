@@ -45,3 +45,14 @@ export function helmRefOf(a: AuditEvent): HelmRef | undefined {
   const rec = releaseSecret(o.name);
   return rec ? { release: rec.release, ns, via: 'record', version: rec.version } : undefined;
 }
+
+/**
+ * `helm list`: a list of the release records of a namespace (`labelSelector=owner=helm`, no
+ * release name). It reads; it belongs to no release.
+ */
+export function isReleaseListing(a: AuditEvent): boolean {
+  const o = a.objectRef;
+  if (o?.resource !== 'secrets' || o.apiGroup || o.name || a.verb !== 'list') return false;
+  const sel = queryParam(a.requestURI, 'labelSelector');
+  return !!sel && selectorValue(sel, 'owner') === 'helm' && selectorValue(sel, 'name') === undefined;
+}

@@ -29,3 +29,13 @@ export function isDryRun(uri: string | undefined): boolean {
   const v = queryParam(uri, 'dryRun');
   return v !== undefined && v !== '';
 }
+
+/**
+ * The object a request names by field selector (`fieldSelector=metadata.name=<name>`): kubectl
+ * `rollout status`, `wait` and `delete --wait` watch one object that way, right after reading
+ * or deleting it by name.
+ */
+export function selectedName(uri: string | undefined): string | undefined {
+  const sel = queryParam(uri, 'fieldSelector');
+  return sel ? selectorValue(sel, 'metadata.name') || undefined : undefined;
+}
