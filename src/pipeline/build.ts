@@ -16,8 +16,10 @@ import { restoreContexts } from '../cluster/restore.ts';
 import { StaleSweeper } from '../store/sweeper.ts';
 import { Checkpointer } from '../store/checkpoint.ts';
 import { Normalizer } from '../normalize/index.ts';
-import { createLabeler, type Labeler } from '../label/index.ts';
+import { createLabelerFactory, type Labeler } from '../label/index.ts';
 import { createClusterer, clustererOptions, type Clusterer } from '../cluster/index.ts';
+import { ClusterClusterers, ClusterLabelers } from '../clusters/router.ts';
+import { parseClusterList, scopedId } from '../clusters/names.ts';
 import { Pipeline } from './pipeline.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -144,10 +146,12 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
   const detections = opts.detections ?? detectionsFromConfig(cfg);
   logDetections(detections, log);
   const retention = await setUpIndices(client, cfg);
-  const labeler = await createLabeler({ modelDir: resolveModelDir(cfg.model), backend: cfg.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' });
+  // one labeler and one clusterer per Kubernetes cluster (src/clusters/router.ts)
+  const labeler = new ClusterLabelers(await createLabelerFactory({ modelDir: resolveModelDir(cfg.model), backend: cfg.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' }), cfg.clusterName);
+  const owned = parseClusterList(cfg.clusters);
   const deadLetters = createDeadLetterSink({ client, prefix: cfg.indexPrefix, refresh: opts.refresh });
-  const normalize = new Normalizer({ deadLetters, reorderHorizon: cfg.reorderHorizon, reorderWait: cfg.reorderWait, maxPending: Math.max(cfg.maxInFlight, 1000), maxBytes: cfg.maxBuffer });
-  const cluster = observeBefore(createClusterer({ ...clustererOptions(cfg), detections }), detections);
+  const normalize = new Normalizer({ deadLetters, reorderHorizon: cfg.reorderHorizon, reorderWait: cfg.reorderWait, maxPending: Math.max(cfg.maxInFlight, 1000), maxBytes: cfg.maxBuffer, clusterName: cfg.clusterName, clusterKey: cfg.clusterKey, clusters: owned });
+  const cluster = observeBefore(new ClusterClusterers(() => createClusterer({ ...clustererOptions(cfg), detections }), cfg.clusterName), detections);
   const restored = { contexts: 0, swept: 0 };
   const checkpoint = new Checkpointer({ client, prefix: cfg.indexPrefix, intervalMs: cfg.checkpointInterval, refresh: opts.refresh });
   checkpoint.add({ name: 'labeler', snapshot: () => labeler.snapshot() });
@@ -155,7 +159,7 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
   const resumed = { labeler: false, detections: false };
   if (opts.restore !== false) {
     const openHorizonMs = Math.max(cfg.contextMaxAge, BACKGROUND_WINDOW_MS);
-    const { docs, watermark } = await loadRecentContexts(client, cfg.indexPrefix, { openHorizonMs, closedHorizonMs: cfg.contextIdle });
+    const { docs, watermark } = await loadRecentContexts(client, cfg.indexPrefix, { openHorizonMs, closedHorizonMs: cfg.contextIdle, clusters: owned.length ? owned : undefined });
     restored.contexts = restoreContexts(cluster, docs, opts.live ? watermark : undefined);
     restored.swept = await sweepStaleOpen(client, cfg.indexPrefix, openHorizonMs, { refresh: opts.refresh });
     const ck = await checkpoint.load();
@@ -163,7 +167,8 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
       // an event the checkpoint's memory already took in: stored before it was taken, and now
       // re-sent (its unit was not acknowledged) or a member of a restored context
       const limit = ck.newest ?? -Infinity;
-      let stored: Set<string> | undefined = new Set(docs.flatMap((d) => d.members.map((m) => m.auditID)));
+      // labelers ask with <cluster>/<auditID>, the detection memory with the bare auditID
+      let stored: Set<string> | undefined = new Set(docs.flatMap((d) => d.members.flatMap((m) => [m.auditID, scopedId(d.cluster ?? cfg.clusterName, m.auditID)])));
       const covered = (id: string, t: number): boolean => {
         if (!stored) return false;
         if (t > limit + cfg.reorderHorizon) { stored = undefined; return false; }
