@@ -126,13 +126,13 @@ export class ClusterLabelers implements Labeler {
 export class ClusterClusterers implements Clusterer {
   private readonly inner = new Map<string, Clusterer>();
 
-  constructor(private readonly make: () => Clusterer, private readonly defaultCluster = DEFAULT_CLUSTER) {}
+  constructor(private readonly make: (cluster: string) => Clusterer, private readonly defaultCluster = DEFAULT_CLUSTER) {}
 
   get clusters(): string[] { return [...this.inner.keys()]; }
 
   of(cluster: string): Clusterer {
     let c = this.inner.get(cluster);
-    if (!c) { c = this.make(); this.inner.set(cluster, c); }
+    if (!c) { c = this.make(cluster); this.inner.set(cluster, c); }
     return c;
   }
 

@@ -151,7 +151,7 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
   const owned = parseClusterList(cfg.clusters);
   const deadLetters = createDeadLetterSink({ client, prefix: cfg.indexPrefix, refresh: opts.refresh });
   const normalize = new Normalizer({ deadLetters, reorderHorizon: cfg.reorderHorizon, reorderWait: cfg.reorderWait, maxPending: Math.max(cfg.maxInFlight, 1000), maxBytes: cfg.maxBuffer, clusterName: cfg.clusterName, clusterKey: cfg.clusterKey, clusters: owned });
-  const cluster = observeBefore(new ClusterClusterers(() => createClusterer({ ...clustererOptions(cfg), detections }), cfg.clusterName), detections);
+  const cluster = observeBefore(new ClusterClusterers((name) => createClusterer({ ...clustererOptions(cfg), detections: detections.forCluster(name) }), cfg.clusterName), detections);
   const restored = { contexts: 0, swept: 0 };
   const checkpoint = new Checkpointer({ client, prefix: cfg.indexPrefix, intervalMs: cfg.checkpointInterval, refresh: opts.refresh });
   checkpoint.add({ name: 'labeler', snapshot: () => labeler.snapshot() });
