@@ -19,7 +19,8 @@ import { Normalizer } from '../normalize/index.ts';
 import { createLabelerFactory, type Labeler } from '../label/index.ts';
 import { createClusterer, clustererOptions, type Clusterer } from '../cluster/index.ts';
 import { ClusterClusterers, ClusterLabelers } from '../clusters/router.ts';
-import { parseClusterList, scopedId } from '../clusters/names.ts';
+import { DEFAULT_CLUSTER, parseClusterList, scopedId } from '../clusters/names.ts';
+import { migrateToClusterIds } from '../store/migrate-clusters.ts';
 import { Pipeline } from './pipeline.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -202,10 +203,12 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
  * indices, and retention: the ILM policy where Elasticsearch has ILM, else kontext's own
  * deletion of expired day indices.
  */
-export async function setUpIndices(client: Client, cfg: Pick<Config, 'indexPrefix' | 'retention' | 'indexReplicas' | 'indexShards'>): Promise<Retention> {
+export async function setUpIndices(client: Client, cfg: Pick<Config, 'indexPrefix' | 'retention' | 'indexReplicas' | 'indexShards'> & Partial<Pick<Config, 'clusterName'>>): Promise<Retention> {
   const ilm = cfg.retention > 0 && await hasIlm(client);
   const lifecyclePolicy = ilm ? await ensureIlmPolicy(client, cfg.indexPrefix, cfg.retention) : undefined;
   await ensureIndexTemplates(client, cfg.indexPrefix, { replicas: cfg.indexReplicas, shards: cfg.indexShards, lifecyclePolicy });
+  // documents stored before clusters become this instance's default cluster's
+  await migrateToClusterIds(client, cfg.indexPrefix, cfg.clusterName ?? DEFAULT_CLUSTER);
   const retention = await startRetention({ client, prefix: cfg.indexPrefix, retentionMs: cfg.retention, ilm });
   log.info('indices ready', { prefix: cfg.indexPrefix, retention: retention.mode, retentionDays: cfg.retention / 86_400_000, replicas: cfg.indexReplicas, shards: cfg.indexShards });
   return retention;

@@ -3,16 +3,19 @@ import { loadConfig } from '../../config/config.ts';
 import { setLogLevel, type Level } from '../../util/log.ts';
 import { connectEs } from '../../pipeline/build.ts';
 import { migrateEmbeddedMembers } from '../../store/migrate-embedded.ts';
+import { migrateToClusterIds } from '../../store/migrate-clusters.ts';
 
 export const command: Command = {
   name: 'migrate',
-  summary: 'Move members embedded in context summaries (the layout before member documents) into <prefix>-members.',
+  summary: 'Move stored contexts to the current layout: members out of their summaries, ids scoped to a cluster.',
   usage: '[options]',
   description: [
     'Context summaries written by kontext before member documents existed carry their members inside.',
     'This moves them into <prefix>-members (one document per auditID) and rewrites each summary',
     'without them, printing progress. Idempotent and resumable: run it again after an interruption;',
     'a summary a running kontext wrote meanwhile is left as it is. Safe while kontext runs.',
+    'Then contexts and members stored before clusters (no `cluster`, ids = bare auditIDs) become',
+    '--cluster-name\'s: ids <cluster>/<auditID>, `cluster` set (start-up does the same).',
   ].join('\n'),
   flags: [],
   usesConfig: true,
@@ -24,7 +27,10 @@ export const command: Command = {
       const p = await migrateEmbeddedMembers(es.client, cfg.indexPrefix, {
         onProgress: (q) => process.stderr.write(`migrate: ${q.migrated + q.skipped}/${q.total} summaries, ${q.members} member documents created, ${q.existing} already stored\n`),
       });
-      process.stdout.write(`${JSON.stringify(p)}\n`);
+      const clusters = await migrateToClusterIds(es.client, cfg.indexPrefix, cfg.clusterName, {
+        onProgress: (kind, n) => process.stderr.write(`migrate: ${n} ${kind} moved to cluster ${cfg.clusterName}\n`),
+      });
+      process.stdout.write(`${JSON.stringify({ ...p, clusters })}\n`);
       return 0;
     } finally {
       await es.close();
