@@ -22,6 +22,7 @@ function dataView() {
         eventCount: { customLabel: 'Events' },
         start: { customLabel: 'Start' },
         id: { customLabel: 'Context' },
+        cluster: { customLabel: 'Cluster' },
       }),
       // a context's id links to its page in kontext's web UI
       fieldFormatMap: s({
@@ -45,7 +46,7 @@ function dataView() {
   };
 }
 
-const COLUMNS = ['trigger.user', 'action', 'label', 'outcome', 'eventCount', 'flags', 'namespaces', 'id'];
+const COLUMNS = ['cluster', 'trigger.user', 'action', 'label', 'outcome', 'eventCount', 'flags', 'namespaces', 'id'];
 
 function search(id, title, description, query, { columns = COLUMNS, sort = [['start', 'desc']] } = {}) {
   return {
@@ -156,6 +157,28 @@ function detectionsBar() {
     }, 'detections.name : *');
 }
 
+// dashboard controls (options lists on keyword fields of the data view): id → field, title
+const CONTROLS = [
+  { id: 'kontext-control-cluster', field: 'cluster', title: 'Cluster' },
+  { id: 'kontext-control-namespace', field: 'namespaces', title: 'Namespace' },
+];
+
+function controlGroup(references) {
+  const panels = {};
+  CONTROLS.forEach((c, order) => {
+    panels[c.id] = { order, width: 'medium', grow: true, type: 'optionsListControl', explicitInput: { id: c.id, fieldName: c.field, title: c.title, selectedOptions: [], enhancements: {} } };
+    // Kibana keeps a control's data view as a reference named after the control
+    references.push({ id: DATA_VIEW, name: `controlGroup_${c.id}:optionsListDataView`, type: 'index-pattern' });
+  });
+  return {
+    chainingSystem: 'HIERARCHICAL',
+    controlStyle: 'oneLine',
+    ignoreParentSettingsJSON: s({ ignoreFilters: false, ignoreQuery: false, ignoreTimerange: false, ignoreValidations: false }),
+    panelsJSON: s(panels),
+    showApplySelections: false,
+  };
+}
+
 function dashboard(panels) {
   const references = [];
   const panelsJSON = panels.map((p, i) => {
@@ -170,9 +193,11 @@ function dashboard(panels) {
       type: p.obj.type,
     };
   });
+  const controls = controlGroup(references);
   return {
     attributes: {
-      description: 'Kubernetes audit contexts: who did what, what it caused, what failed, what needs a look.',
+      controlGroupInput: controls,
+      description: 'Kubernetes audit contexts per cluster: who did what, what it caused, what failed, what needs a look.',
       kibanaSavedObjectMeta: { searchSourceJSON: s({ query: { query: '', language: 'kuery' }, filter: [] }) },
       optionsJSON: s({ useMargins: true, syncColors: true, syncCursor: true, syncTooltips: true, hidePanelTitles: false }),
       panelsJSON: s(panelsJSON),
