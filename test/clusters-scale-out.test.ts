@@ -21,6 +21,16 @@ async function gql<T = any>(port: number, query: string, variables: Record<strin
   return await r.json() as any;
 }
 
+/** waits until kontext's HTTP server answers (it starts after the forward input) */
+async function httpUp(port: number, timeoutMs = 120_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try { if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return; } catch { /* not yet */ }
+    if (Date.now() > end) throw new Error(`kontext HTTP on ${port} did not answer within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function send(port: number, tag: string, events: AuditEvent[]): Promise<void> {
   const client = new FluentClient(tag, { socket: { host: '127.0.0.1', port, timeout: -1 }, eventMode: 'PackedForward', ack: { ackTimeout: 120_000 }, flushInterval: 20 });
   try {
@@ -60,7 +70,7 @@ test('two kontext processes, two clusters with the same auditIDs, one Elasticsea
   // SIGTERM writes what is open and stops: both stores are complete afterwards
   await Promise.all([kill(east, 'SIGTERM'), kill(west, 'SIGTERM')]);
   const names = indexNames(prefix);
-  await es.indices.refresh({ index: [names.contexts, names.members, `${prefix}-dead-letter*`], ignore_unavailable: true });
+  await es.indices.refresh({ index: [names.contexts, names.members, `${prefix}-dead-letter*`, `${prefix}-state`], ignore_unavailable: true });
 
   // members: each (cluster, auditID) exactly once, in a context of its own cluster
   const byCluster = new Map<string, Map<string, string>>();
@@ -89,6 +99,9 @@ test('two kontext processes, two clusters with the same auditIDs, one Elasticsea
   const count = (c: string) => summaries.filter((s) => s.cluster === c).length;
   assert.ok(count('east') > 0 && count('west') > 0);
   assert.equal(summaries.reduce((n, s) => n + s.eventCount, 0), 2 * ids.size);
+  // each replica keeps its own restart checkpoint (labeler and detection memory of its clusters)
+  const state = await es.search({ index: `${prefix}-state`, size: 10, _source: false });
+  assert.deepEqual(state.hits.hits.map((h) => h._id).sort(), ['pipeline:east', 'pipeline:west']);
   // the stray record
   const dl = await es.search({ index: `${prefix}-dead-letter*`, query: { term: { reason: 'foreign-cluster' } } });
   assert.equal((dl.hits.total as { value: number }).value, 1);
@@ -96,6 +109,7 @@ test('two kontext processes, two clusters with the same auditIDs, one Elasticsea
   // GraphQL, from one process (restarted): per-cluster and cross-cluster
   const q = await serve(prefix, fwdEast, [...common, '--http-port', String(httpEast), '--cluster-name', 'east', '--clusters', 'east'], START_MS);
   t.after(() => kill(q, 'SIGTERM'));
+  await httpUp(httpEast);
   const all = await gql(httpEast, '{ contexts(first: 0) { totalCount } clusters { buckets { key count } total } }');
   assert.equal(all.errors, undefined, JSON.stringify(all.errors));
   assert.equal(all.data.contexts.totalCount, summaries.length);

@@ -154,7 +154,8 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
   const normalize = new Normalizer({ deadLetters, reorderHorizon: cfg.reorderHorizon, reorderWait: cfg.reorderWait, maxPending: Math.max(cfg.maxInFlight, 1000), maxBytes: cfg.maxBuffer, clusterName: cfg.clusterName, clusterKey: cfg.clusterKey, clusters: owned });
   const cluster = observeBefore(new ClusterClusterers((name) => createClusterer({ ...clustererOptions(cfg), detections: detections.forCluster(name) }), cfg.clusterName), detections);
   const restored = { contexts: 0, swept: 0 };
-  const checkpoint = new Checkpointer({ client, prefix: cfg.indexPrefix, intervalMs: cfg.checkpointInterval, refresh: opts.refresh });
+  // one checkpoint per replica: replicas sharing the prefix own different clusters (--clusters)
+  const checkpoint = new Checkpointer({ client, prefix: cfg.indexPrefix, intervalMs: cfg.checkpointInterval, refresh: opts.refresh, id: owned.length ? `pipeline:${[...owned].sort().join(',')}` : undefined });
   checkpoint.add({ name: 'labeler', snapshot: () => labeler.snapshot() });
   checkpoint.add({ name: 'detections', snapshot: () => detections.snapshot() });
   const resumed = { labeler: false, detections: false };
