@@ -9,8 +9,10 @@ import type { ContextDoc } from '../src/types/context.ts';
 import { TRUTH_CONTEXT_ANNOTATION, TRUTH_LABEL_ANNOTATION, type AuditEvent } from '../src/types/audit.ts';
 import { hkermaTruth, recordedTruth, simulatorTruth } from '../src/eval/truth.ts';
 import { labelledHelmInstall, scoreContexts } from '../src/eval/score.ts';
-import { corpusCases, detectCorpus, parseRunSelection } from '../src/eval/corpus.ts';
+import { corpusCases, detectCorpus, parseRunSelection, recordingStreams, type EvalCase } from '../src/eval/corpus.ts';
 import { runContexts } from '../src/eval/run.ts';
+import { createNormalizer } from '../src/normalize/index.ts';
+import { replay } from '../src/cluster/replay.ts';
 import { createLabeler } from '../src/label/index.ts';
 import { simulate } from '../src/simulate/index.ts';
 
@@ -87,11 +89,46 @@ test('runContexts: normalize keeps one event per auditID (final stage) before la
   const ids = new Set(evs.map((e) => e.auditID));
   assert.ok(evs.length > ids.size, 'several stages per request');
   const labeler = await createLabeler({});
-  const r = await runContexts(evs, labeler);
+  const r = await runContexts(evs, labeler, { labels: true });
   assert.equal(r.events, ids.size);
   assert.equal(r.labels.size, ids.size);
   const members = r.docs.flatMap((d) => d.members.map((m) => m.auditID));
   assert.equal(new Set(members).size, members.length, 'every event in at most one context');
+  assert.equal((await runContexts(evs, await createLabeler({}))).labels.size, 0, 'labels are kept only when asked for');
+});
+
+test('runContexts: streaming labeled events into the clusterer builds the contexts replaying them all at once does', async () => {
+  const evs = [...simulate({ seed: 5, durationMs: 90_000 })];
+  async function* slowly() { for (const e of evs) yield e; }
+  const streamed = await runContexts(slowly(), await createLabeler({}), { chunk: 97 });
+  // the same stages fed the same chunks, every labeled event held, then one replay (what evaluation did before it streamed)
+  const norm = createNormalizer({ lateness: 2000 });
+  const labeler = await createLabeler({});
+  const labeled = [];
+  for (let i = 0; i < evs.length; i += 97) {
+    norm.push(evs.slice(i, i + 97));
+    const ready = norm.drain(false);
+    if (ready.length) labeled.push(...(await labeler.push(ready)));
+  }
+  const rest = norm.drain(true);
+  if (rest.length) labeled.push(...(await labeler.push(rest)));
+  labeled.push(...(await labeler.flush()));
+  const batch = [...(await replay(labeled)).values()];
+  const key = (ds: ContextDoc[]) => ds.map((d) => `${d.id} ${d.label} ${d.members.map((m) => m.auditID).join(',')}`).sort();
+  assert.ok(batch.length > 10);
+  assert.equal(streamed.events, labeled.length);
+  const want = new Set(key(batch));
+  const differ = key(streamed.docs).filter((k) => !want.has(k));
+  assert.equal(streamed.docs.length, batch.length);
+  assert.equal(differ.length, 0, `${differ.length} contexts differ, e.g. ${differ[0]?.slice(0, 200)}`);
+});
+
+test('recording streams: a run that starts before the previous one ended was recorded on another cluster', () => {
+  const r = (name: string, start?: number, end?: number) => ({ name, start, end });
+  const cut = (rs: ReturnType<typeof r>[]) => recordingStreams(rs).map((g) => g.map((x) => x.name).join(' '));
+  assert.deepEqual(cut([r('a', 0, 10), r('b', 10, 20), r('c', 5, 8), r('d', 9, 30), r('e', 29, 40)]), ['a b', 'c d', 'e']);
+  assert.deepEqual(cut([r('a'), r('b'), r('c')]), ['a b c'], 'runs without times stay one stream');
+  assert.deepEqual(cut([]), []);
 });
 
 async function writeGz(file: string, rows: unknown[]): Promise<void> {
@@ -99,7 +136,7 @@ async function writeGz(file: string, rows: unknown[]): Promise<void> {
 }
 
 /** A recorded run built from simulated traffic: truth moved out of the events into truth.jsonl.gz. */
-async function recordedRun(dir: string, name: string, split?: string): Promise<AuditEvent[]> {
+async function recordedRun(dir: string, name: string, split?: string, extra: Record<string, unknown> = {}): Promise<AuditEvent[]> {
   const evs = [...simulate({ seed: 3, durationMs: 60_000, policy: 'request-response' })];
   const trig = new Map(evs.filter((e) => e.annotations?.[TRUTH_CONTEXT_ANNOTATION] === e.auditID).map((e) => [e.auditID, e.user.username]));
   const truth = evs.map((e) => {
@@ -110,7 +147,7 @@ async function recordedRun(dir: string, name: string, split?: string): Promise<A
   const stripped = evs.map((e) => { const { [TRUTH_CONTEXT_ANNOTATION]: _c, [TRUTH_LABEL_ANNOTATION]: _l, ...ann } = e.annotations!; return { ...e, annotations: ann }; });
   const run = path.join(dir, name);
   await mkdir(run, { recursive: true });
-  await writeFile(path.join(run, 'manifest.json'), JSON.stringify({ run: name, level: 'RequestResponse', ...(split ? { split } : {}) }));
+  await writeFile(path.join(run, 'manifest.json'), JSON.stringify({ run: name, level: 'RequestResponse', ...(split ? { split } : {}), ...extra }));
   await writeGz(path.join(run, 'audit.jsonl.gz'), stripped);
   await writeGz(path.join(run, 'truth.jsonl.gz'), truth);
   return evs;
@@ -131,16 +168,30 @@ test('corpora: absent is undefined, unknown fails, recorded runs are rendered at
     assert.deepEqual(cases.map((c) => c.level), ['Metadata', 'Request', 'RequestResponse', 'kubeadm-gke-default', 'k8s-docs-example']);
     const md = cases[0]!; const rr = cases[2]!; const gke = cases[3]!;
     assert.equal(md.variant, '1 runs', 'the training run is left out');
-    assert.equal(rr.records.length, evs.length);
-    assert.ok((md.records as AuditEvent[]).every((e) => e.level === 'Metadata' && !e.requestObject && !e.responseObject));
-    assert.ok(gke.records.length < rr.records.length);
-    const kept = new Set((gke.records as AuditEvent[]).map((e) => e.auditID));
-    assert.ok([...gke.truth.events.keys()].every((id) => kept.has(id)), 'dropped events leave the truth');
-    assert.deepEqual(rr.truth.actions.size, simulatorTruth(evs).actions.size);
+    const read = async (c: EvalCase) => { const out: AuditEvent[] = []; for (const st of c.streams) for await (const e of st.records()) out.push(e as AuditEvent); return out; };
+    assert.equal((await read(rr)).length, evs.length);
+    assert.ok((await read(md)).every((e) => e.level === 'Metadata' && !e.requestObject && !e.responseObject));
+    const gkeRecords = await read(gke);
+    assert.ok(gkeRecords.length < evs.length);
+    const kept = new Set(gkeRecords.map((e) => e.auditID));
+    const gkeTruth = await gke.truth();
+    assert.ok(gkeTruth.events.size > 0 && [...gkeTruth.events.keys()].every((id) => kept.has(id)), 'dropped events leave the truth');
+    assert.deepEqual((await rr.truth()).actions.size, simulatorTruth(evs).actions.size);
+    // the truth of a case not read yet is complete too (it reads the runs for what the policy keeps)
+    const fresh = (await corpusCases(rec))![3]!;
+    assert.deepEqual([...(await fresh.truth()).events.keys()].sort(), [...gkeTruth.events.keys()].sort());
     // a run selection scores exactly the runs it names, training runs included
     assert.equal((await corpusCases(rec, undefined, { runs: 'r0' }))![0]!.variant, '1 runs');
     assert.equal((await corpusCases(rec, undefined, { runs: 'r0-r1' }))![0]!.variant, '2 runs');
     assert.equal((await corpusCases(rec, undefined, { runs: 'r2-' }))!.length, 0);
+    // runs recorded at the same time (on two clusters) are two streams, one after the other one
+    const both = (await corpusCases(rec, undefined, { runs: 'r0-r1' }))![0]!;
+    assert.equal(both.streams.length, 1, 'runs without times are one stream');
+    const timed = path.join(dir, 'timed');
+    await recordedRun(timed, 'r1', undefined, { start: '2026-12-01T10:00:00Z', end: '2026-12-01T10:05:00Z' });
+    await recordedRun(timed, 'r2', undefined, { start: '2026-12-01T10:05:00Z', end: '2026-12-01T10:09:00Z' });
+    await recordedRun(timed, 'r3', undefined, { start: '2026-12-01T10:01:00Z', end: '2026-12-01T10:04:00Z' });
+    assert.deepEqual((await corpusCases(timed))![0]!.streams.map((st) => st.name), ['r1…r2', 'r3']);
   } finally { await rm(dir, { recursive: true, force: true }); }
 });
 

@@ -122,7 +122,7 @@ test('corpus: manifests and splits.json name each run\'s split; evaluation score
     const s = writeSplits(dir);
     assert.deepEqual([s.train, s.test, s.events], [['r58-demo'], ['r59-demo'], { train: 3, test: 3 }]);
     assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'splits.json'), 'utf8')).test, ['r59-demo']);
-    const actions = async (split?: 'train' | 'test' | 'all') => [...(await recordedCases(dir, () => {}, split))[0]!.truth.actions.keys()].sort();
+    const actions = async (split?: 'train' | 'test' | 'all') => [...(await (await recordedCases(dir, () => {}, split))[0]!.truth()).actions.keys()].sort();
     assert.deepEqual(await actions(), ['r59-demo/s01']);
     assert.deepEqual(await actions('train'), ['r58-demo/s01']);
     assert.deepEqual(await actions('all'), ['r58-demo/s01', 'r59-demo/s01']);

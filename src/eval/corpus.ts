@@ -9,6 +9,9 @@
  *   scored: by default the test split (runs whose manifest says `"split": "train"` are what
  *   kontext trains and tunes on; a run without a split counts as test), or the runs a selection (`--runs`) names, of any split.
  * - the simulator: any seed and duration, at every named policy.
+ * Cases are lazy: a case reads its log (from disk, through the policy) only when it is
+ * evaluated, one run at a time, so memory does not grow with the corpus. Runs recorded side by
+ * side on several clusters are separate streams (see `recordingStreams`).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -17,14 +20,29 @@ import { applyPolicy, levelLess, POLICIES } from '../k8s/audit-policy.ts';
 import { compareRuns } from '../record/corpus.ts';
 import { hkermaTruth, readJsonl, recordedTruth, restrictTruth, simulatorTruth, type HkermaTruthLine, type RecordedTruthLine, type TruthSet } from './truth.ts';
 
+/** One source's records in log order: what one pipeline (normalize → label → cluster) is fed. */
+export interface RecordStream {
+  name: string;
+  /** the records, read afresh on each call (from disk for a corpus) */
+  records(): Iterable<unknown> | AsyncIterable<unknown>;
+}
+
 export interface EvalCase {
   corpus: string;
   variant: string;
   /** audit level or policy name the events are logged at */
   level: string;
-  /** raw records in log order (what a source would push) */
-  records: unknown[];
-  truth: TruthSet;
+  /**
+   * The case's log as independent streams, each scored through its own pipeline: recordings
+   * made side by side on several clusters are separate streams, as they would reach kontext
+   * from separate clusters. Read lazily, so no case holds its log in memory before (or after)
+   * it is evaluated.
+   */
+  streams: RecordStream[];
+  /** records in all streams, when known before reading them (progress) */
+  size?: number;
+  /** the ground truth of the events the streams yield (events a policy drops are not in it) */
+  truth(): Promise<TruthSet>;
   /** truth labels exist (label macro-F1 is scored) */
   labelled: boolean;
 }
@@ -56,16 +74,15 @@ async function readAll(file: string): Promise<any[]> {
   return out;
 }
 
-/** hkerma cases: one per variant present, at Metadata (the capture's level). */
+/** hkerma cases: one per variant present, at Metadata (the capture's level); records stream from disk. */
 export async function hkermaCases(dir: string, log: (m: string) => void = () => {}): Promise<EvalCase[]> {
   const truth = hkermaTruth((await readAll(path.join(dir, 'truth.jsonl.gz'))) as HkermaTruthLine[]);
   const out: EvalCase[] = [];
   for (const variant of ['strict', 'enriched']) {
     const f = path.join(dir, `${variant}.jsonl.gz`);
     if (!existsSync(f)) continue;
-    const records = await readAll(f);
-    log(`hkerma ${variant}: ${records.length} records, ${truth.events.size} events with truth, ${truth.actions.size} actions`);
-    out.push({ corpus: 'hkerma', variant, level: 'Metadata', records, truth, labelled: false });
+    log(`hkerma ${variant}: ${truth.events.size} events with truth, ${truth.actions.size} actions`);
+    out.push({ corpus: 'hkerma', variant, level: 'Metadata', streams: [{ name: variant, records: () => readJsonl(f) }], truth: async () => truth, labelled: false });
   }
   return out;
 }
@@ -78,7 +95,16 @@ export function recordedRuns(dir: string): string[] {
 
 const AUDIT_FILE = /^audit.*\.(jsonl|json|log)(\.gz|\.br)?$/;
 
-interface RecordedRun { name: string; records: AuditEvent[]; truth: TruthSet; level: AuditLevel }
+/** A recorded run as evaluation needs it before reading its events: where they are, its truth. */
+interface RecordedRun {
+  name: string;
+  files: string[];
+  truth: TruthSet;
+  level: AuditLevel;
+  /** the run's time span (manifest), epoch ms, when the manifest has it */
+  start?: number;
+  end?: number;
+}
 
 /** Which runs of a recorded corpus are scored. */
 export type SplitChoice = 'train' | 'test' | 'all';
@@ -105,18 +131,23 @@ export function parseRunSelection(spec: string): (run: string) => boolean {
   };
 }
 
+const POLICY_LEVEL: Record<string, AuditLevel> = { metadata: 'Metadata', request: 'Request', 'request-response': 'RequestResponse' };
+
+/** A run's audit records, streamed from its files (an EventList line is its items). */
+async function* runRecords(files: readonly string[]): AsyncGenerator<AuditEvent> {
+  for (const f of files) for await (const r of readJsonl(f)) {
+    if (r?.kind === 'EventList' && Array.isArray(r.items)) yield* r.items; else yield r;
+  }
+}
+
 async function loadRun(runDir: string, split: SplitChoice = 'test', select?: (run: string) => boolean): Promise<RecordedRun | undefined> {
   const manifest = JSON.parse(readFileSync(path.join(runDir, 'manifest.json'), 'utf8')) as Record<string, any>;
   const runSplit = manifest.split === 'train' ? 'train' : 'test';
   if (split !== 'all' && runSplit !== split) return undefined;
   const name = String(manifest.run ?? manifest.name ?? path.basename(runDir));
   if (select && !select(name)) return undefined;
-  const files = readdirSync(runDir).filter((f) => AUDIT_FILE.test(f)).sort();
+  const files = readdirSync(runDir).filter((f) => AUDIT_FILE.test(f)).sort().map((f) => path.join(runDir, f));
   if (!files.length) throw new Error(`${runDir}: no audit*.jsonl[.gz|.br] file`);
-  const records: AuditEvent[] = [];
-  for (const f of files) for (const r of await readAll(path.join(runDir, f))) {
-    if (r?.kind === 'EventList' && Array.isArray(r.items)) records.push(...r.items); else records.push(r);
-  }
   // helm installs among the steps: {steps: [{id, command, release}]} (a step without a command counts as an install)
   const releases = new Map<string, string>();
   for (const s of Array.isArray(manifest.steps) ? manifest.steps : []) {
@@ -127,62 +158,99 @@ async function loadRun(runDir: string, split: SplitChoice = 'test', select?: (ru
   }
   const truthFile = ['truth.jsonl.br', 'truth.jsonl.gz'].map((f) => path.join(runDir, f)).find((f) => existsSync(f)) ?? path.join(runDir, 'truth.jsonl.gz');
   const truth = recordedTruth((await readAll(truthFile)) as RecordedTruthLine[], releases);
-  let level: AuditLevel = 'Metadata';
-  for (const r of records) if (r?.level && levelLess(level, r.level)) level = r.level;
-  if (typeof manifest.level === 'string' && ['Metadata', 'Request', 'RequestResponse'].includes(manifest.level)) level = manifest.level as AuditLevel;
-  return { name, records, truth, level };
+  // the level the run was logged at: the manifest's, or its policy's, else the highest in its events
+  let level = typeof manifest.level === 'string' && ['Metadata', 'Request', 'RequestResponse'].includes(manifest.level)
+    ? manifest.level as AuditLevel : POLICY_LEVEL[String(manifest.policy)];
+  if (!level) {
+    level = 'Metadata';
+    for await (const r of runRecords(files)) if (r?.level && levelLess(level, r.level)) level = r.level;
+  }
+  const time = (v: unknown) => (typeof v === 'string' && Number.isFinite(Date.parse(v)) ? { ms: Date.parse(v) } : undefined);
+  const start = time(manifest.start); const end = time(manifest.end);
+  return { name, files, truth, level, ...(start ? { start: start.ms } : {}), ...(end ? { end: end.ms } : {}) };
 }
 
-/** Renders records under a policy; returns them and the auditIDs kept. */
-function render(records: readonly AuditEvent[], policy: string): { records: AuditEvent[]; ids: Set<string> } {
-  const out: AuditEvent[] = [];
-  const ids = new Set<string>();
-  for (const r of records) {
-    const e = applyPolicy(POLICIES[policy]!, r);
-    if (e) { out.push(e); ids.add(e.auditID); }
+/**
+ * Runs in run order, cut into the streams a kontext would have seen: a run that starts before
+ * the previous one ended was recorded on another cluster at the same time, so it starts a new
+ * stream (one cluster's runs follow each other in time; runs without times stay in one stream).
+ */
+export function recordingStreams<R extends { start?: number; end?: number }>(runs: readonly R[]): R[][] {
+  const out: R[][] = [];
+  let prevEnd: number | undefined;
+  for (const r of runs) {
+    const cur = out[out.length - 1];
+    if (!cur || (r.start !== undefined && prevEnd !== undefined && r.start < prevEnd)) out.push([r]); else cur.push(r);
+    if (r.end !== undefined) prevEnd = r.end;
   }
-  return { records: out, ids };
+  return out;
 }
 
 /**
  * Recorded cases: every run left out of training, rendered at each level its recording
- * allows. Runs are concatenated per level (actions are named "<run>/<step>").
+ * allows (actions are named "<run>/<step>"). Nothing but the runs' truth is read up front: each
+ * case streams its runs from disk through the policy when it is evaluated, and collects which
+ * events the policy kept for its truth.
  */
 export async function recordedCases(dir: string, log: (m: string) => void = () => {}, split: SplitChoice = 'test', select?: (run: string) => boolean): Promise<EvalCase[]> {
   const runs: RecordedRun[] = [];
   for (const d of recordedRuns(dir)) {
     const r = await loadRun(d, split, select);
-    if (r) { runs.push(r); log(`recorded run ${r.name}: ${r.records.length} records at ${r.level}, ${r.truth.actions.size} actions`); }
+    if (r) { runs.push(r); log(`recorded run ${r.name}: ${r.truth.events.size} requests at ${r.level}, ${r.truth.actions.size} actions`); }
   }
   if (!runs.length) return [];
   const out: EvalCase[] = [];
   for (const lp of LEVEL_POLICIES) {
     const usable = runs.filter((r) => !levelLess(r.level, lp.needs));
     if (!usable.length) continue;
-    const records: AuditEvent[] = [];
-    const events = new Map(); const actions = new Map();
-    for (const r of usable) {
-      const rendered = render(r.records, lp.policy);
-      records.push(...rendered.records);
-      const t = restrictTruth(r.truth, rendered.ids);
-      for (const [k, v] of t.events) events.set(k, v);
-      for (const [k, v] of t.actions) actions.set(k, v);
-    }
-    out.push({ corpus: 'recorded', variant: usable.length === runs.length ? `${runs.length} runs` : `${usable.length}/${runs.length} runs`, level: lp.level, records, truth: { events, actions }, labelled: false });
+    const policy = POLICIES[lp.policy]!;
+    // auditIDs the policy kept, per run, filled while the streams are read
+    const kept = new Map<RecordedRun, Set<string>>();
+    const stream = (group: RecordedRun[]): RecordStream => ({
+      name: group.length === 1 ? group[0]!.name : `${group[0]!.name}…${group[group.length - 1]!.name}`,
+      records: async function* () {
+        for (const r of group) {
+          const ids = new Set<string>();
+          for await (const e of runRecords(r.files)) {
+            const x = applyPolicy(policy, e);
+            if (x) { ids.add(x.auditID); yield x; }
+          }
+          kept.set(r, ids);
+        }
+      },
+    });
+    const streams = recordingStreams(usable).map(stream);
+    const truth = async (): Promise<TruthSet> => {
+      const events = new Map(); const actions = new Map();
+      for (const r of usable) {
+        if (!kept.has(r)) for await (const _ of stream([r]).records()) { /* reads the run for what the policy keeps */ }
+        const t = restrictTruth(r.truth, kept.get(r)!);
+        for (const [k, v] of t.events) events.set(k, v);
+        for (const [k, v] of t.actions) actions.set(k, v);
+      }
+      return { events, actions };
+    };
+    out.push({ corpus: 'recorded', variant: usable.length === runs.length ? `${runs.length} runs` : `${usable.length}/${runs.length} runs`, level: lp.level, streams, truth, labelled: false });
   }
   return out;
 }
 
-/** Simulator cases: the same traffic (seed, duration) logged under each named policy. */
+/** Simulator cases: the same traffic (seed, duration) logged under each named policy, simulated when evaluated. */
 export async function simulatorCases(opts: { seed: number; durationMs: number; levels?: readonly string[] }, log: (m: string) => void = () => {}): Promise<EvalCase[]> {
   const { simulate } = await import('../simulate/index.ts');
   const out: EvalCase[] = [];
   for (const lp of LEVEL_POLICIES) {
     if (opts.levels && !opts.levels.includes(lp.level)) continue;
-    const records = [...simulate({ seed: opts.seed, durationMs: opts.durationMs, policy: lp.policy })];
-    const truth = simulatorTruth(records);
-    log(`simulator seed ${opts.seed} at ${lp.level}: ${records.length} events, ${truth.actions.size} actions`);
-    out.push({ corpus: 'simulator', variant: `seed ${opts.seed}, ${Math.round(opts.durationMs / 60_000)} min`, level: lp.level, records, truth, labelled: true });
+    const records = () => simulate({ seed: opts.seed, durationMs: opts.durationMs, policy: lp.policy });
+    out.push({
+      corpus: 'simulator', variant: `seed ${opts.seed}, ${Math.round(opts.durationMs / 60_000)} min`, level: lp.level, labelled: true,
+      streams: [{ name: `seed ${opts.seed}`, records }],
+      truth: async () => {
+        const truth = simulatorTruth(records());
+        log(`simulator seed ${opts.seed} at ${lp.level}: ${truth.events.size} events, ${truth.actions.size} actions`);
+        return truth;
+      },
+    });
   }
   return out;
 }

@@ -6,6 +6,7 @@ import { createLabeler, type BackendChoice } from '../label/index.ts';
 import type { EvalCase } from './corpus.ts';
 import { runContexts } from './run.ts';
 import { scoreContexts, type RunScores } from './score.ts';
+import type { ContextDoc } from '../types/context.ts';
 
 export interface CaseResult {
   corpus: string;
@@ -23,19 +24,35 @@ export interface EvaluateCasesOptions {
   log?: (m: string) => void;
 }
 
+/**
+ * Each case through the in-process pipeline, one fresh pipeline (label stage, normalizer,
+ * clusterer) per stream of the case, the streams' contexts scored together against the
+ * case's truth. Cases are read and scored one at a time; only the scores are kept.
+ */
 export async function evaluateCases(cases: readonly EvalCase[], opts: EvaluateCasesOptions = {}): Promise<CaseResult[]> {
   const log = opts.log ?? (() => {});
   const out: CaseResult[] = [];
   for (const c of cases) {
-    const labeler = await createLabeler({ modelDir: opts.modelDir, backend: opts.backend });
     const name = `${c.corpus} ${c.variant} @ ${c.level}`;
-    let last = 0;
-    const run = await runContexts(c.records, labeler, {
-      progress: (n) => { if (n - last >= 20_000) { last = n; log(`${name}: ${n}/${c.records.length} records`); } },
-    });
-    const scores = scoreContexts(c.truth, run.docs, c.labelled ? run.labels : undefined);
-    log(`${name}: ${run.events} events → ${run.docs.length} contexts in ${run.seconds.toFixed(1)} s`);
-    out.push({ corpus: c.corpus, variant: c.variant, level: c.level, mode: labeler.mode, seconds: run.seconds, scores });
+    const docs: ContextDoc[] = [];
+    const labels = new Map<string, string>();
+    let seconds = 0; let events = 0; let mode = '';
+    let done = 0; let last = 0;
+    for (const s of c.streams) {
+      const labeler = await createLabeler({ modelDir: opts.modelDir, backend: opts.backend });
+      mode = labeler.mode;
+      const run = await runContexts(s.records(), labeler, {
+        labels: c.labelled,
+        progress: (n) => { if (done + n - last >= 20_000) { last = done + n; log(`${name}: ${last}${c.size ? `/${c.size}` : ''} records`); } },
+      });
+      done += run.events;
+      for (const d of run.docs) docs.push(d);
+      for (const [k, v] of run.labels) labels.set(k, v);
+      seconds += run.seconds; events += run.events;
+    }
+    const scores = scoreContexts(await c.truth(), docs, c.labelled ? labels : undefined);
+    log(`${name}: ${events} events → ${docs.length} contexts in ${seconds.toFixed(1)} s${c.streams.length > 1 ? ` (${c.streams.length} streams)` : ''}`);
+    out.push({ corpus: c.corpus, variant: c.variant, level: c.level, mode, seconds, scores });
   }
   return out;
 }
