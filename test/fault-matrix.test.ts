@@ -13,6 +13,7 @@
  * overlapping file; every chunk in flight at once, shuffled within the horizon, on two
  * connections (against the ordered chunks delivered alike); wrong-typed fields on a poison connection while the input streams.
  */
+import { splitScopedId } from '../src/clusters/names.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -183,8 +184,10 @@ test('replay of an overlapping file (two members of a big context removed, one n
   for (const [a, c] of first.owner) { let g = sizes.get(c); if (!g) sizes.set(c, (g = [])); g.push(a); }
   const [bigId, bigMembers] = [...sizes].filter(([c]) => !first.summaries.get(c)!.label.startsWith('background')).sort((x, y) => y[1].length - x[1].length)[0]!;
   assert.ok(bigMembers.length >= 5, `a big context (${bigMembers.length})`);
-  const removed = new Set(bigMembers.filter((a) => a !== bigId).slice(1, 3));
-  const model = events.find((e) => e.auditID === bigMembers.find((a) => a !== bigId && !removed.has(a)))!;
+  // its first member: the auditID in its id (<cluster>/<auditID>)
+  const bigFirst = splitScopedId(bigId).id;
+  const removed = new Set(bigMembers.filter((a) => a !== bigFirst).slice(1, 3));
+  const model = events.find((e) => e.auditID === bigMembers.find((a) => a !== bigFirst && !removed.has(a)))!;
   const fresh: AuditEvent = { ...model, auditID: 'replayed-new-event-0001' };
   const copy = events.filter((e) => !removed.has(e.auditID));
   copy.splice(copy.indexOf(model) + 1, 0, fresh);

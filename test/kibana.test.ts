@@ -151,7 +151,26 @@ test('dashboard panels match its references', () => {
     assert.equal(p.gridData.i, p.panelIndex);
     assert.ok(p.gridData.x + p.gridData.w <= 48, 'fits the 48-column grid');
   }
-  assert.equal(dash[0].references.length, panels.length);
+  const controls = Object.keys(JSON.parse(dash[0].attributes.controlGroupInput.panelsJSON)).length;
+  assert.equal(dash[0].references.length, panels.length + controls);
+});
+
+test('dashboard controls: a cluster options list on mapped, aggregatable fields of the data view', () => {
+  const dash = objects.find((o) => o.type === 'dashboard');
+  const group = dash.attributes.controlGroupInput;
+  assert.ok(group, 'the dashboard has a control group');
+  const controls = Object.entries(JSON.parse(group.panelsJSON)) as [string, any][];
+  const fields = controls.map(([, c]) => c.explicitInput.fieldName);
+  assert.ok(fields.includes('cluster'), 'a cluster control');
+  assert.equal(FIELDS.get('cluster'), 'keyword');
+  for (const [id, c] of controls) {
+    assert.equal(c.type, 'optionsListControl');
+    assert.equal(c.explicitInput.id, id);
+    assert.ok(AGGREGATABLE(FIELDS.get(c.explicitInput.fieldName)), `${id}: ${c.explicitInput.fieldName} is aggregatable`);
+    const ref = dash.references.find((r: any) => r.name === `controlGroup_${id}:optionsListDataView`);
+    assert.ok(ref && ref.type === 'index-pattern' && objects.some((o) => o.type === 'index-pattern' && o.id === ref.id), `${id}: its data view reference resolves`);
+  }
+  assert.deepEqual(controls.map(([, c]) => c.order).sort(), controls.map((_, i) => i));
 });
 
 test('the file is what generate.mjs produces', () => {

@@ -4,6 +4,8 @@
  * over an older one, the single-index layout migrated with its data readable, retention
  * (kontext's own deletion here: the test Elasticsearch has no ILM), replicas and shards.
  */
+import { migrateToClusterIds } from '../src/store/migrate-clusters.ts';
+import { scopeDoc } from '../src/clusters/router.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testClient, uniquePrefix, deleteIndices, getDoc } from './helpers/es.ts';
@@ -105,18 +107,29 @@ test('templates: an older template is upgraded in place, the single-index layout
     // the old single indices became daily ones behind the aliases
     const all = await indicesOf(client, `${prefix}-*`);
     assert.deepEqual(all, [names.contextsDay('2025.06.01'), names.contextsDay('2025.06.02'), names.deadLetterDay('2025.06.03'), names.membersDay('2025.06.01'), names.membersDay('2025.06.02')].sort());
-    const got = await getDoc<EsContextSource>(client, names.contexts, 'old-a');
+    // documents from before clusters become the default cluster's (start-up runs this after the templates)
+    assert.deepEqual(await migrateToClusterIds(client, prefix, 'default'), { contexts: 2, members: 5 });
+    assert.equal((await getDoc<EsContextSource>(client, names.contexts, 'old-a')).found, false, 'the unscoped summary is gone');
+    assert.equal((await getDoc<EsMemberSource>(client, names.members, 'old-a-m2')).found, false, 'the unscoped member is gone');
+    const got = await getDoc<EsContextSource>(client, names.contexts, 'default/old-a');
     assert.equal(got._source!.eventCount, 3);
+    assert.equal(got._source!.id, 'default/old-a');
+    assert.equal(got._source!.cluster, 'default');
     assert.equal(got._version, a.version, 'the stored version is kept');
-    assert.equal((await membersOf(client, prefix, ['old-a', 'old-b'])).get('old-b')!.length, 2);
-    assert.equal((await getDoc<EsMemberSource>(client, names.members, 'old-a-m2'))._source!.contextId, 'old-a');
+    assert.equal((await membersOf(client, prefix, ['default/old-a', 'default/old-b'])).get('default/old-b')!.length, 2);
+    const m2 = await getDoc<EsMemberSource>(client, names.members, 'default/old-a-m2');
+    assert.deepEqual([m2._source!.contextId, m2._source!.cluster, m2._source!.auditID], ['default/old-a', 'default', 'old-a-m2']);
+    assert.equal(m2._index, names.membersDay('2025.06.01'), 'in its own day index');
+    assert.deepEqual(await migrateToClusterIds(client, prefix, 'default'), { contexts: 0, members: 0 }, 'nothing left to do');
     assert.equal((await client.count({ index: names.deadLetter })).count, 1);
     // a new kontext writes on: a re-sent old event is not stored twice
     const writer = createContextWriter({ client, prefix, refresh: true });
-    assert.deepEqual(await writer.write([contextWrite('old-a', 4, Date.UTC(2025, 5, 1, 12))]), { stored: 1, rejected: 0 });
+    const w4 = contextWrite('old-a', 4, Date.UTC(2025, 5, 1, 12));
+    assert.deepEqual(await writer.write([{ ...w4, doc: scopeDoc('default', w4.doc) }]), { stored: 1, rejected: 0 });
     await writer.close();
     await client.indices.refresh({ index: names.members });
-    assert.equal((await client.count({ index: names.members, query: { term: { contextId: 'old-a' } } })).count, 4);
+    assert.equal((await client.count({ index: names.members, query: { term: { contextId: 'default/old-a' } } })).count, 4);
+    assert.equal((await client.count({ index: names.members })).count, 6);
 
     // a second start: nothing to migrate, same version (no upgrade logged again); a newer template is left alone
     logLines.length = 0;

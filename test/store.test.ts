@@ -5,7 +5,7 @@ import { testClient, uniquePrefix, deleteIndices, esUrl, getDoc } from './helper
 import { createEsClient } from '../src/store/es-client.ts';
 import { ensureIndexTemplates, loadTemplates } from '../src/store/templates.ts';
 import { createContextWriter, rawDay } from '../src/store/writer.ts';
-import { dayOf, fromEsDoc, indexNames, type EsContextSource, type EsMemberSource } from '../src/store/codec.ts';
+import { dayOf, fromEsDoc, indexNames, memberIdOf, type EsContextSource, type EsMemberSource } from '../src/store/codec.ts';
 import { membersOf } from '../src/store/read.ts';
 import { createDeadLetterSink } from '../src/store/dead-letter.ts';
 import { summarize } from '../src/cluster/summary.ts';
@@ -80,7 +80,7 @@ test('templates apply idempotently and create the contexts index with the agreed
     assert.equal((props.action as { fields: Record<string, { type: string }> }).fields.keyword!.type, 'keyword');
     // members: one document per auditID, sorted by context then time on disk
     const mi = (await client.indices.get({ index: names.members }))[names.membersDay(today)]!;
-    assert.deepEqual(Object.keys(mi.mappings!.properties!).sort(), ['@timestamp', 'contextId', 'time']);
+    assert.deepEqual(Object.keys(mi.mappings!.properties!).sort(), ['@timestamp', 'auditID', 'cluster', 'contextId', 'time']);
     assert.deepEqual(mi.mappings!.properties!['@timestamp'], { type: 'alias', path: 'time' }, 'the ECS time of a member is an alias: no bytes stored');
     assert.deepEqual(mi.settings?.index?.sort?.field, ['contextId', 'time']);
     const dl = (await client.indices.get({ index: names.deadLetter }))[names.deadLetterDay(today)]!;
@@ -126,7 +126,7 @@ test('writer round-trip: settles receipts after the ack, memberIds resolves ever
     assert.equal(count.count, 1);
     assert.equal((await client.count({ index: names.members })).count, 7, 'one member document per auditID');
     for (const m of a2.w.doc.members) {
-      const r = await getDoc<EsMemberSource>(client, names.members, m.auditID);
+      const r = await getDoc<EsMemberSource>(client, names.members, memberIdOf(undefined, m.auditID));
       assert.equal(r._source!.contextId, 'ctx-a');
     }
     const got = await getDoc<EsContextSource>(client, names.contexts, 'ctx-a');
@@ -204,14 +204,14 @@ test('a replay with members removed and one new event loses nothing: the summary
     assert.ok(got._version! >= 21);
     const members = (await membersOf(client, prefix, ['ctx-r'])).get('ctx-r')!;
     assert.equal(members.length, 11);
-    assert.equal((await getDoc<EsMemberSource>(client, names.members, 'ctx-r-new'))._source!.contextId, 'ctx-r');
+    assert.equal((await getDoc<EsMemberSource>(client, names.members, memberIdOf(undefined, 'ctx-r-new')))._source!.contextId, 'ctx-r');
 
     // a member already stored in another context stays there and is not counted twice
     const other = contextWrite('ctx-o', 2);
     other.w.doc = { ...other.w.doc, members: [other.w.doc.members[0]!, { ...other.w.doc.members[1]!, auditID: 'ctx-r-m5' }] };
     await writer.write([other.w]);
     assert.equal(other.receipt.settled, 2, 'held by a stored document (the other context)');
-    assert.equal((await getDoc<EsMemberSource>(client, names.members, 'ctx-r-m5'))._source!.contextId, 'ctx-r');
+    assert.equal((await getDoc<EsMemberSource>(client, names.members, memberIdOf(undefined, 'ctx-r-m5')))._source!.contextId, 'ctx-r');
     assert.equal((await getDoc<EsContextSource>(client, names.contexts, 'ctx-o'))._source!.eventCount, 1);
     assert.equal((await getDoc<EsContextSource>(client, names.contexts, 'ctx-r'))._source!.eventCount, 11);
     await writer.close();

@@ -26,6 +26,7 @@ function dataView() {
         eventCount: { customLabel: 'Events' },
         '@timestamp': { customLabel: 'Start' },
         id: { customLabel: 'Context' },
+        cluster: { customLabel: 'Cluster' },
       }),
       // a context's id links to its page in kontext's web UI
       fieldFormatMap: s({
@@ -49,7 +50,7 @@ function dataView() {
   };
 }
 
-const COLUMNS = ['user.name', 'action', 'label', 'outcome', 'eventCount', 'flags', 'namespaces', 'id'];
+const COLUMNS = ['cluster', 'user.name', 'action', 'label', 'outcome', 'eventCount', 'flags', 'namespaces', 'id'];
 
 function search(id, title, description, query, { columns = COLUMNS, sort = [['@timestamp', 'desc']] } = {}) {
   return {
@@ -160,6 +161,28 @@ function detectionsBar() {
     }, 'detections.name : *');
 }
 
+// dashboard controls (options lists on keyword fields of the data view): id → field, title
+const CONTROLS = [
+  { id: 'kontext-control-cluster', field: 'cluster', title: 'Cluster' },
+  { id: 'kontext-control-namespace', field: 'namespaces', title: 'Namespace' },
+];
+
+function controlGroup(references) {
+  const panels = {};
+  CONTROLS.forEach((c, order) => {
+    panels[c.id] = { order, width: 'medium', grow: true, type: 'optionsListControl', explicitInput: { id: c.id, fieldName: c.field, title: c.title, selectedOptions: [], enhancements: {} } };
+    // Kibana keeps a control's data view as a reference named after the control
+    references.push({ id: DATA_VIEW, name: `controlGroup_${c.id}:optionsListDataView`, type: 'index-pattern' });
+  });
+  return {
+    chainingSystem: 'HIERARCHICAL',
+    controlStyle: 'oneLine',
+    ignoreParentSettingsJSON: s({ ignoreFilters: false, ignoreQuery: false, ignoreTimerange: false, ignoreValidations: false }),
+    panelsJSON: s(panels),
+    showApplySelections: false,
+  };
+}
+
 function dashboard(panels) {
   const references = [];
   const panelsJSON = panels.map((p, i) => {
@@ -174,9 +197,11 @@ function dashboard(panels) {
       type: p.obj.type,
     };
   });
+  const controls = controlGroup(references);
   return {
     attributes: {
-      description: 'Kubernetes audit contexts: who did what, what it caused, what failed, what needs a look.',
+      controlGroupInput: controls,
+      description: 'Kubernetes audit contexts per cluster: who did what, what it caused, what failed, what needs a look.',
       kibanaSavedObjectMeta: { searchSourceJSON: s({ query: { query: '', language: 'kuery' }, filter: [] }) },
       optionsJSON: s({ useMargins: true, syncColors: true, syncCursor: true, syncTooltips: true, hidePanelTitles: false }),
       panelsJSON: s(panelsJSON),

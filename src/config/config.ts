@@ -3,6 +3,8 @@
  * variables (KONTEXT_* or the listed name) over defaults, validated with clear errors.
  * `kontext <cmd> --help` and the README's configuration table are generated from OPTIONS.
  */
+import { isClusterName, parseClusterList, tagClusterMatcher } from '../clusters/names.ts';
+
 export type OptionType = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'bytes';
 
 export interface OptionSpec {
@@ -34,6 +36,10 @@ export const OPTIONS = [
   { key: 'indexReplicas', flag: 'index-replicas', env: 'KONTEXT_INDEX_REPLICAS', type: 'string', default: '0-1', help: 'Replicas of kontext\'s indices: a number, or a range auto-expanding with the nodes (0-1: one replica once a second node exists).' },
   { key: 'indexShards', flag: 'index-shards', env: 'KONTEXT_INDEX_SHARDS', type: 'int', default: 1, min: 1, help: 'Primary shards of each new daily index.' },
   { key: 'rawRetention', flag: 'raw-retention', env: 'KONTEXT_RAW_RETENTION', type: 'duration', default: '0', help: 'Also keep raw events in <prefix>-raw-YYYY.MM.DD for drill-down, deleted after this long; 0 disables.' },
+  { key: 'clusterName', flag: 'cluster-name', env: 'KONTEXT_CLUSTER_NAME', type: 'string', default: 'default', help: 'Kubernetes cluster of events that name none (no --cluster-from-tag match, no --cluster-key field, webhook at /webhook/audit, file replay); every context id is <cluster>/<auditID>. 1-63 of A-Z a-z 0-9 . _ -.' },
+  { key: 'clusterFromTag', flag: 'cluster-from-tag', env: 'KONTEXT_CLUSTER_FROM_TAG', type: 'string', default: undefined, help: 'Regular expression on the forward tag whose group "cluster" (or first group) names the cluster, e.g. "kube\\.audit\\.(?<cluster>[^.]+)"; a tag it does not match is --cluster-name.' },
+  { key: 'clusterKey', flag: 'cluster-key', env: 'KONTEXT_CLUSTER_KEY', type: 'string', default: undefined, help: 'Record field naming the cluster (a Fluent Bit record_modifier adds it), before the forward tag and --cluster-name.' },
+  { key: 'clusters', flag: 'clusters', env: 'KONTEXT_CLUSTERS', type: 'string', default: undefined, help: 'Comma-separated clusters this instance owns (scale-out: one set per replica): only their stored contexts are taken back at start-up, events of any other cluster are dead-lettered (foreign-cluster). Unset: every cluster.' },
   { key: 'forwardHost', flag: 'forward-host', env: 'KONTEXT_FORWARD_HOST', type: 'string', default: '0.0.0.0', help: 'Listen address of the Fluent Bit / Fluentd forward input.' },
   { key: 'forwardPort', flag: 'forward-port', env: 'KONTEXT_FORWARD_PORT', type: 'int', default: 24224, min: 0, help: 'Port of the forward input; 0 picks a free port.' },
   { key: 'forwardSharedKey', flag: 'forward-shared-key', env: 'KONTEXT_FORWARD_SHARED_KEY', type: 'string', default: undefined, help: 'Shared key: when set, peers must complete the HELO/PING/PONG handshake. Required on a non-loopback forward address unless --forward-tls-ca is set.' },
@@ -79,7 +85,7 @@ export const OPTIONS = [
 export const SERVE_ONLY: ReadonlySet<string> = new Set([
   'forwardHost', 'forwardPort', 'forwardSharedKey', 'forwardUsers', 'forwardTlsCert', 'forwardTlsKey', 'forwardTlsCa', 'forwardInsecure',
   'maxMessageBytes', 'maxDecompressionRatio', 'maxMessageEntries', 'maxDepth', 'idleTimeout', 'maxConnections', 'maxConnectionsPerPeer',
-  'httpHost', 'httpPort', 'healthPort', 'metricsPublic', 'authTokens', 'noAuth',
+  'httpHost', 'httpPort', 'healthPort', 'metricsPublic', 'authTokens', 'noAuth', 'clusterFromTag',
 ]);
 
 /** The commands that read the configuration (Command.usesConfig). */
@@ -196,6 +202,11 @@ export function loadConfig(flags: Record<string, string | boolean> = {}, env: No
   }
   if (c.elasticsearchCaFingerprint !== undefined && !/^([0-9a-f]{2}:?){31}[0-9a-f]{2}$/i.test(c.elasticsearchCaFingerprint.trim())) {
     throw new ConfigError('--elasticsearch-ca-fingerprint: expected a SHA-256 fingerprint, 64 hex digits (colons optional)');
+  }
+  if (!isClusterName(c.clusterName)) throw new ConfigError(`--cluster-name: not a cluster name: ${JSON.stringify(c.clusterName)} (1-63 of A-Z a-z 0-9 . _ -, starting with a letter or digit)`);
+  try { parseClusterList(c.clusters); } catch (e) { throw new ConfigError(`--clusters: ${(e as Error).message}`); }
+  if (c.clusterFromTag !== undefined) {
+    try { tagClusterMatcher(c.clusterFromTag); } catch (e) { throw new ConfigError(`--cluster-from-tag: not a regular expression: ${(e as Error).message}`); }
   }
   if (!/^\d+$|^\d+-(\d+|all)$/.test(c.indexReplicas.trim())) {
     throw new ConfigError(`--index-replicas: expected a number (1) or a range (0-1, 0-all), got ${JSON.stringify(c.indexReplicas)}`);

@@ -21,7 +21,8 @@ const NONE: readonly string[] = Object.freeze([]);
 /** member auditIDs kept per detection of a context (the count of matches is not bounded) */
 export const MAX_AUDIT_IDS = 100;
 
-export interface TimedEvent { audit: AuditEvent; time: number }
+/** `cluster`: the Kubernetes cluster it came from (correlations remember per cluster) */
+export interface TimedEvent { audit: AuditEvent; time: number; cluster?: string }
 
 /** What summarize() needs. */
 export interface Detector {
@@ -34,7 +35,14 @@ type Marked = AuditEvent & Record<symbol, readonly string[] | undefined>;
 
 export class DetectionEngine implements Detector {
   readonly rules: RuleSet;
+  /** the correlations' memory of events without a cluster */
   readonly state: CorrelationState;
+  /**
+   * each cluster's correlation memory: a user, namespace, pod or role of one cluster says
+   * nothing about the same name in another (a binding in one cluster grants nothing in the next)
+   */
+  private readonly states = new Map<string, CorrelationState>();
+  private readonly params: CorrelationParams;
   private readonly eventRules: Detection[];
   private readonly correlationRules: Detection[];
   private readonly contextRules: Detection[];
@@ -48,6 +56,7 @@ export class DetectionEngine implements Detector {
   constructor(rules: RuleSet, opts: { params?: CorrelationParams; stateful?: boolean } = {}) {
     this.rules = rules;
     const params = opts.params ?? CORRELATION_PARAMS;
+    this.params = params;
     this.state = new CorrelationState(params, rules.lists);
     const enabled = rules.detections.filter((d) => d.enabled);
     for (const d of enabled) this.byName.set(d.name, d);
@@ -60,13 +69,35 @@ export class DetectionEngine implements Detector {
     this.flaggedNames = new Set(enabled.filter((d) => severityRank(d.severity) >= min && !ignore.has(d.name) && !d.tags.includes('activity')).map((d) => d.name));
   }
 
-  /** The correlations' memory for the restart checkpoint (see store/checkpoint.ts). */
-  snapshot(): string { return encodeState(this.state.snapshotState()); }
+  /** The correlation memory of a cluster (undefined: events without one). */
+  stateOf(cluster: string | undefined): CorrelationState {
+    if (cluster === undefined) return this.state;
+    let st = this.states.get(cluster);
+    if (!st) { st = new CorrelationState(this.params, this.rules.lists); this.states.set(cluster, st); }
+    return st;
+  }
+
+  /** A detector for one cluster's contexts (its clusterer's summaries): correlations read that cluster's memory. */
+  forCluster(cluster: string): Detector {
+    return { detect: (events, doc) => this.detect(events, doc, cluster) };
+  }
+
+  /** The correlations' memory for the restart checkpoint (see store/checkpoint.ts): every cluster's. */
+  snapshot(): string {
+    if (!this.states.size) return encodeState(this.state.snapshotState());
+    const clusters: Record<string, CorrelationSnapshot> = {};
+    for (const [c, st] of this.states) clusters[c] = st.snapshotState();
+    return encodeState({ ...this.state.snapshotState(), clusters });
+  }
 
   /** Takes back a `snapshot()` before the first event; false when it is unreadable or of another version. */
   restore(text: string, hints: { covered?: (auditID: string, time: number) => boolean } = {}): boolean {
     let ok = false;
-    try { ok = this.state.restoreState(decodeState<CorrelationSnapshot>(text)); } catch { ok = false; }
+    try {
+      const s = decodeState<CorrelationSnapshot & { clusters?: Record<string, CorrelationSnapshot> }>(text);
+      ok = this.state.restoreState(s);
+      if (ok && s.clusters) for (const [c, part] of Object.entries(s.clusters)) ok = this.stateOf(c).restoreState(part) && ok;
+    } catch { ok = false; }
     if (ok) this.covered = hints.covered;
     return ok;
   }
@@ -115,13 +146,14 @@ export class DetectionEngine implements Detector {
     let matched: string[] | undefined;
     for (const d of this.rulesFor(a)) if (evaluate(d.event!, a)) (matched ??= []).push(d.name);
     if (this.correlationRules.length) {
+      const st = this.stateOf(e.cluster);
       const obs = { audit: a, time: e.time, matched: matched ?? [], flagged: false };
       for (const d of this.correlationRules) {
-        if (CORRELATIONS[d.correlation!].check(obs, this.state) && (!d.event || evaluate(d.event, a))) (matched ??= obs.matched).push(d.name);
+        if (CORRELATIONS[d.correlation!].check(obs, st) && (!d.event || evaluate(d.event, a))) (matched ??= obs.matched).push(d.name);
       }
       if (matched && matched !== obs.matched) obs.matched = matched;
       obs.flagged = obs.matched.some((n) => this.flaggedNames.has(n));
-      if (!this.covered?.(a.auditID, e.time)) for (const c of this.correlationsUsed) c.update(obs, this.state);
+      if (!this.covered?.(a.auditID, e.time)) for (const c of this.correlationsUsed) c.update(obs, st);
     }
     const out = matched && matched.length ? Object.freeze(matched) : NONE;
     // enumerable, so object spread (the clusterer's body stripping) keeps it; JSON ignores symbols
@@ -129,14 +161,15 @@ export class DetectionEngine implements Detector {
     return out;
   }
 
-  detect(events: readonly TimedEvent[], doc: Omit<ContextDoc, 'detections'>): ContextDetection[] {
+  detect(events: readonly TimedEvent[], doc: Omit<ContextDoc, 'detections'>, cluster: string | undefined = doc.cluster): ContextDetection[] {
+    const st = this.stateOf(cluster);
     const ids = new Map<string, string[]>();
     const unobserved = events.filter((e) => !(e.audit as Marked)[this.mark]).sort((x, y) => x.time - y.time);
-    this.observe(unobserved);
+    this.observe(cluster === undefined ? unobserved : unobserved.map((e) => (e.cluster ? e : { ...e, cluster })));
     for (const e of events) {
       for (const name of (e.audit as Marked)[this.mark] ?? NONE) {
         const c = this.byName.get(name)?.correlation;
-        if (c && (CORRELATIONS[c] as Correlation).withdraw?.(e, this.state)) continue;
+        if (c && (CORRELATIONS[c] as Correlation).withdraw?.(e, st)) continue;
         let list = ids.get(name);
         if (!list) { list = []; ids.set(name, list); }
         if (list.length < MAX_AUDIT_IDS) list.push(e.audit.auditID);

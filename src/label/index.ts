@@ -48,11 +48,18 @@ export function rulesFor(bundle: ModelBundle<LabelModel> | undefined): RuleSet {
 }
 
 export async function createLabeler(opts: LabelerOptions = {}): Promise<Labeler> {
+  return (await createLabelerFactory(opts))();
+}
+
+/**
+ * Loads the model once and returns a maker of labelers that share it (one per cluster: each
+ * has its own tracer memory and windows, see src/clusters/router.ts).
+ */
+export async function createLabelerFactory(opts: LabelerOptions = {}): Promise<() => Labeler> {
   const dir = opts.modelDir;
   if (!dir || !(await modelDirExists(dir))) {
     log.warn('no labeling model found: labeling with inference rules and object links only', { modelDir: dir ?? null });
-    const stage = new StreamingLabeler({ rules: new RuleSet(RULES) });
-    return Object.assign(stage, { mode: 'rules-only' as const });
+    return () => Object.assign(new StreamingLabeler({ rules: new RuleSet(RULES) }), { mode: 'rules-only' as const });
   }
   const backend = 'js';
   const bundle = await loadRuntimeBundle(dir);
@@ -65,8 +72,8 @@ export async function createLabeler(opts: LabelerOptions = {}): Promise<Labeler>
     modelDir: dir, backend, window: opts.window ?? bundle.config.window, stride: opts.stride ?? bundle.config.stride,
     labels: bundle.vocab.numLabels, tokens: bundle.vocab.size, parameters: bundle.model.parameters,
   });
-  const stage = new StreamingLabeler({ rules: rulesFor(bundle), bundle, window: opts.window, stride: opts.stride, maxBatch: opts.maxBatch });
-  return Object.assign(stage, { mode: 'model' as const, backend });
+  const rules = rulesFor(bundle);
+  return () => Object.assign(new StreamingLabeler({ rules, bundle, window: opts.window, stride: opts.stride, maxBatch: opts.maxBatch }), { mode: 'model' as const, backend });
 }
 
 export { StreamingLabeler } from './stage.ts';

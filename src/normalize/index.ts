@@ -35,6 +35,7 @@ import { log as rootLog, type Logger } from '../util/log.ts';
 import { counter, gauge } from '../util/metrics.ts';
 import { partReceipt } from './receipt.ts';
 import { MinHeap } from './heap.ts';
+import { DEFAULT_CLUSTER, isClusterName, scopedId } from '../clusters/names.ts';
 import { unwrapRecord } from './unwrap.ts';
 import { validateEvent, type Validated } from './validate.ts';
 import { DeadLetters, recordText } from './dead-letters.ts';
@@ -71,6 +72,12 @@ export interface NormalizeOptions {
   logger?: Logger;
   /** wall clock (tests) */
   now?: () => number;
+  /** the cluster of records that name none (default "default") */
+  clusterName?: string;
+  /** record field naming the cluster, before the one the source passes */
+  clusterKey?: string;
+  /** clusters accepted; events of others are dead-lettered (`foreign-cluster`). Absent: any */
+  clusters?: readonly string[];
 }
 
 export interface NormalizeStats {
@@ -92,7 +99,9 @@ export const CATCH_UP_LAG_MS = 120_000;
 const STAGE_BIT: Record<AuditStage, number> = { RequestReceived: 1, ResponseStarted: 2, ResponseComplete: 4, Panic: 8 };
 
 interface Held {
+  /** `<cluster>/<auditID>`: dedupe and final-stage selection are per cluster (auditIDs of two clusters may collide) */
   id: string;
+  cluster: string;
   time: number;
   seq: number;
   event: KEvent['audit'];
@@ -123,6 +132,9 @@ export class Normalizer implements NormalizeStage {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly dead: DeadLetters;
+  private readonly clusterName: string;
+  private readonly clusterKey: string | undefined;
+  private readonly clusters: ReadonlySet<string> | undefined;
   private readonly held = new Map<string, Held>();
   private readonly heap = new MinHeap<Held>((a, b) => a.time < b.time || (a.time === b.time && a.seq < b.seq));
   /** arrivals in wall-time order: [wall ms, event time] (for the wait-based release point) */
@@ -148,6 +160,25 @@ export class Normalizer implements NormalizeStage {
     this.log = (opts.logger ?? rootLog).child({ component: 'normalize' });
     this.now = opts.now ?? Date.now;
     this.dead = new DeadLetters(opts.deadLetters, this.log, this.now);
+    this.clusterName = opts.clusterName ?? DEFAULT_CLUSTER;
+    this.clusterKey = opts.clusterKey;
+    this.clusters = opts.clusters?.length ? new Set(opts.clusters) : undefined;
+  }
+
+  /** the cluster of a record: its `clusterKey` field, else the source's, else the default; a dead letter when it is not one */
+  private clusterOf(record: unknown, fromSource: string | undefined): string | DeadLetter {
+    let name: unknown = fromSource ?? this.clusterName;
+    if (this.clusterKey !== undefined && typeof record === 'object' && record !== null && !Array.isArray(record)) {
+      const v = (record as Record<string, unknown>)[this.clusterKey];
+      if (v !== undefined) name = v;
+    }
+    if (!isClusterName(name)) {
+      return { time: this.now(), stage: 'normalize', reason: 'bad-format', detail: `cluster (${this.clusterKey ?? 'source'}): not a cluster name (1-63 of A-Z a-z 0-9 . _ -)`, record: recordText(record) };
+    }
+    if (this.clusters && !this.clusters.has(name)) {
+      return { time: this.now(), stage: 'normalize', reason: 'foreign-cluster', detail: `cluster ${name} is not one of --clusters (${[...this.clusters].join(',')})`, record: recordText(record) };
+    }
+    return name;
   }
 
   /** events held (and dead letters not stored yet), for backpressure accounting */
@@ -161,16 +192,23 @@ export class Normalizer implements NormalizeStage {
 
   stats(): NormalizeStats { return { ...this.s, pending: this.held.size }; }
 
-  push(records: unknown[], receipt?: Receipt): void {
+  push(records: unknown[], receipt?: Receipt, cluster?: string): void {
     const dead: { entry: DeadLetter; share?: Receipt }[] = [];
     for (const record of records) {
+      const cl = this.clusterOf(record, cluster);
+      if (typeof cl !== 'string') {
+        this.s.rejected++; this.s.deadLettered++;
+        rejected.inc({ reason: cl.reason });
+        dead.push({ entry: cl, share: receipt });
+        continue;
+      }
       const cands = unwrapRecord(record);
       const share = receipt && (cands.length === 1 ? receipt : partReceipt(receipt, cands.length));
       for (const c of cands) {
         if ('reject' in c) { this.reject(c.reject, record, share); continue; }
         const v = validateEvent(c.event);
         if (!v.ok) { dead.push({ entry: this.deadLetter(v, c.event), share }); continue; }
-        this.accept(v, share);
+        this.accept(v, share, cl);
       }
     }
     this.dead.put(dead);
@@ -203,10 +241,10 @@ export class Normalizer implements NormalizeStage {
     dropped.inc({ reason: kind });
   }
 
-  private accept(v: Extract<Validated, { ok: true }>, receipt: Receipt | undefined): void {
+  private accept(v: Extract<Validated, { ok: true }>, receipt: Receipt | undefined, cluster: string): void {
     this.s.accepted++;
     eventsIn.inc();
-    const id = v.event.auditID;
+    const id = scopedId(cluster, v.event.auditID);
     const bit = STAGE_BIT[v.event.stage];
     const st = this.stored.get(id);
     if (st !== undefined) {
@@ -241,7 +279,7 @@ export class Normalizer implements NormalizeStage {
       }
       return;
     }
-    const e: Held = { id, time: v.time, seq: this.seq++, event: v.event, rank: v.rank, receipt, stages: bit, bytes: approxBytes(v.event), waiters: [] };
+    const e: Held = { id, cluster, time: v.time, seq: this.seq++, event: v.event, rank: v.rank, receipt, stages: bit, bytes: approxBytes(v.event), waiters: [] };
     this.held.set(id, e);
     this.heap.push(e);
     this.heldBytes += e.bytes;
@@ -302,7 +340,7 @@ export class Normalizer implements NormalizeStage {
       this.held.delete(top.id);
       this.heldBytes -= top.bytes;
       if (top.time > this.lastReleased) this.lastReleased = top.time;
-      out.push({ audit: top.event, time: top.time, receipt: this.track(top) });
+      out.push({ audit: top.event, time: top.time, receipt: this.track(top), cluster: top.cluster });
     }
     if (!this.held.size) this.heldBytes = 0;
     this.s.released += out.length;

@@ -9,7 +9,7 @@ export function normalizeStage(n: Normalizer): Stage<RawUnit, KEvent> {
     order: 'event-time',
     get pending() { return n.pending; },
     async push(units) {
-      for (const u of units) n.push(u.records, u.receipt);
+      for (const u of units) n.push(u.records, u.receipt, u.cluster);
       return n.drain(false);
     },
     async flush() { return n.drain(true); },

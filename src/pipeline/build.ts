@@ -16,9 +16,12 @@ import { restoreContexts, snapshotText } from '../cluster/restore.ts';
 import { StaleSweeper } from '../store/sweeper.ts';
 import { Checkpointer } from '../store/checkpoint.ts';
 import { Normalizer } from '../normalize/index.ts';
-import { createLabeler, type BackendChoice, type Labeler, type PredictFn } from '../label/index.ts';
+import { createLabelerFactory, type BackendChoice, type Labeler, type PredictFn } from '../label/index.ts';
 import { ModelThread } from './model-thread.ts';
 import { createClusterer, clustererOptions, type Clusterer } from '../cluster/index.ts';
+import { ClusterClusterers, ClusterLabelers } from '../clusters/router.ts';
+import { DEFAULT_CLUSTER, parseClusterList, scopedId } from '../clusters/names.ts';
+import { migrateToClusterIds } from '../store/migrate-clusters.ts';
 import { Pipeline } from './pipeline.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -161,20 +164,23 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
       }
     }
     : undefined;
-  const labeler = await createLabeler({ modelDir, backend, predictor });
+  // one labeler and one clusterer per Kubernetes cluster (src/clusters/router.ts), sharing one model
+  const labeler = new ClusterLabelers(await createLabelerFactory({ modelDir, backend, predictor }), cfg.clusterName);
   if (modelThread) log.info('labeling model inference runs on a worker thread', { workers: 1, backend: modelThread.backend });
+  const owned = parseClusterList(cfg.clusters);
   const deadLetters = createDeadLetterSink({ client, prefix: cfg.indexPrefix, refresh: opts.refresh });
-  const normalize = new Normalizer({ deadLetters, reorderHorizon: cfg.reorderHorizon, reorderWait: cfg.reorderWait, maxPending: Math.max(cfg.maxInFlight, 1000), maxBytes: cfg.maxBuffer });
-  const cluster = observeBefore(createClusterer({ ...clustererOptions(cfg), detections }), detections);
+  const normalize = new Normalizer({ deadLetters, reorderHorizon: cfg.reorderHorizon, reorderWait: cfg.reorderWait, maxPending: Math.max(cfg.maxInFlight, 1000), maxBytes: cfg.maxBuffer, clusterName: cfg.clusterName, clusterKey: cfg.clusterKey, clusters: owned });
+  const cluster = observeBefore(new ClusterClusterers((name) => createClusterer({ ...clustererOptions(cfg), detections: detections.forCluster(name) }), cfg.clusterName), detections);
   const restored = { contexts: 0, swept: 0 };
-  const checkpoint = new Checkpointer({ client, prefix: cfg.indexPrefix, intervalMs: cfg.checkpointInterval, refresh: opts.refresh });
+  // one checkpoint per replica: replicas sharing the prefix own different clusters (--clusters)
+  const checkpoint = new Checkpointer({ client, prefix: cfg.indexPrefix, intervalMs: cfg.checkpointInterval, refresh: opts.refresh, id: owned.length ? `pipeline:${[...owned].sort().join(',')}` : undefined });
   checkpoint.add({ name: 'labeler', snapshot: () => labeler.snapshot() });
   checkpoint.add({ name: 'detections', snapshot: () => detections.snapshot() });
   checkpoint.add({ name: 'cluster', snapshot: () => snapshotText(cluster) });
   const resumed = { labeler: false, detections: false, cluster: false };
   if (opts.restore !== false) {
     const openHorizonMs = Math.max(cfg.contextMaxAge, BACKGROUND_WINDOW_MS);
-    const { docs, watermark } = await loadRecentContexts(client, cfg.indexPrefix, { openHorizonMs, closedHorizonMs: cfg.contextIdle });
+    const { docs, watermark } = await loadRecentContexts(client, cfg.indexPrefix, { openHorizonMs, closedHorizonMs: cfg.contextIdle, clusters: owned.length ? owned : undefined });
     const ck = await checkpoint.load();
     // the contexts first, then the clusterer's session memory on top of them (it refers to them by id)
     const back = restoreContexts(cluster, docs, opts.live ? watermark : undefined, ck?.parts.cluster);
@@ -185,7 +191,8 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
       // an event the checkpoint's memory already took in: stored before it was taken, and now
       // re-sent (its unit was not acknowledged) or a member of a restored context
       const limit = ck.newest ?? -Infinity;
-      let stored: Set<string> | undefined = new Set(docs.flatMap((d) => d.members.map((m) => m.auditID)));
+      // labelers ask with <cluster>/<auditID>, the detection memory with the bare auditID
+      let stored: Set<string> | undefined = new Set(docs.flatMap((d) => d.members.flatMap((m) => [m.auditID, scopedId(d.cluster ?? cfg.clusterName, m.auditID)])));
       const covered = (id: string, t: number): boolean => {
         if (!stored) return false;
         if (t > limit + cfg.reorderHorizon) { stored = undefined; return false; }
@@ -219,10 +226,12 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
  * indices, and retention: the ILM policy where Elasticsearch has ILM, else kontext's own
  * deletion of expired day indices.
  */
-export async function setUpIndices(client: Client, cfg: Pick<Config, 'indexPrefix' | 'retention' | 'indexReplicas' | 'indexShards'>): Promise<Retention> {
+export async function setUpIndices(client: Client, cfg: Pick<Config, 'indexPrefix' | 'retention' | 'indexReplicas' | 'indexShards'> & Partial<Pick<Config, 'clusterName'>>): Promise<Retention> {
   const ilm = cfg.retention > 0 && await hasIlm(client);
   const lifecyclePolicy = ilm ? await ensureIlmPolicy(client, cfg.indexPrefix, cfg.retention) : undefined;
   await ensureIndexTemplates(client, cfg.indexPrefix, { replicas: cfg.indexReplicas, shards: cfg.indexShards, lifecyclePolicy });
+  // documents stored before clusters become this instance's default cluster's
+  await migrateToClusterIds(client, cfg.indexPrefix, cfg.clusterName ?? DEFAULT_CLUSTER);
   const retention = await startRetention({ client, prefix: cfg.indexPrefix, retentionMs: cfg.retention, ilm });
   log.info('indices ready', { prefix: cfg.indexPrefix, retention: retention.mode, retentionDays: cfg.retention / 86_400_000, replicas: cfg.indexReplicas, shards: cfg.indexShards });
   return retention;

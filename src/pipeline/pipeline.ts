@@ -132,13 +132,13 @@ export class Pipeline implements Downstream {
     this.checkDrain();
   }
 
-  push(records: unknown[], receipt?: Receipt): void {
+  push(records: unknown[], receipt?: Receipt, cluster?: string): void {
     if (this.stopped) {
       receipt?.fail(new Error('kontext is shutting down'));
       return;
     }
     try {
-      this.normalize.push(records, receipt && this.trackUnit(receipt, records.length));
+      this.normalize.push(records, receipt && this.trackUnit(receipt, records.length), cluster);
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       mErrors.inc({ stage: 'normalize' });

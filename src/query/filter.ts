@@ -6,9 +6,11 @@
  */
 import type { ContextDoc, DetectionSeverity, Outcome, SecurityFlag } from '../types/context.ts';
 import { userError } from './errors.ts';
+import { splitScopedId } from '../clusters/names.ts';
 
 /** Keyword fields a filter (and a facet) can use: filter key → index field and in-memory values. */
 export const FIELDS = {
+  cluster: { es: 'cluster', values: (c: ContextDoc) => [c.cluster ?? splitScopedId(c.id).cluster] },
   triggeredBy: { es: 'trigger.user', values: (c: ContextDoc) => [c.trigger.user] },
   user: { es: 'users', values: (c: ContextDoc) => c.users },
   group: { es: 'trigger.groups', values: (c: ContextDoc) => c.trigger.groups ?? [] },
@@ -35,6 +37,7 @@ export const TEXT_FIELDS = ['action', 'label', 'names'] as const;
 
 /** A validated filter (internal enum values, epoch ms times). */
 export interface Filter {
+  cluster?: string[];
   triggeredBy?: string[];
   user?: string[];
   group?: string[];

@@ -3,6 +3,7 @@
  * ContextSearch (Elasticsearch); Context fields read the decoded ContextDoc. Enum values map to
  * the strings stored in the index (`secret-read`, `success`, ...).
  */
+import { isClusterName, splitScopedId } from '../clusters/names.ts';
 import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
 import { Repeater, SlidingBuffer } from 'graphql-yoga';
 import type { ContextDoc, SecurityFlag } from '../types/context.ts';
@@ -35,7 +36,7 @@ export const OUTCOMES = { SUCCESS: 'success', FAILURE: 'failure', FORBIDDEN: 'fo
 export const FACET_FIELDS: Record<string, FieldKey> = {
   TRIGGERED_BY: 'triggeredBy', USER: 'user', GROUP: 'group', LABEL: 'label', NAMESPACE: 'namespace',
   RESOURCE: 'resource', VERB: 'verb', OUTCOME: 'outcome', FLAG: 'flag', CLIENT: 'client',
-  DETECTION: 'detection', SEVERITY: 'severity',
+  DETECTION: 'detection', SEVERITY: 'severity', CLUSTER: 'cluster',
 };
 
 /** Flags in the order of the Flag enum (unknown stored values are left out). */
@@ -138,11 +139,14 @@ export function createResolvers(deps: ResolverDeps) {
         return search.byId(idArg('id', args.id), selects(info, ['members']) || selects(info, ['flagMatches']));
       },
       async contextOfEvent(_: unknown, args: Args, _ctx: Ctx, info: GraphQLResolveInfo) {
-        return search.byAuditID(idArg('auditID', args.auditID), selects(info, ['members']) || selects(info, ['flagMatches']));
+        const cluster = args.cluster === undefined || args.cluster === null ? undefined : String(args.cluster);
+        if (cluster !== undefined && !isClusterName(cluster)) throw userError('cluster: not a cluster name (1-63 of A-Z a-z 0-9 . _ -)');
+        return search.byAuditID(idArg('auditID', args.auditID), selects(info, ['members']) || selects(info, ['flagMatches']), cluster);
       },
       users: facet('triggeredBy'),
       actions: facet('label'),
       namespaces: facet('namespace'),
+      clusters: facet('cluster'),
       async facet(_: unknown, args: Args) {
         const field = args.field as FieldKey;
         return search.facet(field, normalizeFilter(args.filter), intArg('first', args.first ?? 20, 0, MAX_FACET));
@@ -161,6 +165,7 @@ export function createResolvers(deps: ResolverDeps) {
 
     Context: {
       durationMs: (c: StoredContext) => c.end - c.start,
+      cluster: (c: StoredContext) => c.cluster ?? splitScopedId(c.id).cluster,
       // sets, served sorted (the same whether read from _source or doc values)
       users: (c: StoredContext) => sortedSet(c.users),
       namespaces: (c: StoredContext) => sortedSet(c.namespaces),

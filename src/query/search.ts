@@ -6,7 +6,8 @@
  * when a query selects them.
  */
 import type { Client } from '@elastic/elasticsearch';
-import { fromEsDoc, indexNames, type EsContextSource, type EsMemberSource } from '../store/codec.ts';
+import { fromEsDoc, indexNames, memberIdOf, type EsContextSource, type EsMemberSource } from '../store/codec.ts';
+import { isClusterName, splitScopedId } from '../clusters/names.ts';
 import { ECS_KEYS } from '../store/ecs.ts';
 import { membersOf } from '../store/read.ts';
 import type { ContextDoc } from '../types/context.ts';
@@ -54,6 +55,7 @@ const DV_CONTEXT: Record<string, { es: string; kind: 'one' | 'many' | 'num' | 'd
   failures: { es: 'failures', kind: 'num' },
   forbidden: { es: 'forbidden', kind: 'num' },
   outcome: { es: 'outcome', kind: 'one' },
+  cluster: { es: 'cluster', kind: 'one' },
   // keyword arrays come back sorted and deduplicated; GraphQL serves them sorted on both paths
   users: { es: 'users', kind: 'many' },
   namespaces: { es: 'namespaces', kind: 'many' },
@@ -216,16 +218,25 @@ export class ContextSearch {
     return ctx;
   }
 
-  /** The context holding an auditID: its member document names it (one context per auditID). */
-  async byAuditID(auditID: string, withMembers = true): Promise<StoredContext | null> {
+  /**
+   * The context holding an auditID of `cluster`: its member document names it (one context per
+   * auditID and cluster). Without a cluster, the auditID is looked up in every cluster; found in
+   * more than one, the answer is an error naming them (auditIDs are unique only per cluster).
+   */
+  async byAuditID(auditID: string, withMembers = true, cluster?: string): Promise<StoredContext | null> {
     let res: any;
     try {
-      res = await this.es.search<EsMemberSource>({ index: this.names.membersPattern, ignore_unavailable: true, allow_no_indices: true, query: { ids: { values: [auditID] } }, size: 1, _source: ['contextId'] });
+      // (an id that is the bare auditID: a member stored before clusters, not migrated yet)
+      const query = cluster !== undefined ? { ids: { values: [memberIdOf(cluster, auditID)] } } : { bool: { should: [{ term: { auditID } }, { ids: { values: [auditID] } }], minimum_should_match: 1 } };
+      res = await this.es.search<EsMemberSource>({ index: this.names.membersPattern, ignore_unavailable: true, allow_no_indices: true, query, size: 10, _source: ['contextId', 'cluster'] });
     } catch (e) {
       throw backendError(e, 'contextOfEvent');
     }
-    const contextId = res.hits.hits[0]?._source?.contextId;
-    return typeof contextId === 'string' ? this.byId(contextId, withMembers) : null;
+    const owners = new Map<string, string>();
+    for (const h of res.hits.hits) if (typeof h._source?.contextId === 'string') owners.set(h._source.contextId, h._source.cluster ?? splitScopedId(h._source.contextId).cluster);
+    if (owners.size > 1) throw userError(`auditID ${auditID} is in several clusters (${[...new Set(owners.values())].sort().join(', ')}): give contextOfEvent a cluster`);
+    const contextId = owners.keys().next().value;
+    return contextId !== undefined ? this.byId(contextId, withMembers) : null;
   }
 
   /**

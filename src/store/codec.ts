@@ -5,7 +5,7 @@
  *
  * Layout: a context is a summary document in `<prefix>-contexts-<day>` (`_id` = context id, every
  * ContextDoc field except `members`, and the ECS fields derived from them: ecs.ts) plus one small document per member in `<prefix>-members-<day>`
- * (`_id` = the member's auditID, `contextId` + the compact member); the day of each is a pure
+ * (`_id` = `<cluster>/<auditID>`, `contextId`, `cluster` + the compact member); the day of each is a pure
  * function of the document (indexNames). Member documents are
  * written once with `create`: Elasticsearch itself guarantees that an auditID belongs to
  * exactly one context, a member can never be lost by a later rewrite of the summary, and an
@@ -13,13 +13,23 @@
  */
 import type { ContextDoc, ContextMember } from '../types/context.ts';
 import { ecsFieldsOf, stripEcs, type EcsFields } from './ecs.ts';
+import { DEFAULT_CLUSTER, scopedId } from '../clusters/names.ts';
 
 export type EsContextSource = Omit<ContextDoc, 'members'>;
 
 /** A summary as stored: kontext's fields plus the ECS fields derived from them (ecs.ts). */
 export type EsContextDoc = EsContextSource & EcsFields;
 
-export interface EsMemberSource extends ContextMember { contextId: string }
+export interface EsMemberSource extends ContextMember { contextId: string; cluster?: string }
+
+/**
+ * `_id` of a member document (and a raw event): `<cluster>/<auditID>`, so the same auditID of
+ * two clusters are two documents (src/clusters/names.ts). A context without a cluster (written
+ * by a tool, or stored before clusters) is the default cluster's.
+ */
+export function memberIdOf(cluster: string | undefined, auditID: string): string {
+  return scopedId(cluster ?? DEFAULT_CLUSTER, auditID);
+}
 
 export function toEsDoc(ctx: ContextDoc | EsContextSource): EsContextDoc {
   // a summary read back from the store may still carry an older ECS block: derive it afresh
@@ -27,12 +37,12 @@ export function toEsDoc(ctx: ContextDoc | EsContextSource): EsContextDoc {
   return { ...rest, ...ecsFieldsOf(rest) };
 }
 
-export function toEsMember(contextId: string, m: ContextMember): EsMemberSource {
-  return { contextId, ...m };
+export function toEsMember(contextId: string, m: ContextMember, cluster?: string): EsMemberSource {
+  return cluster === undefined ? { contextId, ...m } : { contextId, cluster, ...m };
 }
 
 export function fromEsMember(src: EsMemberSource): ContextMember {
-  const { contextId: _c, ...m } = src;
+  const { contextId: _c, cluster: _cl, ...m } = src;
   return m;
 }
 
@@ -99,6 +109,6 @@ export function memberIndexOf(prefix: string, m: { time: number }): string {
  */
 export function contextOperations(prefix: string, ctx: ContextDoc, version = 2 * ctx.members.length + (ctx.state === 'closed' ? 1 : 0)): unknown[] {
   const ops: unknown[] = [{ index: { _index: contextIndexOf(prefix, ctx), _id: ctx.id, version, version_type: 'external_gte' } }, toEsDoc(ctx)];
-  for (const m of ctx.members) ops.push({ create: { _index: memberIndexOf(prefix, m), _id: m.auditID } }, toEsMember(ctx.id, m));
+  for (const m of ctx.members) ops.push({ create: { _index: memberIndexOf(prefix, m), _id: memberIdOf(ctx.cluster, m.auditID) } }, toEsMember(ctx.id, m, ctx.cluster ?? DEFAULT_CLUSTER));
   return ops;
 }

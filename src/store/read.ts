@@ -5,7 +5,7 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import type { ContextMember } from '../types/context.ts';
-import { contextIndexOf, fromEsMember, indexNames, memberIndexOf, type EsContextSource, type EsMemberSource } from './codec.ts';
+import { contextIndexOf, fromEsMember, indexNames, memberIdOf, memberIndexOf, type EsContextSource, type EsMemberSource } from './codec.ts';
 import { stripEcs } from './ecs.ts';
 
 const PAGE = 10_000;
@@ -47,27 +47,30 @@ export async function membersOf(client: Client, prefix: string, contextIds: stri
 }
 
 /**
- * The context id holding each auditID; absent = not stored. An auditID given with its event
- * time is looked up in its day index by a realtime get (sees writes not yet refreshed); a bare
- * auditID is searched for across every members index (sees refreshed writes only).
+ * The context id holding each auditID of `cluster` (default: the default cluster), keyed by
+ * the auditID; absent = not stored. An auditID given with its event time is looked up in its
+ * day index by a realtime get (sees writes not yet refreshed); a bare auditID is searched for
+ * across every members index (sees refreshed writes only).
  */
-export async function ownersOf(client: Client, prefix: string, auditIDs: Array<string | { auditID: string; time: number }>): Promise<Map<string, string>> {
+export async function ownersOf(client: Client, prefix: string, auditIDs: Array<string | { auditID: string; time: number }>, cluster?: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const names = indexNames(prefix);
-  const bare: string[] = [];
+  const bare = new Map<string, string>();
   const timed: Array<{ _index: string; _id: string }> = [];
+  const timedIds: string[] = [];
   for (const a of auditIDs) {
-    if (typeof a === 'string') bare.push(a);
-    else timed.push({ _index: memberIndexOf(prefix, a), _id: a.auditID });
+    if (typeof a === 'string') bare.set(memberIdOf(cluster, a), a);
+    else { timed.push({ _index: memberIndexOf(prefix, a), _id: memberIdOf(cluster, a.auditID) }); timedIds.push(a.auditID); }
   }
   for (let i = 0; i < timed.length; i += 1000) {
     const res = await client.mget<EsMemberSource>({ docs: timed.slice(i, i + 1000), _source_includes: ['contextId'] });
-    for (const d of res.docs as any[]) if (d.found) out.set(d._id, d._source.contextId);
+    (res.docs as any[]).forEach((d, k) => { if (d.found) out.set(timedIds[i + k]!, d._source.contextId); });
   }
-  for (let i = 0; i < bare.length; i += 1000) {
-    const chunk = bare.slice(i, i + 1000);
+  const ids = [...bare.keys()];
+  for (let i = 0; i < ids.length; i += 1000) {
+    const chunk = ids.slice(i, i + 1000);
     const res: any = await client.search({ index: names.membersPattern, ignore_unavailable: true, allow_no_indices: true, size: chunk.length, query: { ids: { values: chunk } }, _source: ['contextId'] });
-    for (const h of res.hits.hits) out.set(h._id, h._source.contextId);
+    for (const h of res.hits.hits) out.set(bare.get(h._id) ?? h._id, h._source.contextId);
   }
   return out;
 }

@@ -9,6 +9,7 @@ import type { Client } from '@elastic/elasticsearch';
 import type { ContextDoc } from '../types/context.ts';
 import { fromEsDoc, indexNames, toEsDoc, type EsContextSource } from './codec.ts';
 import { membersOf } from './read.ts';
+import { DEFAULT_CLUSTER } from '../clusters/names.ts';
 import { log as rootLog } from '../util/log.ts';
 import { counter } from '../util/metrics.ts';
 
@@ -25,25 +26,37 @@ export interface RestoreOptions {
   maxMembers?: number;
   /** at most this many contexts (default and most 10 000) */
   maxContexts?: number;
+  /** only contexts of these clusters (a replica's own, see --clusters); absent: every cluster */
+  clusters?: readonly string[];
+}
+
+/** the filter of documents of `clusters` (contexts stored before clusters are the default cluster's) */
+function clusterFilter(clusters: readonly string[] | undefined): any[] {
+  if (!clusters?.length) return [];
+  const any: any[] = [{ terms: { cluster: [...clusters] } }];
+  if (clusters.includes(DEFAULT_CLUSTER)) any.push({ bool: { must_not: { exists: { field: 'cluster' } } } });
+  return [{ bool: { should: any, minimum_should_match: 1 } }];
 }
 
 /** Newest event time stored (max `end`), or undefined for an empty store. */
-export async function storeWatermark(client: Client, prefix: string): Promise<number | undefined> {
-  const res: any = await client.search({ index: indexNames(prefix).contextsPattern, size: 0, ignore_unavailable: true, allow_no_indices: true, aggs: { end: { max: { field: 'end' } } } });
+export async function storeWatermark(client: Client, prefix: string, clusters?: readonly string[]): Promise<number | undefined> {
+  const only = clusterFilter(clusters);
+  const res: any = await client.search({ index: indexNames(prefix).contextsPattern, size: 0, ignore_unavailable: true, allow_no_indices: true, ...(only.length ? { query: { bool: { filter: only } } } : {}), aggs: { end: { max: { field: 'end' } } } });
   const v = res.aggregations?.end?.value;
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
 /** Contexts to take back after a restart, with their members; newest first within the limits. */
 export async function loadRecentContexts(client: Client, prefix: string, opts: RestoreOptions): Promise<{ docs: ContextDoc[]; watermark?: number; truncated: boolean }> {
-  const watermark = await storeWatermark(client, prefix);
+  const watermark = await storeWatermark(client, prefix, opts.clusters);
   if (watermark === undefined) return { docs: [], truncated: false };
+  const only = clusterFilter(opts.clusters);
   const maxContexts = Math.min(opts.maxContexts ?? 10_000, 10_000);
   const maxMembers = opts.maxMembers ?? 500_000;
   const res: any = await client.search({
     index: indexNames(prefix).contexts, size: maxContexts, ignore_unavailable: true,
     _source: { excludes: ['members', 'memberIds'] },
-    query: { bool: { should: [
+    query: { bool: { filter: only, should: [
       { bool: { filter: [{ term: { state: 'open' } }, { range: { end: { gte: watermark - opts.openHorizonMs } } }] } },
       { bool: { filter: [{ term: { state: 'closed' } }, { range: { end: { gte: watermark - opts.closedHorizonMs } } }] } },
     ], minimum_should_match: 1 } },

@@ -34,7 +34,7 @@ import type { Client } from '@elastic/elasticsearch';
 import type { ContextDoc, ContextMember } from '../types/context.ts';
 import type { DeadLetter, DeadLetterSink } from '../types/dead-letter.ts';
 import type { ContextSink, ContextWrite, RawEvent, ReceiptShare, WriteResult } from '../cluster/types.ts';
-import { contextIndexOf, dayOf, indexNames, memberIndexOf, toEsDoc, toEsMember } from './codec.ts';
+import { contextIndexOf, dayOf, indexNames, memberIdOf, memberIndexOf, toEsDoc, toEsMember } from './codec.ts';
 import { errStatus, idTooLong, isTransientStatus, itemError, permanentReason } from './errors.ts';
 import { mergeSummary } from './merge.ts';
 import { membersOf, ownersOf, summariesOf } from './read.ts';
@@ -265,13 +265,13 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
           e.deadMembers.add(a); e.added.delete(a); e.rebuild = true;
           continue;
         }
-        ops.push({ create: { _index: memberIndexOf(opts.prefix, m), _id: a } }, toEsMember(e.id, m));
+        ops.push({ create: { _index: memberIndexOf(opts.prefix, m), _id: memberIdOf(e.doc.cluster, a) } }, toEsMember(e.id, m, e.doc.cluster));
         refs.push({ e, kind: 'member', m });
       }
       if (rawRetention > 0) {
         for (const r of e.raw) {
           if (idTooLong(r.auditID)) continue;
-          ops.push({ index: { _index: names.raw(rawDay(r.time)), _id: r.auditID } }, { '@timestamp': Math.floor(r.time), contextId: r.contextId, ...r.audit });
+          ops.push({ index: { _index: names.raw(rawDay(r.time)), _id: memberIdOf(e.doc.cluster, r.auditID) } }, { '@timestamp': Math.floor(r.time), contextId: r.contextId, ...(e.doc.cluster ? { cluster: e.doc.cluster } : {}), ...r.audit });
           refs.push({ e, kind: 'raw', m: r });
         }
       }
@@ -311,15 +311,24 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
     if (created) mMembers.inc(undefined, created);
     if (exists.length) {
       // stored before (a retry, a restart, a replay): find out in which context
-      let owners: Map<string, string>;
+      // by member document id: the same auditID of two clusters are two members
+      const owners = new Map<string, string>();
       try {
-        owners = await ownersOf(client, opts.prefix, exists.map((x) => ({ auditID: x.id, time: x.time })));
+        const byCluster = new Map<string | undefined, typeof exists>();
+        for (const x of exists) {
+          const list = byCluster.get(x.e.doc.cluster);
+          if (list) list.push(x); else byCluster.set(x.e.doc.cluster, [x]);
+        }
+        for (const [cluster, list] of byCluster) {
+          const found = await ownersOf(client, opts.prefix, list.map((x) => ({ auditID: x.id, time: x.time })), cluster);
+          for (const [a, c] of found) owners.set(memberIdOf(cluster, a), c);
+        }
       } catch (err) {
         for (const x of exists) retry.add(x.e);
         return { retry: [...retry], error: `member owner lookup failed: ${(err as Error).message}` };
       }
       for (const x of exists) {
-        const owner = owners.get(x.id);
+        const owner = owners.get(memberIdOf(x.e.doc.cluster, x.id));
         if (owner === undefined) { retry.add(x.e); continue; } // 409 without a document: ask again
         x.e.added.delete(x.id);
         x.e.rebuild = true;
@@ -333,7 +342,7 @@ export function createContextWriter(opts: ContextWriterOptions): ContextWriter {
   async function rebuilt(e: Entry, stored?: { doc: any; version: number }): Promise<{ doc: ContextDoc; version: number } | null> {
     const mine = e.doc.members.filter((m) => !e.deadMembers.has(m.auditID));
     const [owners, held, summaries] = await Promise.all([
-      ownersOf(client, opts.prefix, mine.map((m) => ({ auditID: m.auditID, time: m.time }))),
+      ownersOf(client, opts.prefix, mine.map((m) => ({ auditID: m.auditID, time: m.time })), e.doc.cluster),
       membersOf(client, opts.prefix, [e.id]),
       stored ? Promise.resolve(new Map([[e.id, stored]])) : summariesOf(client, opts.prefix, [{ id: e.id, start: e.doc.start }]),
     ]);

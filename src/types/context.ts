@@ -72,7 +72,13 @@ export interface ContextDetection {
 }
 
 export interface ContextDoc {
+  /** `<cluster>/<auditID of its first member>` (src/clusters/names.ts) */
   id: string;
+  /**
+   * the Kubernetes cluster of every member (src/clusters/router.ts sets it; documents stored
+   * before clusters have none and are migrated to the default cluster)
+   */
+  cluster?: string;
   /** labelKey of the trigger, e.g. "create apps/deployments" */
   label: string;
   /** readable action, e.g. "alice created deployment shop/web" */

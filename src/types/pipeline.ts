@@ -23,6 +23,8 @@ export interface KEvent {
   /** requestReceivedTimestamp, epoch milliseconds (sub-ms precision kept as fraction) */
   time: number;
   receipt?: Receipt;
+  /** the Kubernetes cluster it came from (set by normalize: record key, forward tag, webhook path or --cluster-name) */
+  cluster?: string;
 }
 
 /** Label → cluster. */
@@ -42,7 +44,8 @@ export interface LabeledEvent extends KEvent {
  * `push` never blocks; a source checks `saturated` and pauses its sockets until `onDrain` fires.
  */
 export interface Downstream {
-  push(records: unknown[], receipt?: Receipt): void;
+  /** `cluster`: the cluster the unit came from when the source knows it (forward tag, webhook path) */
+  push(records: unknown[], receipt?: Receipt, cluster?: string): void;
   readonly saturated: boolean;
   onDrain(cb: () => void): void;
 }
@@ -53,8 +56,8 @@ export interface Downstream {
  * horizon; invalid events go to the dead-letter sink.
  */
 export interface NormalizeStage {
-  /** accept raw records; returns nothing until events are released by `drain` */
-  push(records: unknown[], receipt?: Receipt): void;
+  /** accept raw records (of `cluster` when the source knows it); returns nothing until events are released by `drain` */
+  push(records: unknown[], receipt?: Receipt, cluster?: string): void;
   /**
    * Release, in event-time order, the events whose turn has come (see src/normalize/index.ts:
    * reorder wait and horizon). `force` releases everything (shutdown, end of a replay).

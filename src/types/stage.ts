@@ -22,6 +22,8 @@ import type { Downstream, Receipt } from './pipeline.ts';
 export interface RawUnit {
   records: unknown[];
   receipt?: Receipt;
+  /** the cluster the unit came from, when the source knows it */
+  cluster?: string;
 }
 
 export interface Stage<In, Out> {

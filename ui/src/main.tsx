@@ -47,7 +47,7 @@ function App() {
           : auth !== 'ok' ? <Login message={auth.message} onDone={() => { setAuth('probing'); setEpoch((n) => n + 1); }} />
           : route.view === 'timeline' ? <Timeline search={loc.search} onAuth={onAuth} />
           : route.view === 'context' ? <ContextView id={route.id} onAuth={onAuth} />
-          : route.view === 'event' ? <EventLookup auditID={route.auditID} onAuth={onAuth} />
+          : route.view === 'event' ? <EventLookup auditID={route.auditID} cluster={route.cluster} onAuth={onAuth} />
           : <Contexts search={loc.search} onAuth={onAuth} />}
       </main>
     </>

@@ -5,17 +5,23 @@ export type Route =
   | { view: 'contexts' }
   | { view: 'timeline' }
   | { view: 'context'; id: string }
-  | { view: 'event'; auditID?: string };
+  | { view: 'event'; auditID?: string; cluster?: string };
 
 export function parseRoute(pathname: string): Route {
   const parts = pathname.split('/').filter(Boolean).map((p) => { try { return decodeURIComponent(p); } catch { return p; } });
   if (parts[0] === 'timeline') return { view: 'timeline' };
-  if (parts[0] === 'context' && parts[1]) return { view: 'context', id: parts[1] };
-  if (parts[0] === 'event') return parts[1] ? { view: 'event', auditID: parts[1] } : { view: 'event' };
+  // ids are <cluster>/<auditID>: encoded as one segment by contextHref, also taken unencoded
+  if (parts[0] === 'context' && parts[1]) return { view: 'context', id: parts.slice(1).join('/') };
+  // /event/<auditID>, or /event/<cluster>/<auditID> (auditIDs are unique per cluster)
+  if (parts[0] === 'event') return parts[2] ? { view: 'event', cluster: parts[1], auditID: parts[2] } : parts[1] ? { view: 'event', auditID: parts[1] } : { view: 'event' };
   return { view: 'contexts' };
 }
 
 export function contextHref(id: string): string { return `/context/${encodeURIComponent(id)}`; }
+
+export function eventHref(auditID: string, cluster?: string): string {
+  return cluster ? `/event/${encodeURIComponent(cluster)}/${encodeURIComponent(auditID)}` : `/event/${encodeURIComponent(auditID)}`;
+}
 
 export function navigate(href: string, replace = false): void {
   if (replace) history.replaceState(null, '', href); else history.pushState(null, '', href);

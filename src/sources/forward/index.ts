@@ -1,4 +1,5 @@
 /** Forward protocol input (Fluent Bit / Fluentd `forward` output → kontext). */
+import { tagClusterMatcher } from '../../clusters/names.ts';
 import { readFileSync } from 'node:fs';
 import type { Config } from '../../config/config.ts';
 import type { ForwardServerOptions } from './server.ts';
@@ -24,6 +25,7 @@ export function forwardOptionsFromConfig(c: Config): ForwardServerOptions {
     idleTimeout: c.idleTimeout,
     maxConnections: c.maxConnections,
     maxConnectionsPerPeer: c.maxConnectionsPerPeer,
+    clusterOfTag: tagClusterMatcher(c.clusterFromTag),
   };
 }
 

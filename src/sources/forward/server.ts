@@ -51,6 +51,8 @@ export interface ForwardTlsOptions {
 }
 
 export interface ForwardServerOptions {
+  /** the cluster a message's tag names (--cluster-from-tag); undefined: the record key or --cluster-name decides */
+  clusterOfTag?: (tag: string) => string | undefined;
   /** listen address (default 0.0.0.0) */
   host?: string;
   /** listen port; 0 picks a free one (default 24224) */
@@ -246,7 +248,7 @@ class Connection {
             ingestRecords.inc({ source: 'forward' }, batch.length);
             const receipt = chunk ? new UnitReceipt(batch.length) : undefined;
             if (receipt) settled.push(receipt.done);
-            server.push(batch, receipt);
+            server.push(batch, receipt, msg.tag);
           }
         }
         await server.turn();
@@ -291,12 +293,12 @@ class Connection {
     ingestRecords.inc({ source: 'forward' }, records.length);
     const chunk = msg.options.chunk ? { kind: msg.options.chunk.kind, bytes: Buffer.from(msg.options.chunk.bytes) } : undefined;
     if (!chunk) {
-      if (records.length) this.server.push(records, undefined);
+      if (records.length) this.server.push(records, undefined, msg.tag);
       return;
     }
     const receipt = records.length ? new UnitReceipt(records.length) : undefined;
     this.pendingAcks++;
-    if (receipt) this.server.push(records, receipt);
+    if (receipt) this.server.push(records, receipt, msg.tag);
     this.ackWhenSettled(msg, chunk, records.length, receipt ? [receipt.done] : []);
   }
 
@@ -592,9 +594,9 @@ export class ForwardServer {
   }
 
   /** Hands records to the pipeline; stops every socket when it is saturated. */
-  push(records: unknown[], receipt: UnitReceipt | undefined): void {
+  push(records: unknown[], receipt: UnitReceipt | undefined, tag?: string): void {
     try {
-      this.downstream.push(records, receipt);
+      this.downstream.push(records, receipt, tag !== undefined ? this.opts.clusterOfTag?.(tag) : undefined);
     } catch (e) {
       this.log.error('pipeline refused records', { error: e as Error });
       receipt?.fail(e as Error);

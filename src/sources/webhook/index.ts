@@ -13,6 +13,7 @@
  * 413 body over the limit (declared, chunked, or once decompressed); 415 unsupported
  * Content-Encoding.
  */
+import { isClusterName } from '../../clusters/names.ts';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { validateEvent } from '../../normalize/index.ts';
@@ -155,12 +156,16 @@ export function createWebhookRouter(opts: WebhookOptions): Router {
     res.status(e.status).json({ error: e.message });
   };
 
-  router.post('/', async (req: Request, res: Response) => {
+  // /webhook/audit/<cluster> (or ?cluster=<cluster>): one webhook config per cluster's apiserver
+  router.post(['/', '/:cluster'], async (req: Request, res: Response) => {
     // captured now: the socket is detached once the request is destroyed
     const remote = req.socket?.remoteAddress;
     try {
       const why = auth.check(req.headers.authorization);
       if (why !== null) throw new HttpError(401, why, 'unauthorized');
+      const named = (req.params as { cluster?: string }).cluster ?? req.query.cluster;
+      if (named !== undefined && !isClusterName(named)) throw new HttpError(400, 'cluster: not a cluster name (1-63 of A-Z a-z 0-9 . _ -)', 'bad-cluster');
+      const cluster = named as string | undefined;
       if (downstream.saturated) throw new HttpError(503, 'pipeline saturated, retry later', 'saturated');
       const raw = await readBody(req, limit, maxRatio);
       const depth = jsonDepth(raw, maxDepth);
@@ -179,7 +184,7 @@ export function createWebhookRouter(opts: WebhookOptions): Router {
       if (invalid) ingestRejected.inc({ source: 'webhook', reason: 'invalid-event' }, invalid);
       if (items.length === 0) { res.status(200).json({ received: 0, accepted: 0, duplicates: 0, rejected: 0 }); return; }
       const receipt = new UnitReceipt(items.length);
-      downstream.push(items, receipt);
+      downstream.push(items, receipt, cluster);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new HttpError(503, `events not stored within ${settleTimeout} ms, retry later`, 'settle-timeout')), settleTimeout); });
       try {
@@ -201,6 +206,6 @@ export function createWebhookRouter(opts: WebhookOptions): Router {
     }
   });
 
-  router.all('/', (_req, res) => { res.set('Allow', 'POST').status(405).json({ error: 'use POST with an audit.k8s.io/v1 EventList' }); });
+  router.all(['/', '/:cluster'], (_req, res) => { res.set('Allow', 'POST').status(405).json({ error: 'use POST with an audit.k8s.io/v1 EventList' }); });
   return router;
 }

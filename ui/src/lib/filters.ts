@@ -2,8 +2,8 @@
  * The Contexts view's search, three ways: as the URL query string (so a search can be shared
  * and reloaded), as the form's state, and as the GraphQL `ContextFilter`. Pure: no DOM.
  *
- * Each dimension is one row of DIMENSIONS; a new dimension (e.g. a cluster, once contexts carry
- * one) is one more row with its GraphQL filter field.
+ * Each dimension is one row of DIMENSIONS; a new dimension is one more row with its GraphQL
+ * filter field.
  */
 export type DimensionKind = 'list' | 'enum' | 'time' | 'text';
 
@@ -26,6 +26,7 @@ export const FLAGS = [
 ] as const;
 
 export const DIMENSIONS: readonly Dimension[] = [
+  { key: 'cluster', label: 'Cluster', gql: 'cluster', kind: 'list', placeholder: 'prod-eu-1' },
   { key: 'user', label: 'User', gql: 'triggeredBy', kind: 'list', placeholder: 'alice' },
   { key: 'action', label: 'Action', gql: 'label', kind: 'list', placeholder: 'create apps/deployments' },
   { key: 'namespace', label: 'Namespace', gql: 'namespace', kind: 'list', placeholder: 'shop' },

@@ -28,7 +28,7 @@ export const MEMBER_FIELDS = 'auditID time user verb resource subresource namesp
 
 export const CONTEXT = `query Context($id: ID!, $first: Int) {
   context(id: $id) {
-    id action label state outcome flags start end durationMs eventCount failures forbidden confidence
+    id cluster action label state outcome flags start end durationMs eventCount failures forbidden confidence
     users namespaces resources verbs
     trigger { auditID user groups userAgent client sourceIPs verb apiGroup resource subresource namespace name code impersonatedUser }
     flagMatches { flag members complete }
@@ -43,7 +43,7 @@ export const MEMBERS_PAGE = `query Members($id: ID!, $first: Int, $offset: Int) 
   context(id: $id) { members(first: $first, offset: $offset) { ${MEMBER_FIELDS} } }
 }`;
 
-export const CONTEXT_OF_EVENT = `query Lookup($auditID: ID!) { contextOfEvent(auditID: $auditID) { id } }`;
+export const CONTEXT_OF_EVENT = `query Lookup($auditID: ID!, $cluster: String) { contextOfEvent(auditID: $auditID, cluster: $cluster) { id } }`;
 
 export const PROBE = '{ __typename }';
 

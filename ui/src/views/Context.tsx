@@ -21,7 +21,7 @@ interface Trigger {
 }
 interface Ref { id: string; action: string; start: string; outcome?: string; eventCount?: number }
 export interface ContextData {
-  id: string; action: string; label: string; state: string; outcome: string; flags: string[]; start: string; end: string;
+  id: string; cluster: string; action: string; label: string; state: string; outcome: string; flags: string[]; start: string; end: string;
   durationMs: number; eventCount: number; failures: number; forbidden: number; confidence: number;
   users: string[]; namespaces: string[]; resources: string[]; verbs: string[];
   trigger: Trigger;
@@ -162,6 +162,7 @@ export function ContextView({ id, onAuth }: { id: string; onAuth: (e: unknown) =
         <div>
           <h3>Touched</h3>
           <dl class="touched">
+            <dt>Cluster</dt><dd data-testid="cluster"><Link href={`/contexts?${searchFor('cluster', ctx.cluster)}`}>{ctx.cluster}</Link></dd>
             <dt>Namespaces</dt><dd>{ctx.namespaces.length ? ctx.namespaces.map((n) => <Link key={n} href={`/contexts?${searchFor('namespace', n)}`}>{n}</Link>) : '—'}</dd>
             <dt>Resources</dt><dd class="mono">{ctx.resources.filter(Boolean).join(', ') || '—'}</dd>
             <dt>Verbs</dt><dd>{ctx.verbs.join(', ')}</dd>
