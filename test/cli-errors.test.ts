@@ -51,6 +51,15 @@ test('a typo in an option gets a suggestion; another command\'s option is named 
   assert.match(errorLine(c.stderr, 'ingest'), /--context-idle \(from flag\): not a duration/);
 });
 
+test('a typo in a command name gets a suggestion (exit 2); a name like no command gets none', async () => {
+  const a = await kontext(['evaluat']);
+  assert.equal(a.code, 2);
+  assert.match(a.stderr, /^kontext: unknown command "evaluat" \(did you mean evaluate\?\)$/m);
+  const b = await kontext(['xyzzy']);
+  assert.equal(b.code, 2);
+  assert.match(b.stderr, /^kontext: unknown command "xyzzy"$/m);
+});
+
 test('--help of each command lists only its own options', async () => {
   const ingest = await kontext(['ingest', '--help']);
   assert.equal(ingest.code, 0);

@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BINARIES, buildModules, ldflags, VERSIONS } from '../src/record/build.ts';
+import { BINARIES, buildModules, compiledPackages, ldflags, VERSIONS } from '../src/record/build.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -69,4 +69,13 @@ test('build modules: Kubernetes pins every staging module to the matching v0.x.y
   assert.match(ldflags(k8s), /k8s\.io\/client-go\/pkg\/version\.gitMinor=37/);
   const all = buildModules().flatMap((m) => m.binaries).sort();
   assert.deepEqual(all, [...BINARIES].sort());
+});
+
+test('build progress: a go build -v names each compiled package on its own line; downloads and errors are not packages', () => {
+  const out = [
+    'go: downloading k8s.io/api v0.37.2', 'internal/goarch', 'runtime/internal/sys', 'k8s.io/apimachinery/pkg/util/sets',
+    'sigs.k8s.io/structured-merge-diff/v6/value', 'gopkg.in/yaml.v3', '# k8s.io/kubernetes/cmd/kubectl', 'cmd/kubectl/main.go:3:2: undefined: x', '',
+  ].join('\n');
+  assert.equal(compiledPackages(out), 5);
+  assert.equal(compiledPackages(''), 0);
 });

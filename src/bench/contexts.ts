@@ -20,6 +20,9 @@ import { PROJECT_ROOT } from '../es-local/local-es.ts';
 /** not a training (1), test or evaluation (7) seed */
 export const CONTEXTS_BENCH_SEED = 13;
 
+/** Recorded runs a quick bench scores: the first seven test runs, one each of seven scenarios (about 3,800 events) */
+export const QUICK_RECORDED_RUNS = 'r59-r65';
+
 /** Real corpora on this machine: the recorded corpus, the hkerma capture. */
 export function corpusDirs(): string[] {
   const hk = process.env.KONTEXT_HKERMA_DIR
@@ -60,14 +63,15 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
 
   const cases: EvalCase[] = await simulatorCases({ seed, durationMs: minutes * 60_000 }, opts.log);
   for (const dir of corpusDirs()) {
-    const c = await corpusCases(dir, opts.log);
+    // quick: the first test runs of the recorded corpus (seven scenarios, one run each), the whole capture
+    const c = await corpusCases(dir, opts.log, opts.quick && dir.endsWith(path.join('datasets', 'recorded')) ? { split: 'test', runs: QUICK_RECORDED_RUNS } : {});
     if (c) cases.push(...c);
   }
   const levels = await evaluateCases(cases, { modelDir, log: opts.log });
   const table = formatCaseTable(levels);
   return {
     name: 'contexts',
-    description: `${minutes} simulated minutes (${events.length} events, seed ${seed}, not used in training) labeled by the ${labeler.mode === 'model' ? 'shipped model' : 'rules only (no model found)'} and clustered; contexts scored against the simulator's ground truth. "oracle" = the same clusterer fed ground-truth labels. Then the same traffic at every audit level, and the real corpora present, through normalize → label → cluster (table below; columns as in \`kontext evaluate --help\`).`,
+    description: `${minutes} simulated minutes (${events.length} events, seed ${seed}, not used in training) labeled by the ${labeler.mode === 'model' ? 'shipped model' : 'rules only (no model found)'} and clustered; contexts scored against the simulator's ground truth. "oracle" = the same clusterer fed ground-truth labels. Then the same traffic at every audit level, and the real corpora present${opts.quick ? ` (quick: recorded test runs ${QUICK_RECORDED_RUNS} only)` : ''}, through normalize → label → cluster (table below; columns as in \`kontext evaluate --help\`).`,
     metrics: [
       { name: 'jaccard_trigger', value: e.labeled.trigger.jaccard, unit: 'mean' },
       { name: 'ari_trigger', value: e.labeled.trigger.ari, unit: 'index' },

@@ -100,6 +100,16 @@ export function commandHelp(cmd: Command): string {
   return commandParser(cmd).program.helpInformation().trimEnd();
 }
 
+/** The command a mistyped name most likely meant, by commander's own suggestion (edit distance), if any. */
+export function suggestCommand(name: string): string | undefined {
+  const p = new CommanderCommand('kontext').exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} }).showSuggestionAfterError(true);
+  for (const c of Object.keys(COMMANDS)) p.command(c).action(() => {});
+  try { p.parse([name], { from: 'user' }); } catch (e) {
+    return e instanceof CommanderError ? /\(Did you mean (\S+)\?\)/.exec(e.message)?.[1] : undefined;
+  }
+  return undefined;
+}
+
 export async function main(argv: string[]): Promise<void> {
   // before anything is printed: credentials given in the environment or as flags never reach output
   addSecretsFrom(process.env, argv);
@@ -113,7 +123,8 @@ export async function main(argv: string[]): Promise<void> {
   if (name === '--version') { process.stdout.write('kontext 0.1.0\n'); return; }
   const entry = COMMANDS[name];
   if (!entry) {
-    process.stderr.write(`kontext: unknown command ${JSON.stringify(name)}\n\n${topHelp()}\n`);
+    const like = suggestCommand(name);
+    process.stderr.write(`kontext: unknown command ${JSON.stringify(name)}${like ? ` (did you mean ${like}?)` : ''}\n\n${topHelp()}\n`);
     process.exitCode = 2;
     return;
   }

@@ -118,15 +118,41 @@ export function checkCache(cacheDir: string): CheckResult {
   return { ok: problems.length === 0, problems, present };
 }
 
-function run(cmd: string, args: string[], cwd: string, logFile: string, env: NodeJS.ProcessEnv): Promise<void> {
+/** Progress of a `go build -v`: it names each package on its own line as it compiles it. */
+export function compiledPackages(text: string): number {
+  let n = 0;
+  for (const line of text.split('\n')) if (/^[A-Za-z0-9][\w.\-~]*(\/[\w.\-~]+)*$/.test(line.trim())) n++;
+  return n;
+}
+
+interface Heartbeat { everyMs: number; report: (output: string, seconds: number) => void }
+
+function run(cmd: string, args: string[], cwd: string, logFile: string, env: NodeJS.ProcessEnv, beat?: Heartbeat): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('nice', ['-n', '10', cmd, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let tail = '';
-    const keep = (d: Buffer) => { tail = (tail + d.toString()).slice(-4000); writeFileSync(logFile, d, { flag: 'a' }); };
+    let all = '';
+    const t0 = Date.now();
+    const timer = beat ? setInterval(() => beat.report(all, Math.round((Date.now() - t0) / 1000)), beat.everyMs) : undefined;
+    const keep = (d: Buffer) => { const s = d.toString(); tail = (tail + s).slice(-4000); if (beat) all += s; writeFileSync(logFile, d, { flag: 'a' }); };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    child.on('error', reject);
-    child.on('exit', (code) => code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited ${code}:\n${tail}`)));
+    child.on('error', (e) => { clearInterval(timer); reject(e); });
+    child.on('exit', (code) => {
+      clearInterval(timer);
+      if (code === 0) resolve(all); else reject(new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited ${code}:\n${tail}`));
+    });
+  });
+}
+
+/** stdout of a command, '' when it fails (for progress estimates only) */
+function output(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve) => {
+    const c = spawn('nice', ['-n', '10', cmd, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'ignore'] });
+    let s = '';
+    c.stdout.on('data', (d) => { s += d; });
+    c.on('exit', (code) => resolve(code === 0 ? s : ''));
+    c.on('error', () => resolve(''));
   });
 }
 
@@ -153,9 +179,15 @@ export async function buildAll(cacheDir: string, log: (m: string) => void, opts:
     const t0 = Date.now();
     log(`build: ${m.binaries.join(', ')} (go mod tidy; log ${logFile})`);
     await run('go', ['mod', 'tidy'], dir, logFile, env);
-    log(`build: ${m.binaries.join(', ')} (go build; the Kubernetes binaries take a long while)`);
+    // how many packages the build compiles (standard library included: a fresh cache compiles it too)
+    const total = (await output('go', ['list', '-deps', ...m.packages], dir, env)).split('\n').filter(Boolean).length;
+    log(`build: ${m.binaries.join(', ')} (go build${total ? `, ${total} packages` : ''}; the Kubernetes binaries take a long while, progress every minute)`);
     const o = m.multi ? out + path.sep : binPath(cacheDir, m.binaries[0]!);
-    await run('go', ['build', '-trimpath', `-ldflags=${ldflags(m)}`, '-o', o, ...m.packages], dir, logFile, env);
+    const report = (text: string, secs: number) => {
+      const n = compiledPackages(text);
+      log(`build: ${m.binaries.join(', ')}: ${n}${total ? `/${total}` : ''} packages compiled (${total ? `${Math.min(99, Math.floor((100 * n) / total))}%, ` : ''}${Math.floor(secs / 60)} min; cached ones are not counted)`);
+    };
+    await run('go', ['build', '-v', '-trimpath', `-ldflags=${ldflags(m)}`, '-o', o, ...m.packages], dir, logFile, env, { everyMs: 60_000, report });
     const secs = Math.round((Date.now() - t0) / 1000);
     for (const b of m.binaries) stamp.binaries[b] = { bytes: statSync(binPath(cacheDir, b)).size, seconds: secs };
     log(`build: ${m.binaries.join(', ')} done in ${secs}s`);
