@@ -3,7 +3,7 @@
 # Stage 1 (build) installs every dependency, compiles src/ to dist/ (tsc), builds the web UI
 # (Vite) and assembles the runtime package (scripts/pack.mjs: dist/ modules of serve, ingest, es
 # and kibana only; no simulator, training, evaluation, benchmarks or recording).
-# Stage 2 (deps) installs the production dependencies only. Stage 3 (runtime) is node:24-slim with
+# Stage 2 (deps) installs the runtime package's production dependencies only. Stage 3 (runtime) is node:24-slim with
 # the runtime package, running as the unprivileged `node` user; nothing is written below /app, so
 # the image runs on a read-only root filesystem (kontext writes nothing locally: state is in
 # Elasticsearch).
@@ -28,9 +28,12 @@ RUN node node_modules/vite/bin/vite.js build ui \
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
-COPY package.json package-lock.json ./
-# tfjs-node is optional: where its native build installs it is used, otherwise the wasm backend
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# the runtime package's own dependencies (scripts/pack.mjs leaves out TensorFlow.js, which only
+# training uses: the label stage runs its model in plain JavaScript), at the versions
+# package-lock.json pins; test/ship-runtime.test.ts runs the runtime on exactly this install
+COPY --from=build /out/kontext/package.json ./
+COPY package-lock.json ./
+RUN npm install --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +15,8 @@ import { freePort } from './helpers/kontext-proc.ts';
 import { ROOT } from './helpers/hostile.ts';
 
 const NOBODY = 65534;
+/** the Dockerfile's deps stage: the runtime package's production dependencies at the lockfile's versions */
+const RUNTIME_INSTALL = ['install', '--omit=dev', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund'];
 let work: string;
 let pkg: string;
 
@@ -31,7 +33,10 @@ before(() => {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts/pack.mjs'), '--out', work, 'kontext'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   pkg = path.join(work, 'kontext');
-  symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
+  // the runtime's own dependencies, installed as the Dockerfile's deps stage does (RUNTIME_INSTALL)
+  copyFileSync(path.join(ROOT, 'package-lock.json'), path.join(pkg, 'package-lock.json'));
+  const npm = spawnSync('npm', RUNTIME_INSTALL, { cwd: pkg, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } });
+  assert.equal(npm.status, 0, `npm ${RUNTIME_INSTALL.join(' ')}:\n${npm.stderr}`);
 });
 after(() => { if (work) rmSync(work, { recursive: true, force: true }); });
 
@@ -58,8 +63,10 @@ describe('Dockerfile', () => {
     assert.ok(!runtime.lines.some((l) => /^RUN /.test(l) && /\bnpm (ci|install)\b/.test(l) && !/--omit=dev/.test(l)), 'no dev dependencies');
     const build = stages.find((s) => s.lines.some((l) => /scripts\/pack\.mjs --out \/out kontext/.test(l)));
     assert.ok(build, 'a stage assembles the runtime package with scripts/pack.mjs');
-    const deps = stages.find((s) => s.lines.some((l) => /npm ci --omit=dev/.test(l)));
-    assert.ok(deps, 'a stage installs production dependencies');
+    const deps = stages.find((s) => s.lines.some((l) => /^RUN /.test(l) && l.includes(`npm ${RUNTIME_INSTALL.join(' ')}`)));
+    assert.ok(deps, 'a stage installs production dependencies as the runtime test does');
+    assert.ok(deps.lines.some((l) => /^COPY --from=\S+ \/out\/kontext\/package\.json /.test(l)), "of the runtime package's manifest (no TensorFlow.js)");
+    assert.ok(runtime.lines.some((l) => new RegExp(`^COPY --from=${deps.name} `).test(l)), 'the runtime stage takes node_modules from it');
     for (const l of stages.flatMap((s) => s.lines).filter((x) => /^COPY (?!--from)/.test(x))) {
       const srcs = l.replace(/^COPY\s+/, '').split(/\s+/).slice(0, -1);
       for (const src of srcs) assert.ok(existsSync(path.join(ROOT, src)), `COPY ${src} exists`);
@@ -95,6 +102,7 @@ describe('runtime package', () => {
     for (const part of ['simulate/', 'sources/simulated/', 'bench/', 'eval/', 'record/', 'label/train.js', 'cli/commands/train.js']) {
       assert.ok(!dist.some((f) => f.startsWith(part)), `${part} is not in the runtime package`);
     }
+    assert.ok(!existsSync(path.join(pkg, 'node_modules/@tensorflow')), 'the runtime install holds no TensorFlow.js');
     for (const asset of ['schema/kontext.graphql', 'models/default/model.json', 'ui/dist/index.html']) assert.ok(existsSync(path.join(pkg, asset)), asset);
     for (const f of dist.filter((x) => x.endsWith('.js'))) {
       assert.doesNotMatch(readFileSync(path.join(pkg, 'dist', f), 'utf8'), /from ['"]tsx|['"]\.{1,2}\/[^'"]+\.ts['"]/, `${f} names no TypeScript at run time`);
