@@ -87,7 +87,7 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
     ...runs.map((r) => `| ${r.workers} | ${mb(r.peakRss)} | ${mb(r.readyRss)} | ${r.atPeak.heapUsedMB ?? ''} | ${r.atPeak.heapTotalMB ?? ''} | ${r.atPeak.externalMB ?? ''} | ${r.atPeak.openContexts ?? ''} / ${r.atPeak.retainedContexts ?? ''} | ${r.atPeak.normalizeHeld ?? ''} | ${Math.round(total / r.seconds)} | ${r.normalize.late} | ${r.normalize.forced} |`)];
   return {
     name: 'backlog-memory',
-    description: `${durationMs / 60_000}-minute simulated backlog (${total} events, seed ${BACKLOG_SEED}, gzip chunks of ${CHUNK_EVENTS} shuffled within 1 h, ${IN_FLIGHT_CHUNKS} in flight) through the forward input into kontext's pipeline in its own process (max-buffer ${mb(MAX_BUFFER)} MiB, max-in-flight ${MAX_IN_FLIGHT}); peak RSS = VmHWM of that process (the sender and the simulator are not in it). Both --workers settings (default 0, and 1).`,
+    description: `${durationMs / 60_000}-minute simulated backlog (${total} events, seed ${BACKLOG_SEED}, gzip chunks of ${CHUNK_EVENTS} shuffled within 1 h, ${IN_FLIGHT_CHUNKS} in flight) through the forward input into kontext's pipeline in its own process (max-buffer ${mb(MAX_BUFFER)} MiB, max-in-flight ${MAX_IN_FLIGHT}); peak RSS = VmHWM of that process (the sender and the simulator are not in it). Both --workers settings (default 1, and 0).`,
     metrics: [
       { name: 'peak RSS while catching up', value: mb(w1.peakRss), unit: 'MB', target: { op: '<=', value: 512 } },
       { name: 'peak RSS while catching up, --workers 0', value: mb(w0.peakRss), unit: 'MB', target: { op: '<=', value: 512 } },

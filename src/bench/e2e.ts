@@ -8,7 +8,7 @@
  *    events with an integration-like keyword template (raw-forward.ts),
  *
  * both against the same Elasticsearch, alternated in the same run; kontext twice, with its
- * model's inference on a worker thread (`--workers 1`) and with `--workers 0` (the default)
+ * model's inference on a worker thread (`--workers 1`, the default) and with `--workers 0`
  * (everything on the main thread). The peer counts each chunk's ack once: a repeated ack, or
  * one for a chunk never sent, neither frees a window slot nor ends the replay early, and is
  * reported (target 0). A real Fluent Bit peer (FLUENT_BIT_BIN) is NOT implemented: with the
@@ -31,6 +31,8 @@ import { createEsClient } from '../store/es-client.ts';
 import { FrameScanner } from '../sources/forward/msgpack.ts';
 import { EventTime, extensionCodec } from '../sources/forward/protocol.ts';
 import { PROJECT_ROOT } from '../es-local/local-es.ts';
+import { memberIdOf } from '../store/codec.ts';
+import { splitScopedId } from '../clusters/names.ts';
 import type { AuditEvent } from '../types/audit.ts';
 
 export const E2E_SEED = 17;
@@ -144,9 +146,14 @@ export async function pacedLatency(port: number, chunks: Buffer[], lastIds: stri
       if (!pending.size) continue;
       const ids = [...pending.keys()];
       try {
-        const r = await client.search({ index, query: { ids: { values: ids } }, _source: false, size: ids.length });
+        // member documents are `<cluster>/<auditID>` (kontext serve's default cluster here)
+        const r = await client.search({ index, query: { ids: { values: ids.map((id) => memberIdOf(undefined, id)) } }, _source: false, size: ids.length });
         const now = Date.now();
-        for (const h of r.hits.hits) { const t = pending.get(h._id!); if (t !== undefined) { visibleMs.push(now - t); pending.delete(h._id!); } }
+        for (const h of r.hits.hits) {
+          const id = splitScopedId(h._id!).id;
+          const t = pending.get(id);
+          if (t !== undefined) { visibleMs.push(now - t); pending.delete(id); }
+        }
       } catch { /* index not there yet */ }
       if (!polling && Date.now() - Math.max(...chunkSent) > 60_000) break;
     }
@@ -347,7 +354,7 @@ export function topFrames(profileFile: string, n = 30, fromUs = -Infinity, toUs 
 export async function run(o: BenchOptions): Promise<BenchResult> {
   const url = process.env.ELASTICSEARCH_URL;
   if (!url) throw new Error('e2e needs ELASTICSEARCH_URL (kontext bench starts a local Elasticsearch)');
-  const durationMs = (o.quick ? 5 : 60) * 60_000;
+  const durationMs = (o.quick ? 3 : 60) * 60_000;
   const rounds = o.quick ? 1 : 2;
   o.log(`simulating ${durationMs / 60_000} minutes (seed ${E2E_SEED})`);
   const events = [...simulate({ seed: E2E_SEED, durationMs })];
@@ -370,7 +377,7 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
   const runs: PathRun[] = [];
   const uniq = ids.size;
   const profWindow: [number, number] = [-Infinity, Infinity];
-  // kontext with the model's inference on a worker thread (--workers 1), and all on the main thread (the default)
+  // kontext with the model's inference on a worker thread (--workers 1, the default), and all on the main thread
   const variants: Array<{ path: PathName; args: string[] }> = [{ path: 'kontext-workers-0', args: ['--workers', '0'] }, { path: 'kontext', args: ['--workers', '1'] }];
   for (let round = 0; round < rounds; round++) {
     // raw path
@@ -403,7 +410,7 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
   }
   // latency at a steady rate: a fresh kontext child, chunks of LATENCY_CHUNK events paced at LATENCY_RATE
   // live traffic: event times follow the wall clock at the paced rate (times are set when a chunk is sent)
-  const latEvents = events.slice(0, Math.min(events.length, LATENCY_RATE * (o.quick ? 5 : 30)));
+  const latEvents = events.slice(0, Math.min(events.length, LATENCY_RATE * (o.quick ? 2 : 30)));
   const latChunks = (start: number) => encodeChunks(retimed(latEvents, start, LATENCY_RATE), LATENCY_CHUNK);
   const lastIds: string[] = []; const sizes: number[] = [];
   for (let i = 0; i < latEvents.length; i += LATENCY_CHUNK) { const part = latEvents.slice(i, i + LATENCY_CHUNK); lastIds.push(part[part.length - 1]!.auditID); sizes.push(part.length); }
@@ -455,7 +462,7 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
     ...runs.map((x) => `| ${x.path} | ${x.round} | ${Math.round(x.eventsPerSecond)} | ${x.cpuPer1k.toFixed(3)} | ${x.mainCpuPer1k.toFixed(3)} | ${x.esCpuPer1k.toFixed(3)} | ${x.peakRssMB} | ${x.load1.toFixed(2)} | ${x.stored} | ${x.duplicateAcks} / ${x.unknownAcks} |`)];
   return {
     name: 'e2e',
-    description: `${events.length} simulated events (${durationMs / 60_000} min, seed ${E2E_SEED}, ${(bytes / 2 ** 20).toFixed(0)} MiB msgpack) replayed by a forward peer (PackedForward chunks of ${CHUNK_EVENTS}, ${WINDOW_CHUNKS} unacked at most, acks after storage, each chunk's ack counted once) into \`kontext serve\` children (--workers 1, and --workers 0 = the default) and into the raw path (same forward input, raw events bulk-indexed with a keyword template); same Elasticsearch, alternated, ${rounds} round(s); medians. Then latency: ${LATENCY_RATE} events/s steady (chunks of ${LATENCY_CHUNK}, event times = wall clock) into a fresh \`kontext serve\` with default settings (flush-interval ${flushMs} ms, reorder-wait 2 s); from sending a chunk to its last event being searchable in <prefix>-members (its summary is written right after, in the same batch); live write amplification = kontext_store_bytes_sent_total of that child / bytes of _source stored in its contexts and members.`,
+    description: `${events.length} simulated events (${durationMs / 60_000} min, seed ${E2E_SEED}, ${(bytes / 2 ** 20).toFixed(0)} MiB msgpack) replayed by a forward peer (PackedForward chunks of ${CHUNK_EVENTS}, ${WINDOW_CHUNKS} unacked at most, acks after storage, each chunk's ack counted once) into \`kontext serve\` children (--workers 1 = the default, and --workers 0) and into the raw path (same forward input, raw events bulk-indexed with a keyword template); same Elasticsearch, alternated, ${rounds} round(s); medians. Then latency: ${LATENCY_RATE} events/s steady (chunks of ${LATENCY_CHUNK}, event times = wall clock) into a fresh \`kontext serve\` with default settings (flush-interval ${flushMs} ms, reorder-wait 2 s); from sending a chunk to its last event being searchable in <prefix>-members (its summary is written right after, in the same batch); live write amplification = kontext_store_bytes_sent_total of that child / bytes of _source stored in its contexts and members.`,
     metrics: [
       { name: 'kontext_events_per_second', value: Math.round(k('eventsPerSecond')), unit: 'events/s', target: { op: '>=', value: 20_000 } },
       { name: 'kontext_workers_0_events_per_second', value: Math.round(w0('eventsPerSecond')), unit: 'events/s' },
