@@ -115,6 +115,7 @@ test('templates: an older template is upgraded in place, the single-index layout
     assert.equal(got._source!.eventCount, 3);
     assert.equal(got._source!.id, 'default/old-a');
     assert.equal(got._source!.cluster, 'default');
+    assert.deepEqual((got._source as unknown as { orchestrator: { cluster?: { name: string } } }).orchestrator.cluster, { name: 'default' }, 'its ECS fields name the cluster');
     assert.equal(got._version, a.version, 'the stored version is kept');
     assert.equal((await membersOf(client, prefix, ['default/old-a', 'default/old-b'])).get('default/old-b')!.length, 2);
     const m2 = await getDoc<EsMemberSource>(client, names.members, 'default/old-a-m2');

@@ -14,7 +14,7 @@
  * once done: one count per kind) and as `kontext migrate`.
  */
 import type { Client } from '@elastic/elasticsearch';
-import { indexNames } from './codec.ts';
+import { indexNames, toEsDoc, type EsContextSource } from './codec.ts';
 import { scopedId, splitScopedId } from '../clusters/names.ts';
 import { log as rootLog } from '../util/log.ts';
 
@@ -50,7 +50,8 @@ async function migrateKind(client: Client, index: string, kind: 'contexts' | 'me
       const src = h._source ?? {};
       if (kind === 'contexts') {
         const id = scoped(cluster, String(h._id));
-        ops.push({ index: { _index: h._index, _id: id, version: Math.max(1, h._version ?? 1), version_type: 'external_gte' } }, { ...src, id, cluster });
+        // through the codec: the ECS block is derived afresh, now with orchestrator.cluster.name
+        ops.push({ index: { _index: h._index, _id: id, version: Math.max(1, h._version ?? 1), version_type: 'external_gte' } }, toEsDoc({ ...(src as EsContextSource), id, cluster }));
       } else {
         const auditID = typeof src.auditID === 'string' ? src.auditID : String(h._id);
         const contextId = typeof src.contextId === 'string' ? scoped(cluster, src.contextId) : src.contextId;
