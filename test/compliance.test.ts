@@ -103,7 +103,7 @@ describe('stage compliance (normalize → label → cluster → store, on one si
 
   test('label, the model on a worker thread (--workers 1)', async () => {
     let thread: ModelThread | undefined;
-    const stage = labelStage(await createLabeler({ modelDir: MODEL, predictor: async (local) => { thread = await ModelThread.start({ modelDir: MODEL, backend: 'auto', fallback: local }); return thread.predict; } }));
+    const stage = labelStage(await createLabeler({ modelDir: MODEL, predictor: async (local) => { thread = await ModelThread.start({ modelDir: MODEL, fallback: local }); return thread.predict; } }));
     try {
       const out = await drive(stage, normalized, 100);
       assert.ok(thread!.served.worker > 0, 'the worker labeled');

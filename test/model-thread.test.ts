@@ -27,7 +27,7 @@ async function labelAll(predictor?: (local: PredictFn) => Promise<PredictFn>, be
 test('model worker: labels equal those of in-thread inference, every event once, in order', async () => {
   const local = await labelAll();
   let thread: ModelThread | undefined;
-  const remote = await labelAll(async (fallback) => { thread = await ModelThread.start({ modelDir: MODEL, backend: 'wasm', fallback }); return thread.predict; });
+  const remote = await labelAll(async (fallback) => { thread = await ModelThread.start({ modelDir: MODEL, fallback }); return thread.predict; });
   try {
     assert.ok(thread!.served.worker > 0, 'the worker answered no request');
     assert.equal(thread!.served.fallback, 0);
@@ -41,7 +41,7 @@ test('model worker: a worker that dies mid-stream leaves labeling on the main th
   const local = await labelAll();
   let thread: ModelThread | undefined;
   const remote = await labelAll(
-    async (fallback) => { thread = await ModelThread.start({ modelDir: MODEL, backend: 'wasm', fallback }); return thread.predict; },
+    async (fallback) => { thread = await ModelThread.start({ modelDir: MODEL, fallback }); return thread.predict; },
     async () => { await thread!.kill(); },
   );
   assert.equal(thread!.alive, false);
@@ -50,5 +50,5 @@ test('model worker: a worker that dies mid-stream leaves labeling on the main th
 });
 
 test('model worker: a model directory the worker cannot load fails the start', async () => {
-  await assert.rejects(ModelThread.start({ modelDir: '/nonexistent/kontext-model', backend: 'wasm', fallback: () => Promise.reject(new Error('unused')) }), /model worker/);
+  await assert.rejects(ModelThread.start({ modelDir: '/nonexistent/kontext-model', fallback: () => Promise.reject(new Error('unused')) }), /model worker/);
 });

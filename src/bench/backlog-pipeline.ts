@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const maxInFlight = Number(maxInFlightArg ?? 200_000);
   const modelDir = resolveModelDir('models/default');
   let thread: ModelThread | undefined;
-  const predictor = workers > 0 ? async (local: PredictFn) => { thread = await ModelThread.start({ modelDir, backend: 'auto', fallback: local }); return thread.predict; } : undefined;
+  const predictor = workers > 0 ? async (local: PredictFn) => { thread = await ModelThread.start({ modelDir, fallback: local }); return thread.predict; } : undefined;
   const label = await createLabeler({ modelDir, predictor });
   const sink = new CountingSink();
   const normalize = new Normalizer({ maxBytes: maxBuffer, maxPending: Math.max(maxInFlight, 1000) });

@@ -156,7 +156,7 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
   const predictor = cfg.workers > 0
     ? async (local: PredictFn) => {
       try {
-        modelThread = await ModelThread.start({ modelDir, backend, fallback: local });
+        modelThread = await ModelThread.start({ modelDir, fallback: local });
         return modelThread.predict;
       } catch (e) {
         log.warn('the model worker did not start: labeling runs on the main thread', { err: e as Error });

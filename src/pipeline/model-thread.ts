@@ -10,7 +10,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import type { BackendChoice, PredictFn } from '../label/index.ts';
+import type { PredictFn } from '../label/index.ts';
 import { log as rootLog } from '../util/log.ts';
 import type { ModelWorkerData, ModelWorkerReply, PredictRequest } from './model-worker.ts';
 
@@ -58,9 +58,9 @@ export class ModelThread {
   }
 
   /** Starts a worker that loads `modelDir`; resolves once it is ready to predict. */
-  static async start(opts: { modelDir: string; backend: BackendChoice; fallback: PredictFn }): Promise<ModelThread> {
+  static async start(opts: { modelDir: string; fallback: PredictFn }): Promise<ModelThread> {
     const { url, execArgv } = workerUrl();
-    const worker = new Worker(url, { workerData: { modelDir: opts.modelDir, backend: opts.backend } satisfies ModelWorkerData, execArgv, resourceLimits: WORKER_LIMITS });
+    const worker = new Worker(url, { workerData: { modelDir: opts.modelDir } satisfies ModelWorkerData, execArgv, resourceLimits: WORKER_LIMITS });
     worker.unref();
     const [first] = await Promise.race([
       once(worker, 'message') as Promise<[ModelWorkerReply]>,

@@ -6,10 +6,9 @@
  * the main thread's time goes to forward decoding, normalize and the clusterer meanwhile.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { BackendChoice } from '../label/backend.ts';
 import { loadRuntimeBundle } from '../label/bundle.ts';
 
-export interface ModelWorkerData { modelDir: string; backend: BackendChoice }
+export interface ModelWorkerData { modelDir: string }
 export interface PredictRequest { id: number; emb: Float32Array; wide: Float32Array; batch: number; window: number }
 export type ModelWorkerReply =
   | { ready: true; backend: string; embedDim: number; classes: number }
@@ -19,13 +18,11 @@ export type ModelWorkerReply =
 
 async function main(): Promise<void> {
   const port = parentPort!;
-  const { modelDir, backend } = workerData as ModelWorkerData;
+  const { modelDir } = workerData as ModelWorkerData;
   let model;
   try {
-    void backend;
-    const used = 'js';
     model = (await loadRuntimeBundle(modelDir)).model;
-    port.postMessage({ ready: true, backend: used, embedDim: model.embedDim, classes: model.classes } satisfies ModelWorkerReply);
+    port.postMessage({ ready: true, backend: 'js', embedDim: model.embedDim, classes: model.classes } satisfies ModelWorkerReply);
   } catch (e) {
     port.postMessage({ ready: false, error: e instanceof Error ? e.message : String(e) } satisfies ModelWorkerReply);
     return;
