@@ -52,9 +52,9 @@ test('an apply session continues within applyStepMs of its previous request and 
     const docs = await replay([...a, next]);
     assert.equal(contextOf(docs, next) === contextOf(docs, a[1]!), joins, `gap ${gap}`);
   }
-  // another namespace is another apply, however close
+  // another namespace is another apply within applyStepMs (past the command session's gap: another kubectl process)
   const a = applyDir(T0);
-  const other = withUri(ev({ time: T0 + 250, label: 'create secrets', user: GITOPS, verb: 'create', code: 201, ref: { resource: 'secrets', namespace: 'other', name: 'creds' } }), `/api/v1/namespaces/other/secrets${APPLY}`);
+  const other = withUri(ev({ time: T0 + 240 + GAP + 1, label: 'create secrets', user: GITOPS, verb: 'create', code: 201, ref: { resource: 'secrets', namespace: 'other', name: 'creds' } }), `/api/v1/namespaces/other/secrets${APPLY}`);
   const docs = await replay([...a, other]);
   assert.notEqual(contextOf(docs, other), contextOf(docs, a[1]!));
 });
@@ -120,10 +120,11 @@ test('command-follow-up: a read and the patch of one object within sessionGapMs 
   }
 });
 
-test('command-follow-up: rollout status reads its object and watches it by field selector: one command; another object is not', async () => {
+test('command-follow-up: rollout status reads its object and watches it by field selector: one command; another object from another client is not', async () => {
   for (const [name, one] of [['web', true], ['api', false]] as const) {
     const get = ev({ time: T0, label: 'get-list apps/deployments', verb: 'get', ref: DEPLOY });
-    const watch = withUri(ev({ time: T0 + 10, label: 'watch-collection apps/deployments', verb: 'watch', ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'web' } }),
+    // (another object from the same kubectl this soon is its command session: see the command-session tests)
+    const watch = withUri(ev({ time: T0 + 10, label: 'watch-collection apps/deployments', verb: 'watch', ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'web' }, ...(one ? {} : { userAgent: 'k9s/v0.32.4 (linux/amd64)' }) }),
       `/apis/apps/v1/namespaces/web/deployments?fieldSelector=metadata.name%3D${name}&watch=true`);
     const docs = await replay([get, watch]);
     assert.equal(contextOf(docs, get) === contextOf(docs, watch), one, name);
@@ -179,4 +180,57 @@ test('helm history and helm list read: the install\'s cascade stays with the ins
   const docs2 = await replay([...install, history, ...upgrade, rs2]);
   assert.equal(contextOf(docs2, rs2), contextOf(docs2, upgrade[1]!));
   assert.equal(contextOf(docs2, install[1]!)!.state, 'closed');
+});
+
+/** a kubectl request from `t` whose response returned `took` ms later */
+function kubectl(s: EvSpec & { label: string }, took = 0): LabeledEvent {
+  const e = ev(s);
+  e.audit.stageTimestamp = new Date(s.time + took).toISOString();
+  return e;
+}
+const SECRET = (name: string) => ({ resource: 'secrets', namespace: 'team-a', name });
+
+test('command-session: a person\'s next request from the same kubectl within sessionGapMs of the previous response is the same command, not past it', async () => {
+  // `kubectl delete secret db pull`: the second delete right after the first one returned (it took 40 ms)
+  for (const [gap, one] of [[GAP, true], [GAP + 1, false]] as const) {
+    const first = kubectl({ time: T0, label: 'delete secrets', verb: 'delete', ref: SECRET('db') }, 40);
+    const second = kubectl({ time: T0 + 40 + gap, label: 'delete secrets', verb: 'delete', ref: SECRET('pull') });
+    const docs = await replay([first, second]);
+    assert.equal(contextOf(docs, first) === contextOf(docs, second), one, `gap ${gap} ms after the response`);
+  }
+});
+
+test('command-session: another person, another kubectl or a long-running client within the gap is not the same command', async () => {
+  const first = kubectl({ time: T0, label: 'delete secrets', verb: 'delete', ref: SECRET('db') });
+  const others = [
+    kubectl({ time: T0 + 10, label: 'delete secrets', user: 'bob', verb: 'delete', ref: SECRET('pull') }),
+    kubectl({ time: T0 + 10, label: 'delete secrets', userAgent: 'kubectl/v1.29.0 (darwin/arm64) kubernetes/def', verb: 'delete', ref: SECRET('pull') }),
+    kubectl({ time: T0 + 10, label: 'delete secrets', userAgent: 'k9s/v0.32.4 (linux/amd64)', verb: 'delete', ref: SECRET('pull') }),
+  ];
+  for (const other of others) {
+    const docs = await replay([first, other]);
+    assert.notEqual(contextOf(docs, other), contextOf(docs, first), `${other.audit.user.username} ${other.audit.userAgent}`);
+  }
+});
+
+test('command-session: kubectl delete namespace then its watch (no namespace in the watch\'s objectRef) is one command, and so is its cascade', async () => {
+  const del = kubectl({ time: T0, label: 'delete namespaces', verb: 'delete', ref: { resource: 'namespaces', namespace: 'shop', name: 'shop' } }, 4);
+  const watch = withUri(kubectl({ time: T0 + 6, label: 'get-list namespaces', verb: 'watch', ref: { resource: 'namespaces', name: 'shop' } }, 20_000),
+    '/api/v1/namespaces?fieldSelector=metadata.name%3Dshop&watch=true');
+  const gc = ev({ time: T0 + 1_000, label: 'delete namespaces', user: 'system:serviceaccount:kube-system:namespace-controller', verb: 'delete', ref: { resource: 'configmaps', namespace: 'shop', name: 'kube-root-ca.crt' } });
+  const docs = await replay([del, watch, gc]);
+  assert.equal(contextOf(docs, watch), contextOf(docs, del));
+  assert.equal(contextOf(docs, gc), contextOf(docs, del));
+  assert.equal([...docs.values()].filter((d) => !d.label.startsWith('background ')).length, 1);
+});
+
+test('command-session: a watch\'s final stage (logged when the watch ends) does not stretch the command over the next one', async () => {
+  const get = kubectl({ time: T0, label: 'get-list apps/deployments', verb: 'get', ref: DEPLOY }, 2);
+  const watch = withUri(kubectl({ time: T0 + 4, label: 'watch-collection apps/deployments', verb: 'watch', ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'web', name: 'web' } }, 5_000),
+    '/apis/apps/v1/namespaces/web/deployments?fieldSelector=metadata.name%3Dweb&watch=true');
+  // the next command (`kubectl scale`) well after the watch ended; then the same command's final stage arrives late
+  const scale = withUri(kubectl({ time: T0 + 5_004 + GAP + 1, label: 'patch-update apps/deployments', verb: 'patch', ref: { ...DEPLOY, subresource: 'scale' } }), '/apis/apps/v1/namespaces/web/deployments/web/scale?fieldManager=kubectl-scale');
+  const docs = await replay([get, watch, scale]);
+  assert.equal(contextOf(docs, watch), contextOf(docs, get));
+  assert.notEqual(contextOf(docs, scale), contextOf(docs, get));
 });

@@ -44,8 +44,9 @@ import { clientFamily, isPerson, isSystemUser } from '../k8s/identity.ts';
 import { ATTRIBUTION, type AttributionParams } from '../k8s/params.ts';
 import { ReleaseTracker } from '../k8s/sessions.ts';
 import { isReleaseListing } from '../k8s/helm.ts';
-import { changesOnlyMetadata, isManifestApply } from '../k8s/kubectl.ts';
+import { changesOnlyMetadata, isCommandClient, isManifestApply } from '../k8s/kubectl.ts';
 import { isDryRun, selectedName } from '../k8s/uri.ts';
+import { parseAuditTime } from '../normalize/time.ts';
 import { counter, gauge } from '../util/metrics.ts';
 import { ctxCodec, restoreTables, SessionMap, snapshotTables, valueTable, withCtxCodec, type ClusterSnapshot, type CtxRefs, type SessionTable } from './snapshot.ts';
 
@@ -303,6 +304,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   const lastRead = new SessionMap<{ c: Ctx; t: number }, Ctx>('lastRead', withCtxCodec());
   /** each person's latest request that named an object, and its context (see followUpOf) */
   const lastNamed = new SessionMap<{ key: string; c: Ctx; t: number }, Ctx>('lastNamed', withCtxCodec());
+  /** each person's latest request, its client and when its response was sent, and its context (see commandOf) */
+  const lastRequest = new SessionMap<{ c: Ctx; t: number; end: number; ua: string }, Ctx>('lastRequest', withCtxCodec());
   /** each person's apply of a set of manifests in progress (see applyOf) */
   const applies = new SessionMap<{ c: Ctx; last: number; ns?: string }, Ctx>('applies', withCtxCodec());
   /** the latest context of each release ("<ns>/<release>") */
@@ -621,6 +624,37 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     if (lastNamed.size > 10_000) lastNamed.delete(lastNamed.keys().next().value as string);
   }
 
+  /**
+   * Rule "command-session": a person's request from the same client (user agent) sent within
+   * `sessionGapMs` after their previous request returned is the same command, whatever the two
+   * requests name: kubectl sends a command's requests one after another, each as soon as the
+   * previous response is in (`delete a b`, `delete -f <dir>`, `expose` reading the object it
+   * exposes, `diff`, `delete namespace` then its watch), while the next command is a new process
+   * that has to start first. Only for clients that run one process per command (see
+   * isCommandClient): helm goes by its release sessions, a GitOps controller syncs several
+   * applications at once.
+   */
+  function commandOf(e: LabeledEvent): Ctx | undefined {
+    const a = e.audit;
+    const prev = lastRequest.get(a.user?.username ?? '');
+    if (!prev || prev.ua !== (a.userAgent ?? '') || e.time < prev.t || e.time - prev.end > attribution.sessionGapMs) return undefined;
+    if (!isCommandClient(a.userAgent)) return undefined;
+    return live(prev.c) && joinable(prev.c, e.time) ? prev.c : undefined;
+  }
+
+  function noteRequest(e: LabeledEvent, c: Ctx): void {
+    if (c.background) return;
+    const a = e.audit;
+    const user = a.user?.username ?? '';
+    const prev = lastRequest.get(user);
+    // (a watch's final stage comes when it ends, long after the requests that followed it)
+    if (prev && e.time < prev.t) return;
+    const done = a.stageTimestamp ? parseAuditTime(a.stageTimestamp) : NaN;
+    lastRequest.delete(user);
+    lastRequest.set(user, { c, t: e.time, end: Number.isFinite(done) && done >= e.time ? done : e.time, ua: a.userAgent ?? '' });
+    if (lastRequest.size > 10_000) lastRequest.delete(lastRequest.keys().next().value as string);
+  }
+
   function pushTrigger(e: LabeledEvent): void {
     const isPersonEvent = triggerRule && isPerson(e.audit);
     if (isPersonEvent) {
@@ -629,10 +663,10 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       if (m) { pushRelease(e, m.session.id, m.session.release, m.session.ns); return; }
       let ac = applyOf(e);
       if (!ac && isManifestApply(e.audit)) {
-        // an apply begins: with the reads it just sent (kubectl reads each object first), else afresh
+        // an apply begins: in the command that just read its objects (kubectl reads each object first), else afresh
         const user = e.audit.user?.username ?? '';
         const r = lastRead.get(user);
-        ac = r && e.time - r.t <= burstMs && live(r.c) && r.c.triggerUser === undefined ? r.c : newCtx(e, false);
+        ac = commandOf(e) ?? (r && e.time - r.t <= burstMs && live(r.c) && r.c.triggerUser === undefined ? r.c : newCtx(e, false));
         ac.triggerUser = user; ac.triggerNs = e.audit.objectRef?.namespace;
         applies.set(user, { c: ac, last: e.time, ns: e.audit.objectRef?.namespace });
         if (applies.size > 10_000) applies.delete(applies.keys().next().value as string);
@@ -641,7 +675,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
         const own = eventKeys(e.audit).own;
         join(ac, e, own);
         if (ac.state === 'open') registerAlso(e.labelKey, ac, own);
-        noteApply(e, ac); noteHome(e.audit.objectRef?.namespace, ac, e.time); return;
+        noteApply(e, ac); noteHome(e.audit.objectRef?.namespace, ac, e.time); noteRequest(e, ac); return;
       }
     }
     const ix = indexOf(e.labelKey);
@@ -650,7 +684,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     const user = e.audit.user?.username ?? '';
     const person = triggerRule && !trig && isPersonEvent;
     const named = isPersonEvent ? namedObjectOf(e.audit) : undefined;
-    const follow = followUpOf(e, named);
+    const follow = followUpOf(e, named) ?? (isPersonEvent ? commandOf(e) : undefined);
     // helm sends one release as a burst of creates/updates; kubectl sends one per command
     const multi = trig && clientFamily(e.audit.userAgent) === 'helm';
     const ns = e.audit.objectRef?.namespace;
@@ -736,7 +770,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     join(c, e, own);
     if (follow && c.state === 'open') registerAlso(e.labelKey, c, own);
     if (isPersonEvent) {
-      noteNamed(e, named, c);
+      noteNamed(e, named, c); noteRequest(e, c);
       noteHome(ns, c, t); noteApply(e, c);
       if (c.triggerUser === undefined) { lastRead.delete(user); lastRead.set(user, { c, t }); if (lastRead.size > 10_000) lastRead.delete(lastRead.keys().next().value as string); }
     }
@@ -907,7 +941,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   const tables: SessionTable<Ctx>[] = [
     contextsTable,
     valueTable('releases', () => releases.snapshotState(), (s) => releases.restoreState(s as Parameters<ReleaseTracker['restoreState']>[0])),
-    releaseCtx, releaseOf, lastRead, lastNamed, applies, nsHome, bgOpen, startsTable,
+    releaseCtx, releaseOf, lastRead, lastNamed, lastRequest, applies, nsHome, bgOpen, startsTable,
     valueTable('clusterHome', (refs) => (clusterHome && refs.id(clusterHome)) ?? null, (s, refs) => { clusterHome = typeof s === 'string' ? refs.ctx(s) : undefined; }),
   ];
 

@@ -6,6 +6,16 @@
  */
 import type { AuditEvent } from '../types/audit.ts';
 import { queryParam } from './uri.ts';
+import { clientFamily } from './identity.ts';
+
+/**
+ * Whether a user agent is a client that runs one process per command (kubectl and its
+ * plugins): its requests follow each other back to back until the command ends, and the next
+ * command is a new process. Helm, GitOps controllers and other long-running clients are not.
+ */
+export function isCommandClient(userAgent: string | undefined): boolean {
+  return clientFamily(userAgent) === 'kubectl';
+}
 
 /** kubectl commands whose writes change only labels or annotations: no controller acts on them, the workload's rollout goes on as before. */
 export const METADATA_ONLY_COMMANDS: ReadonlySet<string> = new Set(['label']);
