@@ -64,3 +64,34 @@ test('controllers never start a context; unlinked work follows the namespace\'s 
   assert.equal(contextOf(b, past.audit.auditID)!.label, 'background controller', 'a component alone is routine work');
   assert.equal(contextOf(a, other.audit.auditID)!.label, 'background controller');
 });
+
+const NSC = 'system:serviceaccount:kube-system:service-account-controller';
+const nsObject = (t: number, verb: string, user = 'alice') => ev({ time: t, label: 'create namespaces', user, verb, code: verb === 'create' ? 201 : 200, ref: verb === 'create' ? { resource: 'namespaces', name: 'shop' } : { resource: 'namespaces', namespace: 'shop', name: 'shop' } });
+
+test('namespace-link: a new namespace\'s default account joins its create up to spawnBurstMs, not past it', async () => {
+  const B = ATTRIBUTION.spawnBurstMs;
+  for (const [after, joins] of [[B, true], [B + 1, false]] as const) {
+    const create = nsObject(T0, 'create');
+    const account = ev({ time: T0 + after, label: 'create namespaces', user: NSC, verb: 'create', code: 201, ref: { resource: 'serviceaccounts', namespace: 'shop', name: 'default' } });
+    const docs = await replay([create, account]);
+    assert.equal(contextOf(docs, account.audit.auditID) === contextOf(docs, create.audit.auditID), joins, `${after} ms after the create`);
+  }
+});
+
+test('namespace-link: other work in a new namespace (the next command\'s cascade) is not linked to the namespace\'s create', async () => {
+  const create = nsObject(T0, 'create');
+  // `kubectl create deployment` right after: its cascade, labelled like the namespace create
+  const deploy = ev({ time: T0 + 800, label: 'create apps/deployments', user: 'alice', verb: 'create', code: 201, ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'shop', name: 'web' } });
+  const status = ev({ time: T0 + 1_000, label: 'create namespaces', user: DC, verb: 'update', ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'shop', name: 'web', subresource: 'status' } });
+  const docs = await replay([create, deploy, status]);
+  assert.notEqual(contextOf(docs, status.audit.auditID), contextOf(docs, create.audit.auditID));
+});
+
+test('namespace-link: everything in a namespace being deleted joins its delete', async () => {
+  const del = nsObject(T0, 'delete');
+  const sweep = ev({ time: T0 + 5_000, label: 'create namespaces', user: 'system:serviceaccount:kube-system:namespace-controller', verb: 'delete', ref: { resource: 'configmaps', namespace: 'shop', name: 'cfg' } });
+  const podGone = ev({ time: T0 + 20_000, label: 'create namespaces', user: 'system:node:n1', verb: 'delete', ref: { resource: 'pods', namespace: 'shop', name: 'web-6d4cf56db6-x2k4q' } });
+  const docs = await replay([del, sweep, podGone]);
+  assert.equal(contextOf(docs, sweep.audit.auditID), contextOf(docs, del.audit.auditID));
+  assert.equal(contextOf(docs, podGone.audit.auditID), contextOf(docs, del.audit.auditID));
+});

@@ -44,6 +44,7 @@ import { clientFamily, isPerson, isSystemUser } from '../k8s/identity.ts';
 import { ATTRIBUTION, type AttributionParams } from '../k8s/params.ts';
 import { ReleaseTracker } from '../k8s/sessions.ts';
 import { isReleaseListing } from '../k8s/helm.ts';
+import { isNamespaceBirth, namespaceChange } from '../k8s/namespaces.ts';
 import { changesOnlyMetadata, isCommandClient, isManifestApply } from '../k8s/kubectl.ts';
 import { isDryRun, selectedName } from '../k8s/uri.ts';
 import { parseAuditTime } from '../normalize/time.ts';
@@ -146,6 +147,8 @@ interface Ctx {
   clusterChange?: number;
   /** a person's change took effect in it (a context of reads only causes no control-plane work) */
   changes?: boolean;
+  /** namespaces a person created or deleted in it, and when (see namespaceLinks) */
+  nsLife?: Map<string, { verb: 'create' | 'delete'; t: number }>;
   state: 'open' | 'closed';
   reason?: CloseReason;
   /** watermark when closed */
@@ -494,12 +497,33 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     add(c, e);
     const a = e.audit;
     if (!c.changes && personChange(a)) c.changes = true;
+    noteNamespaceLife(c, e);
     if (!a.objectRef?.namespace && a.objectRef?.resource && MUTATING.has(a.verb) && (a.responseStatus?.code ?? 0) < 400 && isPerson(a)) {
       c.clusterChange = Math.max(c.clusterChange ?? -Infinity, e.time);
       clusterHome = c;
     }
     if (c.state === 'open' || retained.has(c.id)) register(indexOf(c.label), c, own);
     noteBinding(indexOf(c.label), c, e);
+  }
+
+  function noteNamespaceLife(c: Ctx, e: LabeledEvent): void {
+    const ch = isPerson(e.audit) ? namespaceChange(e.audit) : undefined;
+    if (ch) (c.nsLife ??= new Map()).set(ch.ns, { verb: ch.verb, t: e.time });
+  }
+
+  /**
+   * Rule "namespace-link": the namespace key (n:<ns>) links an event inside the namespace to
+   * the context that created or deleted it only where Kubernetes makes that the cause: the
+   * control plane filling a namespace created at most `spawnBurstMs` earlier (its default
+   * account, CA bundle), or anything in a namespace being deleted (the namespace controller
+   * empties it) within `originHorizonMs`. A read or relabel of the namespace, or the next
+   * command's work in it, is not linked by it.
+   */
+  function namespaceLinks(c: Ctx, ns: string, e: LabeledEvent): boolean {
+    const l = c.nsLife?.get(ns);
+    if (!l || e.time < l.t) return false;
+    if (l.verb === 'delete') return e.time - l.t <= attribution.originHorizonMs;
+    return e.time - l.t <= attribution.spawnBurstMs && isNamespaceBirth(e.audit);
   }
 
   /** a person acted in `ns` in context `c`: the namespace's unlinked control-plane work follows it (not their reads: they cause none) */
@@ -715,7 +739,11 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
           : multi && c.triggerNs === ns && t - (c.userLast.get(user) ?? -Infinity) <= burstMs))) continue;
       let s = 0; let objectLink = false;
       for (const k of own) if (c.keys.has(k)) { s += weightOf(k); if (k[0] === 'o' || k[0] === 'u') objectLink = true; }
-      for (const k of probe) if (c.keys.has(k)) { s += weightOf(k); if (k[0] === 'n') objectLink = true; }
+      for (const k of probe) {
+        if (!c.keys.has(k)) continue;
+        if (k[0] === 'n') { if (!namespaceLinks(c, k.slice(2), e)) continue; objectLink = true; }
+        s += weightOf(k);
+      }
       // a person's other requests belong to their own action: the object it acted on, or right
       // after their last request (a request on another object starts their next action)
       if (person) {
@@ -863,7 +891,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     n: number; reason?: CloseReason; release?: string; also?: Array<[string, string[]]>; clusterChange?: number;
     triggerUser?: string; triggerNs?: string; triggerKey?: string; lastTrigger?: number; closedAt?: number; lastWrite?: number;
     firstUser?: string; firstNs?: string; bgKey?: string; userLast?: Array<[string, number]>;
-    triggerRequest?: string; changes?: boolean; releasePrev?: string;
+    triggerRequest?: string; changes?: boolean; releasePrev?: string; nsLife?: Array<[string, 'create' | 'delete', number]>;
   }
   const fin = (v: number): number | undefined => (Number.isFinite(v) ? v : undefined);
   const contextsTable: SessionTable<Ctx> = {
@@ -880,6 +908,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
           triggerUser: c.triggerUser, triggerNs: c.triggerNs, triggerKey: c.triggerKey, lastTrigger: fin(c.lastTrigger),
           closedAt: fin(c.closedAt), lastWrite: fin(c.lastWrite), firstUser: c.firstUser, firstNs: c.firstNs, bgKey: c.bgKey, userLast: [...c.userLast],
           triggerRequest: c.triggerRequest, changes: c.changes, releasePrev: c.releasePrev && inMemory(c.releasePrev),
+          nsLife: c.nsLife && [...c.nsLife].map(([ns, l]): [string, 'create' | 'delete', number] => [ns, l.verb, l.t]),
         }]);
       }
       return out;
@@ -908,6 +937,9 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
         if (x.triggerRequest !== undefined) c.triggerRequest = x.triggerRequest;
         if (x.changes) c.changes = true;
         if (typeof x.releasePrev === 'string') c.releasePrev = refs.ctx(x.releasePrev) ?? c.releasePrev;
+        for (const [ns, verb, t] of Array.isArray(x.nsLife) ? x.nsLife : []) {
+          if (typeof ns === 'string' && (verb === 'create' || verb === 'delete') && Number.isFinite(t)) (c.nsLife ??= new Map()).set(ns, { verb, t });
+        }
       }
     },
   };
@@ -1002,6 +1034,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
         for (const e of r.events) {
           c.events.push(e);
           if (!c.changes && personChange(e.audit)) c.changes = true;
+          noteNamespaceLife(c, e);
           memoryEvents++;
           restoredIds.set(e.audit.auditID, c);
           members.push({ c, e });
