@@ -154,9 +154,9 @@ test('a person\'s read of what they just changed stays in the change within sess
   }
 });
 
-test('a retry is the same request again; another change of the same object soon after is the next command', async () => {
+test('a retry is the same request again after it failed; another change of the same object soon after is the next command', async () => {
   const label = 'patch-update apps/deployments';
-  const scale = withUri(ev({ time: T0, label, verb: 'patch', ref: DEPLOY }), '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-patch');
+  const scale = withUri(ev({ time: T0, label, verb: 'patch', code: 429, ref: DEPLOY }), '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-patch');
   const retry = withUri(ev({ time: T0 + 600, label, verb: 'patch', ref: DEPLOY }), '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-patch');
   const setImage = withUri(ev({ time: T0 + 1_200, label, verb: 'patch', ref: DEPLOY }), '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-set');
   const docs = await replay([scale, retry, setImage]);
@@ -233,4 +233,29 @@ test('command-session: a watch\'s final stage (logged when the watch ends) does 
   const docs = await replay([get, watch, scale]);
   assert.equal(contextOf(docs, watch), contextOf(docs, get));
   assert.notEqual(contextOf(docs, scale), contextOf(docs, get));
+});
+
+test('the same request again after it succeeded is the next command, not a retry (kubectl create twice, kubectl auth can-i twice)', async () => {
+  const label = 'create configmaps';
+  const uri = '/api/v1/namespaces/team-a/configmaps?fieldManager=kubectl-create';
+  for (const [code, retry] of [[201, false], [500, true]] as const) {
+    const first = withUri(ev({ time: T0, label, verb: 'create', code, ref: { resource: 'configmaps', namespace: 'team-a', name: 'dup' } }), uri);
+    const again = withUri(ev({ time: T0 + 600, label, verb: 'create', code: 409, ref: { resource: 'configmaps', namespace: 'team-a', name: 'dup' } }), uri);
+    const docs = await replay([first, again]);
+    assert.equal(contextOf(docs, again) === contextOf(docs, first), retry, `after ${code}`);
+  }
+  // a create of nothing named (an access review) is never a retry of the previous one
+  const review = (t: number) => withUri(ev({ time: t, label: 'create authorization.k8s.io/selfsubjectaccessreviews', verb: 'create', code: 201, ref: { resource: 'selfsubjectaccessreviews', apiGroup: 'authorization.k8s.io' } }), '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews');
+  const [a, b] = [review(T0), review(T0 + 450)];
+  const docs = await replay([a, b]);
+  assert.notEqual(contextOf(docs, b), contextOf(docs, a));
+});
+
+test('command-session: a kubectl read of an object right after their change of it, past the gap, is their next command; so is a trigger after their reads', async () => {
+  const label = 'patch-update apps/deployments';
+  const change = withUri(kubectl({ time: T0, label, verb: 'patch', ref: DEPLOY }, 3), '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-set');
+  const get = kubectl({ time: T0 + 3 + GAP + 1, label, verb: 'get', ref: DEPLOY }, 2);
+  const scale = withUri(kubectl({ time: T0 + 3 + GAP + 1 + 2 + GAP + 1, label, verb: 'patch', ref: { ...DEPLOY, subresource: 'scale' } }), '/apis/apps/v1/namespaces/web/deployments/web/scale?fieldManager=kubectl-scale');
+  const docs = await replay([change, get, scale]);
+  assert.equal(new Set([change, get, scale].map((e) => contextOf(docs, e))).size, 3);
 });

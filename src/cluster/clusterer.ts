@@ -132,7 +132,7 @@ interface Ctx {
   userLast: Map<string, number>;
   triggerUser?: string;
   lastTrigger: number;
-  /** the latest trigger request (verb and URI): the same request again soon after is a retry */
+  /** the latest trigger request (verb and URI) if it failed: the same request again soon after is a retry */
   triggerRequest?: string;
   /** link key of the object the trigger acted on, and its namespace */
   triggerKey?: string;
@@ -725,8 +725,14 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     let best: Ctx | undefined; let bestScore = -1;
     let fallback: Ctx | undefined; let fallbackScore = -1;
     if (follow) { cands.clear(); best = follow; bestScore = Infinity; }
+    // rule "command-session": a kubectl request outside its command's session (`follow`) is the
+    // person's next command: it joins none of their earlier contexts, whatever it names, unless
+    // it retries the same request that failed (client-go waits Retry-After before it retries)
+    const nextCommand = isPersonEvent && isCommandClient(e.audit.userAgent);
+    const retries = (c: Ctx) => tk !== undefined && c.triggerUser === user && c.triggerKey === tk && t - c.lastTrigger <= burstMs && c.triggerRequest === requestOf(e.audit);
     for (const c of cands) {
       if (!joinable(c, t)) continue;
+      if (nextCommand && !(trig && retries(c))) continue;
       // rule "reads-cause-nothing": controllers and nodes act on changes; a context holding only a person's reads has none to follow
       if (!isPersonEvent && !c.changes) continue;
       // a new trigger starts a new action, except right after the same user's reads (kubectl
@@ -734,8 +740,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
       // request, or the next request of one helm release (same namespace)
       if (trig && !(c.triggerUser === undefined
         ? c.firstUser === user && !c.changes && t - (c.userLast.get(user) ?? -Infinity) <= burstMs
-        : c.triggerUser === user && (c.triggerKey === tk
-          ? t - c.lastTrigger <= burstMs && c.triggerRequest === requestOf(e.audit) // the same request again (a retry)
+        : c.triggerUser === user && (tk !== undefined && c.triggerKey === tk
+          ? retries(c) // the same failed request again (a retry)
           : multi && c.triggerNs === ns && t - (c.userLast.get(user) ?? -Infinity) <= burstMs))) continue;
       let s = 0; let objectLink = false;
       for (const k of own) if (c.keys.has(k)) { s += weightOf(k); if (k[0] === 'o' || k[0] === 'u') objectLink = true; }
@@ -784,7 +790,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     }
     if (triggerRule && isTriggerLike(e)) {
       if (c.triggerUser === undefined) { c.triggerUser = user; c.triggerNs = e.audit.objectRef?.namespace; }
-      if (c.triggerUser === user) { c.lastTrigger = t; c.triggerRequest = requestOf(e.audit); }
+      // (clients retry a request that failed; the same request after a success is the next command)
+      if (c.triggerUser === user) { c.lastTrigger = t; c.triggerRequest = (e.audit.responseStatus?.code ?? 500) >= 400 ? requestOf(e.audit) : undefined; }
       // (a label or annotation change is no new work for the controllers: the rollout in flight stays with its action)
       if (!c.triggerKey && tk && !changesOnlyMetadata(e.audit)) {
         // a new action on the same object supersedes the previous one of this label: the
