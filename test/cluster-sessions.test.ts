@@ -259,3 +259,23 @@ test('command-session: a kubectl read of an object right after their change of i
   const docs = await replay([change, get, scale]);
   assert.equal(new Set([change, get, scale].map((e) => contextOf(docs, e))).size, 3);
 });
+
+test('a relabel of a Deployment is no new work for its namespace: the ReplicaSet controller\'s next pod (no name at Metadata level) follows the rollout; a pod relabel is', async () => {
+  const RSC = 'system:serviceaccount:kube-system:replicaset-controller';
+  for (const [resource, followsRelabel] of [['deployments', false], ['pods', true]] as const) {
+    const undo = withUri(kubectl({ time: T0, label: 'patch-update apps/deployments', verb: 'patch', ref: DEPLOY }, 3), '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-rollout');
+    const ref = resource === 'pods' ? { resource: 'pods', namespace: 'web', name: 'web-6d4cf56db6-x2k4q' } : DEPLOY;
+    const relabel = withUri(kubectl({ time: T0 + 1_000, label: 'patch-update apps/deployments', verb: 'patch', ref }, 3), `/apis/apps/v1/namespaces/web/${resource}/${ref.name}?fieldManager=kubectl-label`);
+    const pod = ev({ time: T0 + 1_500, label: 'create pods', user: RSC, verb: 'create', code: 201, ref: { resource: 'pods', namespace: 'web' } });
+    const docs = await replay([undo, relabel, pod]);
+    assert.notEqual(contextOf(docs, relabel), contextOf(docs, undo));
+    assert.equal(contextOf(docs, pod), contextOf(docs, followsRelabel ? relabel : undo), resource);
+  }
+});
+
+test('helm list right after an install is its own command, not part of the install', async () => {
+  const install = helmCommand(T0, 1, 'create secrets');
+  const list = withUri(ev({ time: T0 + 400, label: 'create secrets', user: 'ci', userAgent: HELM, verb: 'list', ref: { resource: 'secrets', namespace: 'shop' } }), '/api/v1/namespaces/shop/secrets?labelSelector=owner%3Dhelm');
+  const docs = await replay([...install, list]);
+  assert.notEqual(contextOf(docs, list), contextOf(docs, install[1]!));
+});

@@ -45,7 +45,7 @@ import { ATTRIBUTION, type AttributionParams } from '../k8s/params.ts';
 import { ReleaseTracker } from '../k8s/sessions.ts';
 import { isReleaseListing } from '../k8s/helm.ts';
 import { isNamespaceBirth, namespaceChange } from '../k8s/namespaces.ts';
-import { changesOnlyMetadata, isCommandClient, isManifestApply } from '../k8s/kubectl.ts';
+import { causesNoControllerWork, changesOnlyMetadata, isCommandClient, isManifestApply } from '../k8s/kubectl.ts';
 import { isDryRun, selectedName } from '../k8s/uri.ts';
 import { parseAuditTime } from '../normalize/time.ts';
 import { counter, gauge } from '../util/metrics.ts';
@@ -728,7 +728,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     // rule "command-session": a kubectl request outside its command's session (`follow`) is the
     // person's next command: it joins none of their earlier contexts, whatever it names, unless
     // it retries the same request that failed (client-go waits Retry-After before it retries)
-    const nextCommand = isPersonEvent && isCommandClient(e.audit.userAgent);
+    // (`helm list` too: it belongs to no release, and helm's other requests go by their release session)
+    const nextCommand = isPersonEvent && (isCommandClient(e.audit.userAgent) || isReleaseListing(e.audit));
     const retries = (c: Ctx) => tk !== undefined && c.triggerUser === user && c.triggerKey === tk && t - c.lastTrigger <= burstMs && c.triggerRequest === requestOf(e.audit);
     for (const c of cands) {
       if (!joinable(c, t)) continue;
@@ -806,7 +807,9 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     if (follow && c.state === 'open') registerAlso(e.labelKey, c, own);
     if (isPersonEvent) {
       noteNamed(e, named, c); noteRequest(e, c);
-      noteHome(ns, c, t); noteApply(e, c);
+      // (a relabel of a workload gives its namespace's controllers no work: their work goes on following the previous action)
+      if (!causesNoControllerWork(e.audit)) noteHome(ns, c, t);
+      noteApply(e, c);
       if (c.triggerUser === undefined) { lastRead.delete(user); lastRead.set(user, { c, t }); if (lastRead.size > 10_000) lastRead.delete(lastRead.keys().next().value as string); }
     }
   }

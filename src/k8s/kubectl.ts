@@ -47,3 +47,12 @@ export function changesOnlyMetadata(a: AuditEvent): boolean {
   const cmd = kubectlCommandOf(a);
   return cmd !== undefined && METADATA_ONLY_COMMANDS.has(cmd);
 }
+
+/**
+ * Whether a write gives the controllers no new work: `kubectl label` of anything but a pod
+ * (workload controllers act on their spec; a Deployment's or namespace's labels are copied
+ * nowhere), while a pod's labels decide which ReplicaSet and Service select it.
+ */
+export function causesNoControllerWork(a: AuditEvent): boolean {
+  return changesOnlyMetadata(a) && a.objectRef?.resource !== 'pods';
+}
