@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { replay } from '../src/cluster/replay.ts';
 import { ev, type EvSpec } from './cluster-fixtures.ts';
+import { COMMAND_SESSION } from '../src/k8s/params.ts';
 import type { LabeledEvent } from '../src/types/pipeline.ts';
 import type { ContextDoc } from '../src/types/context.ts';
 
@@ -52,9 +53,9 @@ test('an apply session continues within applyStepMs of its previous request and 
     const docs = await replay([...a, next]);
     assert.equal(contextOf(docs, next) === contextOf(docs, a[1]!), joins, `gap ${gap}`);
   }
-  // another namespace is another apply within applyStepMs (past the command session's gap: another kubectl process)
+  // another namespace is another apply, however close (a GitOps controller syncs several applications at once)
   const a = applyDir(T0);
-  const other = withUri(ev({ time: T0 + 240 + GAP + 1, label: 'create secrets', user: GITOPS, verb: 'create', code: 201, ref: { resource: 'secrets', namespace: 'other', name: 'creds' } }), `/api/v1/namespaces/other/secrets${APPLY}`);
+  const other = withUri(ev({ time: T0 + 250, label: 'create secrets', user: GITOPS, userAgent: 'kustomize-controller/v1.2.0', verb: 'create', code: 201, ref: { resource: 'secrets', namespace: 'other', name: 'creds' } }), '/api/v1/namespaces/other/secrets?fieldManager=kustomize-controller');
   const docs = await replay([...a, other]);
   assert.notEqual(contextOf(docs, other), contextOf(docs, a[1]!));
 });
@@ -107,14 +108,18 @@ test('kubectl label does not take a rollout over; kubectl set image does', async
   }
 });
 
-/** the shipped sessionGapMs: one kubectl command's requests on one object come closer than this */
+/** the shipped sessionGapMs: one command's requests on one object come closer than this */
 const GAP = 100;
+/** the shipped commandStepMs: a kubectl request this soon after the previous one returned continues its command */
+const CMD = COMMAND_SESSION.commandStepMs;
+/** a client that is not kubectl (command-follow-up alone, without kubectl's command session) */
+const K9S = 'k9s/v0.32.4 (linux/amd64)';
 const DEPLOY = { resource: 'deployments', apiGroup: 'apps', namespace: 'web', name: 'web' };
 
 test('command-follow-up: a read and the patch of one object within sessionGapMs are one command whatever their labels, not past it', async () => {
   for (const [gap, one] of [[GAP, true], [GAP + 1, false]] as const) {
-    const get = ev({ time: T0, label: 'get-list configmaps', verb: 'get', ref: { resource: 'configmaps', namespace: 'web', name: 'cfg' } });
-    const patch = withUri(ev({ time: T0 + gap, label: 'patch-update configmaps', verb: 'patch', ref: { resource: 'configmaps', namespace: 'web', name: 'cfg' } }), '/api/v1/namespaces/web/configmaps/cfg?fieldManager=kubectl-label');
+    const get = ev({ time: T0, label: 'get-list configmaps', userAgent: K9S, verb: 'get', ref: { resource: 'configmaps', namespace: 'web', name: 'cfg' } });
+    const patch = withUri(ev({ time: T0 + gap, label: 'patch-update configmaps', userAgent: K9S, verb: 'patch', ref: { resource: 'configmaps', namespace: 'web', name: 'cfg' } }), '/api/v1/namespaces/web/configmaps/cfg?fieldManager=kubectl-label');
     const docs = await replay([get, patch]);
     assert.equal(contextOf(docs, get) === contextOf(docs, patch), one, `gap ${gap} ms`);
   }
@@ -145,8 +150,8 @@ test('reads-cause-nothing: the controller\'s work follows the change, not a late
 test('a person\'s read of what they just changed stays in the change within sessionGapMs, and is their next command past it', async () => {
   const label = 'patch-update apps/deployments';
   for (const [gap, one] of [[GAP, true], [GAP + 1, false]] as const) {
-    const change = withUri(ev({ time: T0, label, verb: 'patch', ref: DEPLOY }), '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-set');
-    const read = ev({ time: T0 + gap, label, verb: 'get', ref: { ...DEPLOY, name: undefined } });
+    const change = withUri(ev({ time: T0, label, userAgent: K9S, verb: 'patch', ref: DEPLOY }), '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-set');
+    const read = ev({ time: T0 + gap, label, userAgent: K9S, verb: 'get', ref: { ...DEPLOY, name: undefined } });
     read.audit.objectRef = { resource: 'deployments', apiGroup: 'apps', namespace: 'web', name: 'web' };
     read.audit.requestURI = '/apis/apps/v1/namespaces/web/deployments/web';
     const docs = await replay([change, read]);
@@ -190,9 +195,9 @@ function kubectl(s: EvSpec & { label: string }, took = 0): LabeledEvent {
 }
 const SECRET = (name: string) => ({ resource: 'secrets', namespace: 'team-a', name });
 
-test('command-session: a person\'s next request from the same kubectl within sessionGapMs of the previous response is the same command, not past it', async () => {
+test('command-session: a person\'s next request from the same kubectl within commandStepMs of the previous response is the same command, not past it', async () => {
   // `kubectl delete secret db pull`: the second delete right after the first one returned (it took 40 ms)
-  for (const [gap, one] of [[GAP, true], [GAP + 1, false]] as const) {
+  for (const [gap, one] of [[CMD, true], [CMD + 1, false]] as const) {
     const first = kubectl({ time: T0, label: 'delete secrets', verb: 'delete', ref: SECRET('db') }, 40);
     const second = kubectl({ time: T0 + 40 + gap, label: 'delete secrets', verb: 'delete', ref: SECRET('pull') });
     const docs = await replay([first, second]);
@@ -229,7 +234,7 @@ test('command-session: a watch\'s final stage (logged when the watch ends) does 
   const watch = withUri(kubectl({ time: T0 + 4, label: 'watch-collection apps/deployments', verb: 'watch', ref: { resource: 'deployments', apiGroup: 'apps', namespace: 'web', name: 'web' } }, 5_000),
     '/apis/apps/v1/namespaces/web/deployments?fieldSelector=metadata.name%3Dweb&watch=true');
   // the next command (`kubectl scale`) well after the watch ended; then the same command's final stage arrives late
-  const scale = withUri(kubectl({ time: T0 + 5_004 + GAP + 1, label: 'patch-update apps/deployments', verb: 'patch', ref: { ...DEPLOY, subresource: 'scale' } }), '/apis/apps/v1/namespaces/web/deployments/web/scale?fieldManager=kubectl-scale');
+  const scale = withUri(kubectl({ time: T0 + 5_004 + CMD + 1, label: 'patch-update apps/deployments', verb: 'patch', ref: { ...DEPLOY, subresource: 'scale' } }), '/apis/apps/v1/namespaces/web/deployments/web/scale?fieldManager=kubectl-scale');
   const docs = await replay([get, watch, scale]);
   assert.equal(contextOf(docs, watch), contextOf(docs, get));
   assert.notEqual(contextOf(docs, scale), contextOf(docs, get));
@@ -254,8 +259,8 @@ test('the same request again after it succeeded is the next command, not a retry
 test('command-session: a kubectl read of an object right after their change of it, past the gap, is their next command; so is a trigger after their reads', async () => {
   const label = 'patch-update apps/deployments';
   const change = withUri(kubectl({ time: T0, label, verb: 'patch', ref: DEPLOY }, 3), '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-set');
-  const get = kubectl({ time: T0 + 3 + GAP + 1, label, verb: 'get', ref: DEPLOY }, 2);
-  const scale = withUri(kubectl({ time: T0 + 3 + GAP + 1 + 2 + GAP + 1, label, verb: 'patch', ref: { ...DEPLOY, subresource: 'scale' } }), '/apis/apps/v1/namespaces/web/deployments/web/scale?fieldManager=kubectl-scale');
+  const get = kubectl({ time: T0 + 3 + CMD + 1, label, verb: 'get', ref: DEPLOY }, 2);
+  const scale = withUri(kubectl({ time: T0 + 3 + CMD + 1 + 2 + CMD + 1, label, verb: 'patch', ref: { ...DEPLOY, subresource: 'scale' } }), '/apis/apps/v1/namespaces/web/deployments/web/scale?fieldManager=kubectl-scale');
   const docs = await replay([change, get, scale]);
   assert.equal(new Set([change, get, scale].map((e) => contextOf(docs, e))).size, 3);
 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FeatureExtractor } from '../src/label/features.ts';
 import { HEURISTICS } from '../src/label/heuristics.ts';
-import { ATTRIBUTION } from '../src/k8s/params.ts';
+import { ATTRIBUTION, COMMAND_SESSION } from '../src/k8s/params.ts';
 import { ev, kcm, type Ev } from './label-helpers.ts';
 
 const P = ATTRIBUTION;
@@ -25,7 +25,7 @@ function deploy(fx: FeatureExtractor, t: number, user = 'alice', name = 'web', n
 test('heuristics table: every heuristic is named once and bounded by known parameters', () => {
   const names = HEURISTICS.map((h) => h.name);
   assert.equal(new Set(names).size, names.length);
-  for (const h of HEURISTICS) for (const p of h.params) assert.ok(p in ATTRIBUTION, `${h.name}: ${p}`);
+  for (const h of HEURISTICS) for (const p of h.params) assert.ok(p in ATTRIBUTION || p in COMMAND_SESSION, `${h.name}: ${p}`);
 });
 
 test('name-family: a ReplicaSet named after a Deployment, within familyMs and just past it', () => {

@@ -41,7 +41,7 @@ import { eventFlags, FLAG_ORDER, resourceOf, summarize } from './summary.ts';
 import { bodyKeys, eventKeys, keyWeight } from './keys.ts';
 import { parseLabelKey, verbClassOf, type Label } from '../types/label.ts';
 import { clientFamily, isPerson, isSystemUser } from '../k8s/identity.ts';
-import { ATTRIBUTION, type AttributionParams } from '../k8s/params.ts';
+import { ATTRIBUTION, COMMAND_SESSION, type AttributionParams } from '../k8s/params.ts';
 import { ReleaseTracker } from '../k8s/sessions.ts';
 import { isReleaseListing } from '../k8s/helm.ts';
 import { isNamespaceBirth, namespaceChange } from '../k8s/namespaces.ts';
@@ -81,6 +81,8 @@ export interface ClustererOptions {
    * throttling spaces a long run of requests 200 ms apart)
    */
   applyStepMs?: number;
+  /** a person's kubectl request this soon after their previous one returned continues that command (default COMMAND_SESSION.commandStepMs) */
+  commandStepMs?: number;
   /** contexts remembered per link key (default 8) */
   perKey?: number;
   /** keep raw events for the raw index (`rawRetention` > 0) */
@@ -280,6 +282,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   const fallbackMs = opts.fallbackMs ?? 30_000;
   const burstMs = opts.triggerBurstMs ?? 2_000;
   const applyStepMs = opts.applyStepMs ?? 250;
+  const commandStepMs = opts.commandStepMs ?? COMMAND_SESSION.commandStepMs;
   const perKey = opts.perKey ?? 8;
   const keepRaw = opts.keepRaw ?? false;
   const wallClock = opts.wallClock ?? Date.now;
@@ -650,7 +653,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
 
   /**
    * Rule "command-session": a person's request from the same client (user agent) sent within
-   * `sessionGapMs` after their previous request returned is the same command, whatever the two
+   * `commandStepMs` after their previous request returned is the same command, whatever the two
    * requests name: kubectl sends a command's requests one after another, each as soon as the
    * previous response is in (`delete a b`, `delete -f <dir>`, `expose` reading the object it
    * exposes, `diff`, `delete namespace` then its watch), while the next command is a new process
@@ -661,7 +664,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   function commandOf(e: LabeledEvent): Ctx | undefined {
     const a = e.audit;
     const prev = lastRequest.get(a.user?.username ?? '');
-    if (!prev || prev.ua !== (a.userAgent ?? '') || e.time < prev.t || e.time - prev.end > attribution.sessionGapMs) return undefined;
+    if (!prev || prev.ua !== (a.userAgent ?? '') || e.time < prev.t || e.time - prev.end > commandStepMs) return undefined;
     if (!isCommandClient(a.userAgent)) return undefined;
     return live(prev.c) && joinable(prev.c, e.time) ? prev.c : undefined;
   }

@@ -51,6 +51,22 @@ export const ATTRIBUTION = {
   familyMs: 30_000,
 } as const;
 
+/**
+ * Thresholds of the clusterer's command sessions. The labeler does not use them (they are no
+ * model input), so they are not part of the feature version.
+ */
+export const COMMAND_SESSION = {
+  /**
+   * A person's kubectl request sent at most this long after their previous request returned
+   * continues the same command (rule "command-session"). kubectl sends a command's requests one
+   * after another; between two it only decodes a response and builds the next request, and
+   * client-go's default rate limit (5 QPS after a burst of 10) spaces a long run of them
+   * 200 ms apart (`apply --prune` listing each kind, `diff` of a directory). The next command
+   * is a new process that first loads its binary, kubeconfig and discovery cache.
+   */
+  commandStepMs: 250,
+} as const;
+
 export type AttributionParams = { readonly [K in keyof typeof ATTRIBUTION]: number };
 
 /** Short hash of the parameters (part of the labeler's feature version). */

@@ -6,7 +6,7 @@
  * link exists. The same table documents the clusterer's action-level rules, which use the
  * same parameters.
  */
-import type { AttributionParams } from '../k8s/params.ts';
+import type { AttributionParams, COMMAND_SESSION } from '../k8s/params.ts';
 
 export interface Heuristic {
   name: string;
@@ -14,7 +14,8 @@ export interface Heuristic {
   token: string;
   applies: string;
   links: string;
-  params: readonly (keyof AttributionParams)[];
+  /** attribution parameters (k8s/params.ts ATTRIBUTION), or the clusterer's command-session ones (COMMAND_SESSION) */
+  params: readonly (keyof AttributionParams | keyof typeof COMMAND_SESSION)[];
 }
 
 export const HEURISTICS: readonly Heuristic[] = [
@@ -42,7 +43,7 @@ export const HEURISTICS: readonly Heuristic[] = [
   { name: 'reaction', token: 'react=yes', applies: 'a workload service account acting on what someone else just changed (an operator, a provisioner), unless the action created the account itself', links: 'that change\'s action', params: ['reactSelfMs', 'reactionMs', 'originHorizonMs'] },
   { name: 'release-takeover', token: 'clusterer', applies: 'the next helm command on a release (upgrade, rollback, uninstall) starts its session and changes something; helm history / status only read, helm list belongs to no release', links: 'closes the release\'s previous context at that first change: the controllers now work for the new revision; until then the release\'s cascade stays with the previous change', params: [] },
   { name: 'command-follow-up', token: 'clusterer', applies: 'a person\'s request on the object their previous request named (by name or fieldSelector=metadata.name), within the session gap: kubectl reads then patches, reads or deletes then watches (rollout status, wait, delete --wait)', links: 'the previous request\'s context, whatever the labels', params: ['sessionGapMs'] },
-  { name: 'command-session', token: 'clusterer', applies: 'a person\'s request from the same kubectl (user agent) sent within the session gap after their previous request returned (kubectl sends a command\'s requests back to back: delete a b, delete -f <dir>, expose, diff, delete namespace then its watch; the next command is a new process); not helm, GitOps controllers or other long-running clients', links: 'the previous request\'s context, whatever the labels; a kubectl request (or helm list) outside it is the person\'s next command and joins none of their earlier contexts, unless it retries a failed request', params: ['sessionGapMs'] },
+  { name: 'command-session', token: 'clusterer', applies: 'a person\'s request from the same kubectl (user agent) sent within commandStepMs after their previous request returned (kubectl sends a command\'s requests back to back: delete a b, delete -f <dir>, expose, diff, delete namespace then its watch; the next command is a new process); not helm, GitOps controllers or other long-running clients', links: 'the previous request\'s context, whatever the labels; a kubectl request (or helm list) outside it is the person\'s next command and joins none of their earlier contexts, unless it retries a failed request', params: ['commandStepMs'] },
   { name: 'namespace-link', token: 'clusterer', applies: 'an event inside a namespace a person created or deleted (the n:<ns> key): the control plane\'s default account, CA bundle or token Secret in a namespace created within the spawn burst; anything in a namespace being deleted, within the origin horizon', links: 'the namespace\'s create or delete; otherwise the namespace key links nothing (the next command\'s work in a new namespace, a relabel)', params: ['spawnBurstMs', 'originHorizonMs'] },
   { name: 'reads-cause-nothing', token: 'clusterer', applies: 'a context that holds only a person\'s reads; a person\'s read of an object they changed more than the session gap earlier (their next command)', links: 'nothing: control-plane events and the namespace\'s unlinked work never follow it', params: ['sessionGapMs'] },
   { name: 'retry', token: 'clusterer', applies: 'a person\'s same request (verb and URI) on the same named object, after that request failed, within the clusterer\'s triggerBurstMs (2 s; client-go retries within a second or two); after a success the same request is the next command', links: 'the first request\'s context; another request on that object is the next command', params: [] },
