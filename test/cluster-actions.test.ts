@@ -95,3 +95,14 @@ test('namespace-link: everything in a namespace being deleted joins its delete',
   assert.equal(contextOf(docs, sweep.audit.auditID), contextOf(docs, del.audit.auditID));
   assert.equal(contextOf(docs, podGone.audit.auditID), contextOf(docs, del.audit.auditID));
 });
+
+test('a helm release becomes the home of another namespace only through a workload there: unlinked pods in kube-system after its Role and Service are not its own', async () => {
+  const RSC = 'system:serviceaccount:kube-system:replicaset-controller';
+  for (const [resource, apiGroup, joins] of [['roles', 'rbac.authorization.k8s.io', false], ['services', '', false], ['deployments', 'apps', true]] as const) {
+    const evs = release(T0, 'apps', 'my-app').slice(0, 3);
+    evs.push(helm({ time: T0 + 600, label: 'create secrets', verb: 'create', code: 201, ref: { resource, ...(apiGroup ? { apiGroup } : {}), namespace: 'kube-system', name: 'my-app-x' } }));
+    const pod = ev({ time: T0 + 5_000, label: 'create pods', user: RSC, verb: 'create', code: 201, ref: { resource: 'pods', namespace: 'kube-system' } });
+    const docs = await replay([...evs, pod]);
+    assert.equal(contextOf(docs, pod.audit.auditID) === contextOf(docs, evs[2]!.audit.auditID), joins, resource);
+  }
+});

@@ -44,7 +44,7 @@ import { clientFamily, isPerson, isSystemUser } from '../k8s/identity.ts';
 import { ATTRIBUTION, COMMAND_SESSION, type AttributionParams } from '../k8s/params.ts';
 import { ReleaseTracker } from '../k8s/sessions.ts';
 import { isReleaseListing } from '../k8s/helm.ts';
-import { isNamespaceBirth, namespaceChange } from '../k8s/namespaces.ts';
+import { isNamespaceBirth, namespaceChange, startsUnlinkedWork } from '../k8s/namespaces.ts';
 import { causesNoControllerWork, changesOnlyMetadata, isCommandClient, isManifestApply } from '../k8s/kubectl.ts';
 import { isDryRun, selectedName } from '../k8s/uri.ts';
 import { parseAuditTime } from '../normalize/time.ts';
@@ -590,7 +590,10 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     join(c, e, eventKeys(e.audit).own);
     supersedeRelease(c, e.time);
     noteHome(ns, c, e.time);
-    noteHome(e.audit.objectRef?.namespace, c, e.time);
+    // another namespace the release writes to (a leader-election Role, a monitoring Service in
+    // kube-system) becomes its home only through a workload there, whose pods carry no link
+    const other = e.audit.objectRef?.namespace;
+    if (other !== ns && startsUnlinkedWork(e.audit)) noteHome(other, c, e.time);
   }
 
   /** a component's event nothing links to an action: routine work of its identity */

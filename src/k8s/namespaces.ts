@@ -9,6 +9,7 @@
  */
 import type { AuditEvent } from '../types/audit.ts';
 import { isSystemUser } from './identity.ts';
+import { groupResource, WORKLOADS } from './resources.ts';
 
 /** Core resources the control plane creates in every new namespace. */
 export const NAMESPACE_BIRTH_RESOURCES: ReadonlySet<string> = new Set(['serviceaccounts', 'configmaps', 'secrets']);
@@ -27,4 +28,17 @@ export function namespaceChange(a: AuditEvent): { ns: string; verb: 'create' | '
   if (a.verb !== 'create' && a.verb !== 'delete') return undefined;
   const ns = r.name;
   return ns ? { ns, verb: a.verb } : undefined;
+}
+
+/**
+ * Whether a write hands a namespace's controllers work that the audit log cannot tie back to it
+ * by name: a workload (WORKLOADS, CronJobs, pods) whose controller then creates pods by
+ * generateName. Services, RBAC objects, ConfigMaps and Secrets start no such work: the
+ * endpoints of a Service are named after it, the rest no controller acts on.
+ */
+export function startsUnlinkedWork(a: AuditEvent): boolean {
+  const r = a.objectRef;
+  if (!r?.resource || r.subresource === 'status') return false;
+  const gr = groupResource(r.apiGroup, r.resource);
+  return WORKLOADS.has(gr) || gr === 'batch/cronjobs' || gr === 'pods';
 }
