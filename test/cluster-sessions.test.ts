@@ -284,3 +284,16 @@ test('helm list right after an install is its own command, not part of the insta
   const docs = await replay([...install, list]);
   assert.notEqual(contextOf(docs, list), contextOf(docs, install[1]!));
 });
+
+test('command-session: a request sent before the previous one returned (another terminal next to `logs -f`) or in another namespace is not the same command', async () => {
+  const logs = kubectl({ time: T0, label: 'get-list pods', verb: 'get', ref: { resource: 'pods', namespace: 'team-a', name: 'web-0', subresource: 'log' } }, 60_000);
+  const meanwhile = kubectl({ time: T0 + 5_000, label: 'delete secrets', verb: 'delete', ref: SECRET('db') });
+  const docs = await replay([logs, meanwhile]);
+  assert.notEqual(contextOf(docs, meanwhile), contextOf(docs, logs));
+  for (const [ns, one] of [['team-a', true], ['team-b', false]] as const) {
+    const first = kubectl({ time: T0, label: 'delete secrets', verb: 'delete', ref: SECRET('db') }, 5);
+    const next = kubectl({ time: T0 + 10, label: 'delete secrets', verb: 'delete', ref: { resource: 'secrets', namespace: ns, name: 'pull' } });
+    const d = await replay([first, next]);
+    assert.equal(contextOf(d, next) === contextOf(d, first), one, ns);
+  }
+});

@@ -311,7 +311,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   /** each person's latest request that named an object, and its context (see followUpOf) */
   const lastNamed = new SessionMap<{ key: string; c: Ctx; t: number }, Ctx>('lastNamed', withCtxCodec());
   /** each person's latest request, its client and when its response was sent, and its context (see commandOf) */
-  const lastRequest = new SessionMap<{ c: Ctx; t: number; end: number; ua: string }, Ctx>('lastRequest', withCtxCodec());
+  const lastRequest = new SessionMap<{ c: Ctx; t: number; end: number; ua: string; ns?: string }, Ctx>('lastRequest', withCtxCodec());
   /** each person's apply of a set of manifests in progress (see applyOf) */
   const applies = new SessionMap<{ c: Ctx; last: number; ns?: string }, Ctx>('applies', withCtxCodec());
   /** the latest context of each release ("<ns>/<release>") */
@@ -667,9 +667,18 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   function commandOf(e: LabeledEvent): Ctx | undefined {
     const a = e.audit;
     const prev = lastRequest.get(a.user?.username ?? '');
-    if (!prev || prev.ua !== (a.userAgent ?? '') || e.time < prev.t || e.time - prev.end > commandStepMs) return undefined;
+    // (a request sent before the previous one returned is another process: a second terminal next to `logs -f` or `exec`)
+    if (!prev || prev.ua !== (a.userAgent ?? '') || e.time < prev.end || e.time - prev.end > commandStepMs) return undefined;
+    // (one command works in one namespace, `-n`, or at cluster scope: another namespace this soon is a concurrent command)
+    if (commandNamespace(a) !== prev.ns) return undefined;
     if (!isCommandClient(a.userAgent)) return undefined;
     return live(prev.c) && joinable(prev.c, e.time) ? prev.c : undefined;
+  }
+
+  /** the namespace a request works in: its own, or the namespace object it names; undefined at cluster scope */
+  function commandNamespace(a: AuditEvent): string | undefined {
+    const r = a.objectRef;
+    return r?.namespace ?? (r?.resource === 'namespaces' && !r.apiGroup ? r.name : undefined);
   }
 
   function noteRequest(e: LabeledEvent, c: Ctx): void {
@@ -681,7 +690,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     if (prev && e.time < prev.t) return;
     const done = a.stageTimestamp ? parseAuditTime(a.stageTimestamp) : NaN;
     lastRequest.delete(user);
-    lastRequest.set(user, { c, t: e.time, end: Number.isFinite(done) && done >= e.time ? done : e.time, ua: a.userAgent ?? '' });
+    const ns = commandNamespace(a);
+    lastRequest.set(user, { c, t: e.time, end: Number.isFinite(done) && done >= e.time ? done : e.time, ua: a.userAgent ?? '', ...(ns !== undefined ? { ns } : {}) });
     if (lastRequest.size > 10_000) lastRequest.delete(lastRequest.keys().next().value as string);
   }
 
