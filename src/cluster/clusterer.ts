@@ -312,6 +312,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   const lastNamed = new SessionMap<{ key: string; c: Ctx; t: number }, Ctx>('lastNamed', withCtxCodec());
   /** each person's latest request, its client and when its response was sent, and its context (see commandOf) */
   const lastRequest = new SessionMap<{ c: Ctx; t: number; end: number; ua: string; ns?: string }, Ctx>('lastRequest', withCtxCodec());
+  /** the context of each person's recent requests, by auditID: a re-sent request goes back to it */
+  const personRequests = new SessionMap<Ctx, Ctx>('personRequests', ctxCodec());
   /** each person's apply of a set of manifests in progress (see applyOf) */
   const applies = new SessionMap<{ c: Ctx; last: number; ns?: string }, Ctx>('applies', withCtxCodec());
   /** the latest context of each release ("<ns>/<release>") */
@@ -684,6 +686,8 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   function noteRequest(e: LabeledEvent, c: Ctx): void {
     if (c.background) return;
     const a = e.audit;
+    personRequests.set(a.auditID, c);
+    if (personRequests.size > 10_000) personRequests.delete(personRequests.keys().next().value as string);
     const user = a.user?.username ?? '';
     const prev = lastRequest.get(user);
     // (a watch's final stage comes when it ends, long after the requests that followed it)
@@ -698,6 +702,9 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   function pushTrigger(e: LabeledEvent): void {
     const isPersonEvent = triggerRule && isPerson(e.audit);
     if (isPersonEvent) {
+      // the same request again (a peer re-sending what was not acknowledged): back to the context that holds it
+      const again = personRequests.get(e.audit.auditID);
+      if (again && live(again)) { absorb(again, e); return; }
       // `helm list` reads every release record of a namespace: its own command, no release's
       const m = isReleaseListing(e.audit) ? undefined : releases.person(e.audit, e.time);
       if (m) { pushRelease(e, m.session.id, m.session.release, m.session.ns); return; }
@@ -999,7 +1006,7 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
   const tables: SessionTable<Ctx>[] = [
     contextsTable,
     valueTable('releases', () => releases.snapshotState(), (s) => releases.restoreState(s as Parameters<ReleaseTracker['restoreState']>[0])),
-    releaseCtx, releaseOf, lastRead, lastNamed, lastRequest, applies, nsHome, bgOpen, startsTable,
+    releaseCtx, releaseOf, lastRead, lastNamed, lastRequest, personRequests, applies, nsHome, bgOpen, startsTable,
     valueTable('clusterHome', (refs) => (clusterHome && refs.id(clusterHome)) ?? null, (s, refs) => { clusterHome = typeof s === 'string' ? refs.ctx(s) : undefined; }),
   ];
 
