@@ -54,6 +54,21 @@ test('recorded truth: own + cascade are core, own-tier users trigger, background
   assert.deepEqual(t.actions.get('r/1'), { id: 'r/1', user: 'alice', release: 'web' });
 });
 
+test('recorded truth: a step\'s discovery keeps its action but is not core and triggers nothing; scored as its user\'s background', () => {
+  const t = recordedTruth([
+    { auditID: 'd', action: 'r/1', tier: 'discovery', user: 'alice' },
+    { auditID: 'a', action: 'r/1', tier: 'own', user: 'alice' },
+    { auditID: 'only', action: 'r/2', tier: 'discovery', user: 'bob' },
+  ]);
+  assert.deepEqual(t.events.get('d'), { action: 'r/1', core: false, user: 'alice' });
+  assert.equal(t.actions.get('r/2')?.user, undefined, 'a step that only discovered triggered nothing');
+  const docs = [{ id: 'c1', label: 'get-list-collection pods', action: 'x', trigger: { user: 'alice' }, members: [{ auditID: 'a' }, { auditID: 'd' }] }] as unknown as ContextDoc[];
+  const s = scoreContexts(t, docs);
+  assert.equal(s.actions.find((x) => x.action === 'r/1')!.core, 1);
+  assert.equal(s.actions.find((x) => x.action === 'r/1')!.purity, 0.5, 'the discovery GET in the action\'s context dilutes it');
+  assert.equal(s.actions.some((x) => x.action === 'r/2'), false);
+});
+
 test('scoreContexts: share, purity, labels, partition and contexts per user', () => {
   const t = hkermaTruth([
     ...['a1', 'a2', 'a3', 'a4'].map((auditID, i) => ({ auditID, user: i ? 'kcm' : 'kubernetes-admin', release: 'my-x', tier: i ? 'cascade' : 'helm' })),

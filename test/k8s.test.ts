@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventSubject, nameFamily, namePrefixes, parentName } from '../src/k8s/names.ts';
 import { helmRefOf, releaseSecret } from '../src/k8s/helm.ts';
-import { isDryRun, queryParam, selectorValue } from '../src/k8s/uri.ts';
+import { isDiscoveryPath, isDiscoveryRequest, isDryRun, queryParam, selectorValue } from '../src/k8s/uri.ts';
 import { clientFamily, isNodeAgent, isPerson, isSystemUser, nodeNameOf, userClass } from '../src/k8s/identity.ts';
 import { pluralOfKind } from '../src/k8s/resources.ts';
 import { changesOnlyMetadata, isManifestApply, kubectlCommandOf } from '../src/k8s/kubectl.ts';
@@ -46,6 +46,18 @@ test('k8s uri: query parameters, selectors, dry runs', () => {
   assert.equal(selectorValue('name!=a', 'name'), undefined);
   assert.equal(isDryRun('/apis/apps/v1/namespaces/x/deployments?dryRun=All'), true);
   assert.equal(isDryRun('/apis/apps/v1/namespaces/x/deployments?fieldManager=kubectl'), false);
+});
+
+test('k8s uri: discovery paths end at the group version; a resource after it is a real request', () => {
+  for (const uri of ['/api', '/api?timeout=32s', '/api/v1', '/apis', '/apis/', '/apis/apps', '/apis/apps/v1', '/apis/monitoring.coreos.com/v1?timeout=32s',
+    '/openapi/v2', '/openapi/v3', '/openapi/v3/apis/apps/v1?hash=ABC', '/version', '/version?timeout=32s']) assert.equal(isDiscoveryPath(uri), true, uri);
+  for (const uri of ['/apis/apps/v1/deployments', '/apis/apps/v1/namespaces/x/deployments/web', '/api/v1/namespaces/x/pods', '/api/v1/pods?limit=500',
+    '/apis/monitoring.coreos.com/v1/servicemonitors', '/healthz', '/livez', '/versions', '/apiz', '/metrics', '', undefined]) assert.equal(isDiscoveryPath(uri), false, String(uri));
+  assert.equal(isDiscoveryRequest({ verb: 'get', requestURI: '/apis/apps/v1' }), true);
+  assert.equal(isDiscoveryRequest({ verb: 'get', requestURI: '/apis/apps/v1/deployments', objectRef: { resource: 'deployments' } }), false, 'a GET of a resource');
+  assert.equal(isDiscoveryRequest({ verb: 'list', requestURI: '/api/v1/namespaces/x/pods', objectRef: { resource: 'pods' } }), false);
+  assert.equal(isDiscoveryRequest({ verb: 'get', requestURI: '/api', objectRef: { resource: 'pods' } }), false, 'an objectRef naming a resource wins over the path');
+  assert.equal(isDiscoveryRequest({ verb: 'post', requestURI: '/apis' }), false, 'only reads');
 });
 
 test('k8s identity: client families are case-insensitive; who is a person', () => {

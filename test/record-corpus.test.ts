@@ -58,7 +58,7 @@ test('corpus: a written run loads back, rendered at every level from the same ev
     const truth = new Map<string, TruthRow>(events.map((e, i) => [e.auditID, { auditID: e.auditID, action: i < 3 ? 'r01-demo/s01' : null, tier: i < 3 ? 'own' : 'background', user: e.user.username } as TruthRow]));
     const runDir = path.join(dir, 'r01-demo');
     const m = await writeRun(runDir, w('r01-demo', 1000, 2000), events, truth, { kubernetesVersion: 'v1.37.2', versions: {}, nodes: 3 });
-    assert.deepEqual(m.counts, { events: 4, requests: 4, own: 3, cascade: 0, background: 1, steps: 1 });
+    assert.deepEqual(m.counts, { events: 4, requests: 4, own: 3, cascade: 0, discovery: 0, background: 1, steps: 1 });
     assert.equal(runFile(runDir, 'truth'), path.join(runDir, 'truth.jsonl.br'));
     const lines = brotliDecompressSync(readFileSync(runFile(runDir, 'truth'))).toString().trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(Object.keys(lines[0]), ['auditID', 'action', 'tier', 'user']);

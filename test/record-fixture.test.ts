@@ -19,7 +19,9 @@ test('truth on a real recording: the namespace and Deployment cascades, and noth
   const count = (list: AuditEvent[]) => { const m: Record<string, number> = {}; for (const e of list) m[key(e)] = (m[key(e)] ?? 0) + 1; return m; };
 
   assert.deepEqual(count(by((t, a) => t === 'own' && a !== 'r01/s03')), { 'bob create namespaces': 1, 'bob create deployments': 1 });
-  assert.deepEqual(count(by((t, a) => t === 'own' && a === 'r01/s03')), { 'bob get /api': 1, 'bob get /apis': 1, 'bob get deployments': 1, 'bob watch deployments': 2 });
+  assert.deepEqual(count(by((t, a) => t === 'own' && a === 'r01/s03')), { 'bob get deployments': 1, 'bob watch deployments': 2 });
+  assert.deepEqual(count(by((t, a) => t === 'discovery' && a === 'r01/s03')), { 'bob get /api': 1, 'bob get /apis': 1 }, 'kubectl\'s discovery before the command');
+  assert.deepEqual(count(by((t) => t === 'discovery')), { 'bob get /api': 1, 'bob get /apis': 1 });
   assert.deepEqual(count(by((t, a) => t === 'cascade' && a === 'r01/s01')), { 'sa:service-account-controller create serviceaccounts': 1, 'sa:root-ca-cert-publisher create configmaps': 1 });
   const s2 = count(by((t, a) => t === 'cascade' && a === 'r01/s02'));
   assert.equal(s2['sa:deployment-controller create replicasets'], 1);

@@ -35,7 +35,7 @@ test('training labels: a step\'s own reads and its cascade carry its first own w
     ev('orphan', 60, 'system:x', 'update', cm), // names an action whose own requests are not in the log
   ];
   const truth = new Map([
-    row('disc', 'r01/s01', 'own', 'alice'), row('disc2', 'r01/s02', 'own', 'bob'),
+    row('disc', 'r01/s01', 'discovery', 'alice'), row('disc2', 'r01/s02', 'own', 'bob'),
     row('get', 'r01/s01', 'own', 'alice'), row('create', 'r01/s01', 'own', 'alice'), row('patch', 'r01/s01', 'own', 'alice'),
     row('ctrl', 'r01/s01', 'cascade', 'alice'), row('list', 'r01/s02', 'own', 'bob'), row('lease', null, 'background', 'system:kube-scheduler'),
     row('orphan', 'r01/s09', 'cascade', 'carol'),
@@ -50,6 +50,10 @@ test('training labels: a step\'s own reads and its cascade carry its first own w
   assert.deepEqual(l.get('list'), { label: 'get-list-collection pods', context: 'r01/s02' });
   assert.deepEqual(l.get('lease'), { label: 'background lease', context: 'bg:r01' });
   assert.deepEqual(l.get('orphan'), { label: 'background other', context: 'bg:r01' });
+  // a discovery-tier row is background to its step even where no inference rule claims the event
+  const odd = labelRun('r01', [ev('odd', 7, 'alice', 'get', cm), ...events], new Map([...truth, row('odd', 'r01/s01', 'discovery', 'alice')]));
+  assert.equal(odd.get('odd')!.context, 'bg:r01');
+  assert.deepEqual(odd.get('get'), { label: 'create configmaps', context: 'r01/s01' }, 'and never its trigger');
   // order of the input does not matter: the trigger is the first own write by time
   assert.deepEqual(labelRun('r01', [...events].reverse(), truth), l);
 });

@@ -54,7 +54,7 @@ const events: AuditEvent[] = [
 test('truth: own requests, cascades along owner/name/involvedObject chains, background', () => {
   const t = deriveTruth([...events].reverse(), steps);
   const got = (id: string) => { const r = t.get(id)!; return `${r.tier}:${r.action ?? '-'}`; };
-  assert.equal(got('discovery'), 'own:r1/s01');
+  assert.equal(got('discovery'), 'discovery:r1/s01', 'the step user\'s discovery is the step\'s, but not what it did');
   assert.equal(got('dep-create'), 'own:r1/s01');
   assert.equal(got('rs-create'), 'cascade:r1/s01');
   assert.equal(got('pod-create'), 'cascade:r1/s01');
@@ -162,4 +162,24 @@ test('truth: an Endpoints update follows the newest step among the pods it lists
   const t = deriveTruth(ev3, st);
   assert.equal(t.get('ep-create')!.action, 'r1/s01');
   assert.equal(t.get('ep-update')!.action, 'r1/s02', 'the pod s02 added is why the Endpoints changed');
+});
+
+test('truth: the step user\'s discovery GETs are the discovery tier; GETs of resources stay own; others\' discovery is background', () => {
+  const s: TruthStep[] = [{ action: 'r/s1', user: 'alice', start: T0, end: T0 + 1000 }];
+  const get = (id: string, uri: string, ref?: AuditEvent['objectRef'], user = 'alice', ms = 100) => ev(ms, user, 'get', ref, { auditID: id, requestURI: uri });
+  const t = deriveTruth([
+    get('api', '/api?timeout=32s'), get('apis', '/apis'), get('group', '/apis/apps'), get('gv', '/apis/apps/v1'),
+    get('crd-gv', '/apis/monitoring.coreos.com/v1'), get('openapi', '/openapi/v3/apis/apps/v1?hash=AB'), get('version', '/version'),
+    get('deployments', '/apis/apps/v1/deployments', { resource: 'deployments', apiGroup: 'apps' }),
+    get('pods', '/api/v1/namespaces/x/pods', { resource: 'pods', namespace: 'x' }),
+    get('ctrl', '/apis', undefined, 'system:kube-controller-manager'),
+    get('after', '/apis', undefined, 'alice', 1000 + TRUTH_RULES.ownSlackMs + 1),
+    get('edge', '/apis', undefined, 'alice', 1000 + TRUTH_RULES.ownSlackMs),
+  ], s);
+  const got = (id: string) => { const r = t.get(id)!; return `${r.tier}:${r.action ?? '-'}:${r.user}`; };
+  for (const id of ['api', 'apis', 'group', 'gv', 'crd-gv', 'openapi', 'version', 'edge']) assert.equal(got(id), 'discovery:r/s1:alice', id);
+  assert.equal(got('deployments'), 'own:r/s1:alice', 'a GET of a resource is what the step did');
+  assert.equal(got('pods'), 'own:r/s1:alice');
+  assert.equal(got('ctrl'), 'background:-:system:kube-controller-manager', 'a controller\'s discovery is nobody\'s step');
+  assert.equal(got('after'), 'background:-:alice', 'past the step\'s window');
 });

@@ -60,6 +60,23 @@ export function encodeChunks(events: AuditEvent[], size = CHUNK_EVENTS, tag = 'k
 /** what a replay saw: wall seconds from first byte to last ack, and acks that matched no chunk waiting for one */
 export interface ReplayResult { seconds: number; duplicateAcks: number; unknownAcks: number }
 
+/** Calls `ack` with the chunk id of every forward ack frame the peer's socket receives, then `after` per read. */
+function onAcks(socket: net.Socket, ack: (chunk: string) => void, after?: () => void): void {
+  const scanner = new FrameScanner();
+  let buf: Buffer = Buffer.alloc(0);
+  socket.on('data', (d: Buffer) => {
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    for (;;) {
+      const n = scanner.scan(buf, 0, buf.length);
+      if (!n) break;
+      const f = decode(buf.subarray(0, n), { extensionCodec }) as { ack?: string };
+      if (typeof f?.ack === 'string') ack(f.ack);
+      buf = buf.subarray(n);
+    }
+    after?.();
+  });
+}
+
 /**
  * Sends every chunk with at most `window` unacked; chunk k carries the chunk id `c<k>`
  * (encodeChunks). An ack counts only for a chunk sent and not acked yet: a second ack of the
@@ -76,23 +93,11 @@ export async function replay(port: number, chunks: Buffer[], window = WINDOW_CHU
     let duplicateAcks = 0; let unknownAcks = 0;
     let wake: () => void = () => {};
     let closed: Error | undefined;
-    const scanner = new FrameScanner();
-    let buf: Buffer = Buffer.alloc(0);
-    socket.on('data', (d: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, d]) : d;
-      for (;;) {
-        const n = scanner.scan(buf, 0, buf.length);
-        if (!n) break;
-        const f = decode(buf.subarray(0, n), { extensionCodec }) as { ack?: string };
-        if (typeof f?.ack === 'string') {
-          if (unacked.delete(f.ack)) acked.add(f.ack);
-          else if (acked.has(f.ack)) duplicateAcks++;
-          else unknownAcks++;
-        }
-        buf = buf.subarray(n);
-      }
-      wake();
-    });
+    onAcks(socket, (ack) => {
+      if (unacked.delete(ack)) acked.add(ack);
+      else if (acked.has(ack)) duplicateAcks++;
+      else unknownAcks++;
+    }, () => wake());
     socket.on('close', () => { closed = new Error(`connection closed after ${acked.size}/${chunks.length} acks`); wake(); });
     const deadline = Date.now() + timeoutMs;
     while (acked.size < chunks.length) {
@@ -127,18 +132,7 @@ export async function pacedLatency(port: number, chunks: Buffer[], lastIds: stri
   const ackMs: number[] = [];
   const visibleMs: number[] = [];
   const pending = new Map<string, number>();
-  const scanner = new FrameScanner();
-  let buf: Buffer = Buffer.alloc(0);
-  socket.on('data', (d: Buffer) => {
-    buf = buf.length ? Buffer.concat([buf, d]) : d;
-    for (;;) {
-      const n = scanner.scan(buf, 0, buf.length);
-      if (!n) break;
-      const f = decode(buf.subarray(0, n), { extensionCodec }) as { ack?: string };
-      if (typeof f?.ack === 'string') { const t = sentAt.get(f.ack); if (t !== undefined) { ackMs.push(Date.now() - t); sentAt.delete(f.ack); } }
-      buf = buf.subarray(n);
-    }
-  });
+  onAcks(socket, (ack) => { const t = sentAt.get(ack); if (t !== undefined) { ackMs.push(Date.now() - t); sentAt.delete(ack); } });
   let polling = true;
   const poller = (async () => {
     while (polling || pending.size) {

@@ -3,8 +3,9 @@
  * - the simulator's annotations (`sim.kontext.io/context`, `sim.kontext.io/label`);
  * - the hkerma capture's `truth.jsonl.gz` (`release`, `tier`; core = tiers `helm` + `cascade`;
  *   the pseudo-releases `nsdelete:*` and `admin:*` are actions too);
- * - a recorded corpus run's `truth.jsonl.gz` (`action` "<run>/<step>" or null, `tier`
- *   own | cascade | background, `user`; core = own + cascade).
+ * - a recorded corpus run's `truth.jsonl.br` (`action` "<run>/<step>" or null, `tier`
+ *   own | cascade | discovery | background, `user`; core = own + cascade; a step's discovery
+ *   GETs keep its action but are not core, as the hkerma capture's discovery tier).
  * Never a feature: only evaluation reads it.
  */
 import { createReadStream } from 'node:fs';
@@ -91,7 +92,7 @@ export function hkermaTruth(lines: Iterable<HkermaTruthLine>): TruthSet {
   return fromTiers(lines, (l) => (l.release && l.release !== '-' ? l.release : null), ['helm', 'cascade'], 'helm', (id) => (id.includes(':') ? undefined : id));
 }
 
-export interface RecordedTruthLine { auditID: string; action: string | null; tier: 'own' | 'cascade' | 'background'; user: string }
+export interface RecordedTruthLine { auditID: string; action: string | null; tier: 'own' | 'cascade' | 'discovery' | 'background'; user: string }
 
 /**
  * Recorded-corpus truth. `releases` maps action id → helm release for the steps that are helm

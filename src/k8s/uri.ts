@@ -39,3 +39,25 @@ export function selectedName(uri: string | undefined): string | undefined {
   const sel = queryParam(uri, 'fieldSelector');
   return sel ? selectorValue(sel, 'metadata.name') || undefined : undefined;
 }
+
+/**
+ * API discovery paths: `/api`, `/api/<v>`, `/apis`, `/apis/<group>`, `/apis/<group>/<v>`
+ * (built-in and custom groups alike), `/openapi/v2`, `/openapi/v3[/<group-version>]` and
+ * `/version`, with or without a query. A path with a resource after the version
+ * (`/apis/apps/v1/deployments`, `/api/v1/namespaces/x/pods`) is not discovery.
+ */
+const DISCOVERY_PATH = /^\/(?:api(?:\/[^/?]+)?|apis(?:\/[^/?]+){0,2}|openapi(?:\/[^?]*)?|version)\/?(?:\?|$)/;
+
+/** Whether a request URI is an API discovery path (see DISCOVERY_PATH). */
+export function isDiscoveryPath(uri: string | undefined): boolean {
+  return !!uri && DISCOVERY_PATH.test(uri);
+}
+
+/**
+ * Whether a request is an API discovery read: a GET of a discovery path that names no resource.
+ * Clients (kubectl, helm, controllers) send them to refresh their discovery cache, whatever
+ * they do next.
+ */
+export function isDiscoveryRequest(ev: { verb?: string; requestURI?: string; objectRef?: { resource?: string } }): boolean {
+  return ev.verb === 'get' && !ev.objectRef?.resource && isDiscoveryPath(ev.requestURI);
+}

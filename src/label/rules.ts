@@ -9,6 +9,7 @@
 import type { AuditEvent } from '../types/audit.ts';
 import type { BackgroundKind } from '../types/label.ts';
 import { isActorClass, userClass } from '../k8s/identity.ts';
+import { isDiscoveryRequest } from '../k8s/uri.ts';
 
 export interface Rule {
   name: string;
@@ -20,7 +21,6 @@ export interface Rule {
   match(ev: AuditEvent, userCls: string): boolean;
 }
 
-const DISCOVERY = /^\/(api|apis|openapi|version)(\/|$|\?)/;
 const RV0 = /[?&]resourceVersion=0(&|$)/;
 const HEALTH = /^\/(healthz|livez|readyz|metrics)(\/|$|\?)/;
 const TOKEN_RESOURCES = new Set(['tokenreviews', 'subjectaccessreviews', 'localsubjectaccessreviews', 'selfsubjectaccessreviews', 'selfsubjectrulesreviews']);
@@ -46,7 +46,7 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: 'discovery', kind: 'discovery', description: 'GETs of /api, /apis, /openapi, /version, built-in and custom API groups alike (clients refresh their discovery cache; helm and kubectl do it before every command)', anyUser: true,
-    match: (ev) => !ev.objectRef?.resource && ev.verb === 'get' && DISCOVERY.test(ev.requestURI ?? ''),
+    match: (ev) => isDiscoveryRequest(ev),
   },
   {
     name: 'health', kind: 'other', description: 'health checks and metrics scrapes (/healthz, /livez, /readyz, /metrics)', anyUser: true,

@@ -51,7 +51,7 @@ export interface RunManifest {
   nodes: number;
   start: string;
   end: string;
-  counts: { events: number; requests: number; own: number; cascade: number; background: number; steps: number };
+  counts: { events: number; requests: number; own: number; cascade: number; discovery: number; background: number; steps: number };
   steps: StepRecord[];
 }
 
@@ -126,6 +126,13 @@ export function runTruth(run: string, events: readonly AuditEvent[], truth: Map<
   return rows;
 }
 
+/** Writes a run's truth rows (`truth.jsonl.br`, replacing a `.gz`) and returns their counts per tier. */
+export function writeTruthRows(dir: string, rows: readonly TruthRow[]): ReturnType<typeof truthCounts> {
+  rmSync(path.join(dir, 'truth.jsonl.gz'), { force: true });
+  writeFileSync(path.join(dir, `truth.jsonl${CORPUS_EXT}`), jsonl(rows));
+  return truthCounts(rows);
+}
+
 export async function writeRun(dir: string, w: RunWindow, events: readonly AuditEvent[], truth: Map<string, TruthRow>, meta: { kubernetesVersion: string; versions: Record<string, string>; nodes: number; kubelets?: 'per-node' | 'shared' }): Promise<RunManifest> {
   mkdirSync(dir, { recursive: true });
   const rows = runTruth(w.run, events, truth);
@@ -137,9 +144,9 @@ export async function writeRun(dir: string, w: RunWindow, events: readonly Audit
     counts: { events: events.length, requests: rows.length, ...c, steps: w.steps.length },
     steps: w.steps,
   };
-  for (const base of ['audit', 'truth']) rmSync(path.join(dir, `${base}.jsonl.gz`), { force: true });
+  rmSync(path.join(dir, 'audit.jsonl.gz'), { force: true });
   writeFileSync(path.join(dir, `audit.jsonl${CORPUS_EXT}`), jsonl(events));
-  writeFileSync(path.join(dir, `truth.jsonl${CORPUS_EXT}`), jsonl(rows));
+  writeTruthRows(dir, rows);
   writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
 }

@@ -210,7 +210,7 @@ export async function writeCorpus(workDir: string, outDir: string, replace: bool
     const dir = path.join(outDir, w.run);
     rmSync(dir, { recursive: true, force: true });
     const m = await writeRun(dir, w, perRun.get(w.run) ?? [], truth, { kubernetesVersion: VERSIONS.kubernetes, versions: { ...VERSIONS }, nodes: rec.nodes, kubelets: rec.kubelets ?? 'shared' });
-    log(`wrote ${dir}: ${m.counts.events} events (${m.counts.own} own, ${m.counts.cascade} cascade, ${m.counts.background} background)`);
+    log(`wrote ${dir}: ${m.counts.events} events (${m.counts.own} own, ${m.counts.cascade} cascade, ${m.counts.discovery} discovery, ${m.counts.background} background)`);
   }
   cpSync(path.join(workDir, 'audit', 'policy.yaml'), path.join(outDir, 'recording-policy.yaml'));
   const splits = writeSplits(outDir);

@@ -3,8 +3,8 @@
  * written into the annotations `kontext train --input` reads (label and context), so the model
  * can be trained on the train split and evaluated on the test split.
  *
- * - context: the action (`<run>/<step>`) of an own or cascade event; background events get
- *   `bg:<run>`;
+ * - context: the action (`<run>/<step>`) of an own or cascade event; background events, and a
+ *   step's own discovery GETs (tier `discovery`: background to the step), get `bg:<run>`;
  * - label: an action's events carry the operation of its trigger (the step's first own write,
  *   or its first own request when it wrote nothing), as the simulator labels cascades;
  *   background events the background kind the inference rules give them (`background other`
@@ -25,7 +25,7 @@ import { opLabel } from '../k8s/ops.ts';
 import { applyPolicy, policyByName, type Policy } from '../k8s/audit-policy.ts';
 import { RuleSet } from '../label/rules.ts';
 import { inSplit, listRuns, loadRun, type Split } from './corpus.ts';
-import type { TruthRow } from './truth.ts';
+import { CORE_TIERS, type TruthRow } from './truth.ts';
 import { eventTime } from './truth.ts';
 
 const WRITES = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
@@ -58,7 +58,7 @@ export function labelRun(run: string, events: readonly AuditEvent[], truth: Read
   for (const e of sorted) {
     if (out.has(e.auditID)) continue; // a watch's two stages share one request
     const t = truth.get(e.auditID);
-    const trig = t?.action && !anyone(e) ? trigger.get(t.action) : undefined;
+    const trig = t?.action && CORE_TIERS.includes(t.tier) && !anyone(e) ? trigger.get(t.action) : undefined;
     out.set(e.auditID, t?.action && trig
       ? { label: opLabel(trig.ev), context: t.action }
       : { label: `background ${rules.match(e)?.kind ?? 'other'}`, context: `bg:${run}` });

@@ -12,13 +12,21 @@
  *   the objects over from the create). Fallbacks with no object link: the namespace
  *   controller emptying a namespace a step deleted, and controllers filling a namespace a step
  *   just created (default ServiceAccount, kube-root-ca.crt).
- * - background: everything else.
+ * - discovery: the step's user's API discovery GETs (`/api`, `/apis`, `/apis/<group>[/<v>]`,
+ *   `/openapi/…`, `/version`) during the command: attributed to the step, for information, but
+ *   not part of what it does (kubectl and helm refresh their discovery cache before any
+ *   command), so not core; scored as background, like the hkerma capture's discovery tier.
+ * - background: everything else (discovery by anyone else too).
  *
  * The parameters live in TRUTH_RULES.
  */
 import type { AuditEvent } from '../types/audit.ts';
+import { isDiscoveryRequest } from '../k8s/uri.ts';
 
-export type Tier = 'own' | 'cascade' | 'background';
+export type Tier = 'own' | 'cascade' | 'discovery' | 'background';
+
+/** Tiers that make up what an action did (its context must hold them); the others are background to it. */
+export const CORE_TIERS: readonly Tier[] = ['own', 'cascade'];
 
 export interface TruthRow { auditID: string; action: string | null; tier: Tier; user: string }
 
@@ -177,7 +185,7 @@ export function deriveTruth(events: readonly AuditEvent[], steps: readonly Truth
     let action: string | null = null;
     let tier: Tier = 'background';
     const own = stepsByUser.get(username)?.find((s) => t >= s.start - rules.ownSlackMs && t <= s.end + rules.ownSlackMs);
-    if (own) { action = own.action; tier = 'own'; }
+    if (own) { action = own.action; tier = isDiscoveryRequest(e) ? 'discovery' : 'own'; }
     else {
       let best: Claim | undefined;
       for (const u of [...selfUids, ...refUids]) {
@@ -235,7 +243,7 @@ export function deriveTruth(events: readonly AuditEvent[], steps: readonly Truth
 
 /** Counts per tier, for manifests and spot checks. */
 export function truthCounts(rows: Iterable<TruthRow>): Record<Tier, number> {
-  const c: Record<Tier, number> = { own: 0, cascade: 0, background: 0 };
+  const c: Record<Tier, number> = { own: 0, cascade: 0, discovery: 0, background: 0 };
   for (const r of rows) c[r.tier]++;
   return c;
 }

@@ -14,6 +14,7 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import { indexNames } from './codec.ts';
+import { searchPages } from './pages.ts';
 import { ECS_VERSION, ecsFieldsOf, stripEcs } from './ecs.ts';
 import { log as rootLog } from '../util/log.ts';
 
@@ -44,15 +45,7 @@ export async function migrateEcsFields(client: Client, prefix: string, opts: { p
   log.info('adding ECS fields to context summaries written before them', { index, summaries: p.total });
   opts.onProgress?.(p);
   const size = opts.pageSize ?? 1000;
-  let after: unknown[] | undefined;
-  for (;;) {
-    const res: any = await client.search({
-      index, size, version: true, ignore_unavailable: true, allow_no_indices: true, query: WITHOUT_ECS, sort: [{ id: 'asc' }],
-      ...(after ? { search_after: after } : {}),
-    });
-    const hits: any[] = res.hits.hits;
-    if (!hits.length) break;
-    after = hits[hits.length - 1].sort;
+  for await (const hits of searchPages(client, { index, size, version: true, query: WITHOUT_ECS, sort: [{ id: 'asc' }] })) {
     const ops: unknown[] = [];
     for (const h of hits) {
       const src = stripEcs(h._source ?? {});
@@ -66,7 +59,6 @@ export async function migrateEcsFields(client: Client, prefix: string, opts: { p
       else throw new Error(`adding ECS fields stopped at summary ${x._id} (it resumes at the next start or \`kontext migrate\`): ${x.error?.type ?? x.status}: ${x.error?.reason ?? ''}`);
     }
     opts.onProgress?.(p);
-    if (hits.length < size) break;
   }
   // searchable by the ECS fields (and not counted again by a second run) from now on
   await client.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});

@@ -11,6 +11,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { indexNames, memberIndexOf, toEsMember } from './codec.ts';
 import type { ContextMember } from '../types/context.ts';
 import { ensureIndexTemplates } from './templates.ts';
+import { searchPages } from './pages.ts';
 
 export interface MigrateProgress {
   /** summaries in the old layout when the run began */
@@ -47,15 +48,7 @@ export async function migrateEmbeddedMembers(client: Client, prefix: string, opt
   opts.onProgress?.(p);
   const size = opts.pageSize ?? 200;
   // pages in id order; a summary left as it is (a newer write won) still matches: page past it
-  let lastSort: unknown[] | undefined;
-  for (;;) {
-    const res: any = await client.search({
-      index: names.contexts, size, version: true, query: OLD, sort: [{ id: 'asc' }],
-      ...(lastSort ? { search_after: lastSort } : {}),
-    });
-    const hits: any[] = res.hits.hits;
-    if (!hits.length) break;
-    lastSort = hits[hits.length - 1].sort;
+  for await (const hits of searchPages(client, { index: names.contexts, size, version: true, query: OLD, sort: [{ id: 'asc' }] })) {
     const memberOps: unknown[] = [];
     for (const h of hits) {
       const members: ContextMember[] = Array.isArray(h._source.members) ? h._source.members : [];
@@ -85,7 +78,6 @@ export async function migrateEmbeddedMembers(client: Client, prefix: string, opt
       else throw new Error(`migrate: summary ${it.index!._id} not rewritten (${it.index!.error?.reason ?? s}); run again (it resumes)`);
     }
     opts.onProgress?.(p);
-    if (hits.length < size) break;
   }
   return p;
 }

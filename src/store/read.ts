@@ -7,28 +7,14 @@ import type { Client } from '@elastic/elasticsearch';
 import type { ContextMember } from '../types/context.ts';
 import { contextIndexOf, fromEsMember, indexNames, memberIdOf, memberIndexOf, type EsContextSource, type EsMemberSource } from './codec.ts';
 import { stripEcs } from './ecs.ts';
+import { searchPages } from './pages.ts';
 
 const PAGE = 10_000;
 
 /** Every member document matching `query` (default: all), in index order, page by page. */
 export async function* scanMembers(client: Client, prefix: string, query: Record<string, unknown>): AsyncGenerator<EsMemberSource[]> {
-  const index = indexNames(prefix).members;
-  const pit = await client.openPointInTime({ index, keep_alive: '1m', ignore_unavailable: true } as any);
-  let after: unknown[] | undefined;
-  try {
-    for (;;) {
-      const res: any = await client.search({
-        pit: { id: pit.id, keep_alive: '1m' }, size: PAGE, query, sort: [{ _shard_doc: 'asc' }],
-        ...(after ? { search_after: after } : {}),
-      } as any);
-      const hits: any[] = res.hits.hits;
-      if (!hits.length) return;
-      yield hits.map((h) => h._source as EsMemberSource);
-      if (hits.length < PAGE) return;
-      after = hits[hits.length - 1].sort;
-    }
-  } finally {
-    await client.closePointInTime({ id: pit.id }).catch(() => {});
+  for await (const hits of searchPages(client, { index: indexNames(prefix).members, query, size: PAGE, pointInTime: '1m' })) {
+    yield hits.map((h) => h._source as EsMemberSource);
   }
 }
 

@@ -9,6 +9,7 @@ import type { Client } from '@elastic/elasticsearch';
 import type { ContextDoc } from '../types/context.ts';
 import { fromEsDoc, indexNames, toEsDoc, type EsContextSource } from './codec.ts';
 import { membersOf } from './read.ts';
+import { searchPages } from './pages.ts';
 import { DEFAULT_CLUSTER } from '../clusters/names.ts';
 import { log as rootLog } from '../util/log.ts';
 import { counter } from '../util/metrics.ts';
@@ -86,21 +87,11 @@ export async function loadRecentContexts(client: Client, prefix: string, opts: R
 export async function* staleOpenPages(client: Client, prefix: string, horizonMs: number, maxPages: number): AsyncGenerator<any[]> {
   const watermark = await storeWatermark(client, prefix);
   if (watermark === undefined) return;
-  const index = indexNames(prefix).contexts;
-  let after: unknown[] | undefined;
-  for (let page = 0; page < maxPages; page++) {
-    const res: any = await client.search({
-      index, size: 1000, version: true, ignore_unavailable: true, _source: { excludes: ['members', 'memberIds'] },
-      query: { bool: { filter: [{ term: { state: 'open' } }, { range: { end: { lt: watermark - horizonMs } } }] } },
-      sort: [{ end: 'asc' }, { id: 'asc' }],
-      ...(after ? { search_after: after } : {}),
-    });
-    const hits: any[] = res.hits.hits;
-    if (!hits.length) return;
-    yield hits;
-    if (hits.length < 1000) return;
-    after = hits[hits.length - 1].sort;
-  }
+  yield* searchPages(client, {
+    index: indexNames(prefix).contexts, size: 1000, maxPages, version: true, _source: { excludes: ['members', 'memberIds'] },
+    query: { bool: { filter: [{ term: { state: 'open' } }, { range: { end: { lt: watermark - horizonMs } } }] } },
+    sort: [{ end: 'asc' }, { id: 'asc' }],
+  });
 }
 
 /** The bulk operation that closes a stale hit in its own day index, at the next version (its ECS fields derived afresh). */

@@ -43,7 +43,7 @@ export const command: Command = {
     '',
     'With --corpus DIR: scores the contexts built from a real corpus, format auto-detected: an hkerma',
     'capture (strict and enriched variants, Metadata level) or a recorded corpus (<run>/manifest.json,',
-    'audit*.jsonl[.gz], truth.jsonl.gz; RequestResponse recordings are rendered at every level and the mixed',
+    'audit*.jsonl[.br|.gz], truth.jsonl[.br|.gz]; RequestResponse recordings are rendered at every level and the mixed',
     'policies). A missing DIR is skipped with a message. Of a recorded corpus only the test split is scored',
     '(the runs recorded after the training runs; --split train|all to change it).',
     '',

@@ -26,6 +26,7 @@ export const command: Command = {
     '  kontext record --build-only',
     '  kontext record --check               # verify the cached build (no Go, no cluster)',
     '  kontext record --runs 2 --scenarios helm-lifecycle,crd --out /tmp/corpus',
+    '  kontext record --retruth             # rewrite datasets/recorded\'s truth after changing the rules',
     '  kontext record --first-run 164 --runs 12 --nodes 16 --out /tmp/more   # more test runs on another cluster',
   ].join('\n'),
   flags: [
@@ -44,6 +45,7 @@ export const command: Command = {
     { flag: 'keep-work', help: 'Keep the etcd data of the recording', boolean: true },
     { flag: 'from-work', help: 'Rewrite the corpus from an earlier recording\'s work folder (.kontext/record/work/<time>) without recording' },
     { flag: 'recompress', help: 'Rewrite the runs of --out stored as .jsonl.gz as brotli .jsonl.br (the corpus format) and update splits.json, without recording', boolean: true },
+    { flag: 'retruth', help: 'Rewrite the ground truth (truth.jsonl.br, manifest counts) of every run in --out from its stored events and steps with the current rules, without recording', boolean: true },
     { flag: 'list', help: 'List the scenarios and exit', boolean: true },
   ],
   usesConfig: false,
@@ -94,6 +96,15 @@ export const command: Command = {
       }
       const s = writeSplits(out);
       process.stdout.write(`${out}: ${(before / 1e6).toFixed(1)} MB → ${(after / 1e6).toFixed(1)} MB; ${s.train.length} train runs (${s.events.train} events), ${s.test.length} test runs (${s.events.test} events)\n`);
+      return 0;
+    }
+    if (f.retruth) {
+      const { retruthCorpus } = await import('../../record/retruth.ts');
+      const out = path.resolve(flagString(f, 'out') ?? 'datasets/recorded');
+      const rs = await retruthCorpus(out, log);
+      if (!rs.length) { process.stderr.write(`kontext record: no runs in ${out}\n`); return 1; }
+      const sum = (k: 'own' | 'cascade' | 'discovery' | 'background') => rs.reduce((n, r) => n + r.counts[k], 0);
+      process.stdout.write(`${out}: ${rs.length} runs, ${rs.reduce((n, r) => n + r.changed, 0)} of ${rs.reduce((n, r) => n + r.requests, 0)} truth rows changed; own ${sum('own')}, cascade ${sum('cascade')}, discovery ${sum('discovery')}, background ${sum('background')}\n`);
       return 0;
     }
     if (f['build-only']) { await buildAll(cacheDir, log); return 0; }
