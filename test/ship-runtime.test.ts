@@ -78,7 +78,7 @@ describe('Dockerfile', () => {
     const env = new Map<string, string>();
     for (const l of runtime.lines) {
       const m = /^ENV (.+)$/.exec(l);
-      if (m) for (const kv of m[1]!.trim().split(/\s+/)) { const i = kv.indexOf('='); if (i > 0) env.set(kv.slice(0, i), kv.slice(i + 1)); }
+      if (m) for (const [, k, v] of m[1]!.matchAll(/(\w+)=("[^"]*"|\S+)/g)) env.set(k!, v!.replace(/^"|"$/g, ''));
     }
     for (const [k, v] of Object.entries(RUNTIME_MEMORY_ENV)) assert.equal(env.get(k), v, `ENV ${k}`);
   });
