@@ -43,6 +43,8 @@ COPY --from=build /out/kontext ./
 USER node
 EXPOSE 24224 8080 8081
 ENV KONTEXT_HEALTH_PORT=8081
+# memory budget (src/pipeline/runtime-memory.ts says why; test/ship-runtime.test.ts keeps the two equal)
+ENV NODE_OPTIONS="--max-old-space-size=768 --max-semi-space-size=8" MALLOC_ARENA_MAX=2
 HEALTHCHECK --interval=30s --timeout=5s CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.KONTEXT_HEALTH_PORT||8081)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "/app/bin/kontext.js"]
 CMD ["serve"]

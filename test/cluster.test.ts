@@ -217,3 +217,21 @@ test('memory stays bounded on a long stream', () => {
   const w = cl2.collect(undefined, true);
   assert.equal(w[0]!.doc.eventCount, big.length);
 });
+
+test('retention: every closed context past retainMs is evicted, also behind one that closed later with a younger close time', () => {
+  const cl = createClusterer({ idleMs: 15_000 });
+  // a restart takes back closed contexts in the store's order, not in close order: the young one first
+  const young = cascade(T0 + 100_000, 'alice', 'shop', 'web', '6d4cf56db6');
+  const old = cascade(T0, 'bob', 'blog', 'api', '7f9b8c5d4d');
+  cl.restore([
+    { id: 'default/young', label: DEPLOY, state: 'closed', events: byTime(young), flags: [] },
+    { id: 'default/old', label: DEPLOY, state: 'closed', events: byTime(old), flags: [] },
+  ], T0 + 113_000);
+  assert.equal(cl.retainedContexts, 2);
+  const youngLast = Math.max(...young.map((e) => e.time));
+  // at the limit the young one stays; the old one is long past it
+  cl.collect(youngLast + 15_000);
+  assert.equal(cl.retainedContexts, 1, 'the old context is evicted although a younger one closed before it in the list');
+  cl.collect(youngLast + 15_001);
+  assert.equal(cl.retainedContexts, 0, 'past the limit the young one goes too');
+});

@@ -133,7 +133,7 @@ describe('normalize stage', () => {
     assert.equal(r2.state, 'pending', 'not acked before the original is stored');
     const out = n.drain(true);
     assert.equal(out.length, 1);
-    assert.equal(out[0]!.audit, e);
+    assert.deepEqual(out[0]!.audit, e);
     // a copy re-sent while the original is on its way to the store waits too
     const r3 = new UnitReceipt(1);
     n.push([structuredClone(e)], r3);
@@ -180,7 +180,7 @@ describe('normalize stage', () => {
     assert.ok(rs.every((r) => r.state === 'pending'), 'superseded stages wait for the kept one');
     const out = n.drain(true);
     assert.deepEqual(out.map((e) => `${e.audit.auditID}:${e.audit.stage}`), ['a:ResponseComplete', 'b:ResponseComplete', 'c:Panic']);
-    assert.equal(out[0]!.audit, aDone, 'the event object passes through untouched');
+    assert.deepEqual(out[0]!.audit, aDone, 'the event passes through unchanged (held as its JSON text)');
     for (const e of out) e.receipt!.settle();
     assert.ok(rs.every((r) => r.state === 'done'), 'all settle once the kept stages are stored');
   });

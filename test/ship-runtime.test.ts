@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { esUrl } from './helpers/es.ts';
 import { freePort } from './helpers/kontext-proc.ts';
 import { ROOT } from './helpers/hostile.ts';
+import { RUNTIME_MEMORY_ENV } from '../src/pipeline/runtime-memory.ts';
 
 const NOBODY = 65534;
 /** the Dockerfile's deps stage: the runtime package's production dependencies at the lockfile's versions */
@@ -71,6 +72,15 @@ describe('Dockerfile', () => {
       const srcs = l.replace(/^COPY\s+/, '').split(/\s+/).slice(0, -1);
       for (const src of srcs) assert.ok(existsSync(path.join(ROOT, src)), `COPY ${src} exists`);
     }
+  });
+
+  test('the runtime stage sets the memory budget the benchmarks measure (src/pipeline/runtime-memory.ts)', () => {
+    const env = new Map<string, string>();
+    for (const l of runtime.lines) {
+      const m = /^ENV (.+)$/.exec(l);
+      if (m) for (const [, k, v] of m[1]!.matchAll(/(\w+)=("[^"]*"|\S+)/g)) env.set(k!, v!.replace(/^"|"$/g, ''));
+    }
+    for (const [k, v] of Object.entries(RUNTIME_MEMORY_ENV)) assert.equal(env.get(k), v, `ENV ${k}`);
   });
 
   test('runs as a non-root user, the compiled entry point, the health port probed', () => {

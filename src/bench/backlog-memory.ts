@@ -6,6 +6,7 @@
  * at once) running alone in a child process (backlog-pipeline.ts), so the peak RSS (VmHWM)
  * is kontext's own, not the sender's or the simulator's. Run with `--workers 0` and
  * `--workers 1` (the model's inference on a worker thread), alternated in the same run.
+ * The child runs with the image's memory settings (src/pipeline/runtime-memory.ts).
  * Reported: peak RSS against the 512 MB target, what was held when it peaked, the normalize
  * buffer's peak estimated bytes against `max-buffer`, and what the bound cost (events
  * released early, late).
@@ -21,6 +22,7 @@ import { parseAuditTime } from '../normalize/index.ts';
 import { prng } from '../util/prng.ts';
 import type { AuditEvent } from '../types/audit.ts';
 import { replay, startChild, stopChild } from './e2e.ts';
+import { withRuntimeMemory } from '../pipeline/runtime-memory.ts';
 
 export const BACKLOG_SEED = 21;
 const MAX_BUFFER = 256 * 2 ** 20;
@@ -68,7 +70,8 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
   const backlogBytes = chunks.reduce((n, c) => n + c.length, 0);
   const runs: Array<ChildStats & { seconds: number; duplicateAcks: number }> = [];
   for (const workers of [0, 1]) {
-    const c = await startChild([...childModule(), String(workers), String(MAX_BUFFER), String(MAX_IN_FLIGHT)], {}, /forward (\d+)/);
+    // the memory settings the image runs with (Dockerfile), so the peak is what ships
+    const c = await startChild([...childModule(), String(workers), String(MAX_BUFFER), String(MAX_IN_FLIGHT)], withRuntimeMemory(), /forward (\d+)/);
     try {
       const r = await replay(c.port, chunks, IN_FLIGHT_CHUNKS, 1_800_000);
       const exited = new Promise<void>((res) => c.proc.once('exit', () => res()));

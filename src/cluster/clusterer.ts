@@ -884,10 +884,16 @@ export function createClusterer(opts: ClustererOptions = {}): Clusterer {
     if (st.pending.length > 64) st.pending.shift();
   }
 
+  /**
+   * Evicts every retained context past `retainMs` (and the oldest beyond `maxRetained`). The
+   * list is in close order, which is not close-time order (contexts taken back at a restart
+   * come in the store's order; a watermark that followed the wall clock while the input was
+   * quiet is ahead of the next events), so a young context does not end the scan.
+   */
   function evictRetained(wm: number): void {
     for (const [id, c] of retained) {
       const over = retained.size > maxRetained;
-      if (!over && wm - c.closedAt <= retainMs) break;
+      if (!over && wm - c.closedAt <= retainMs) continue;
       if (c.dirty) continue; // written first, evicted on a later collect
       retained.delete(id);
       unregister(c);

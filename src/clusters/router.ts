@@ -92,6 +92,15 @@ export class ClusterLabelers implements Labeler {
     return out;
   }
 
+  async advance(time: number): Promise<LabeledEvent[]> {
+    const out: LabeledEvent[] = [];
+    for (const [cluster, l] of this.inner) {
+      if (!l.pending || !l.advance) continue;
+      for (const e of await l.advance(time)) { e.cluster = cluster; out.push(e); }
+    }
+    return out;
+  }
+
   snapshot(): string {
     const clusters: Record<string, string> = {};
     for (const [cluster, l] of this.inner) clusters[cluster] = l.snapshot();

@@ -62,7 +62,22 @@ export interface StageOptions {
   /** windows scored per model call */
   maxBatch?: number;
   maxObjects?: number;
+  /**
+   * Event time (ms) an event waits for the rest of its window at most: once an event this much
+   * newer is pushed (or `advance` passes this far), the events waiting are scored in a window
+   * that ends where they end (default WINDOW_LAG_MS). Only event time decides it, so the labels
+   * are the same however the stream is paced or split into pushes.
+   */
+  windowLagMs?: number;
 }
+
+/**
+ * Default `windowLagMs`: 10 s of event time. Far above the session gap (a person's read waits
+ * 100 ms for the change it leads to) and the control-plane burst of an action (about 150 ms),
+ * so a window is cut only across quiet spells of model-labeled events; well below the 60 s a
+ * context waits idle, so an action's events are labeled before its context would close.
+ */
+export const WINDOW_LAG_MS = 10_000;
 
 const EMPTY = new Float32Array(0);
 /** events whose embeddings share one allocation */
@@ -87,6 +102,7 @@ export class StreamingLabeler implements LabelStage {
   private head = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly maxBatch: number;
+  private readonly windowLag: number;
   private embBuf = new Float32Array(0);
   /** scored events waiting for their decision, in order (a person's read waits for the change it leads to) */
   private scored: Voted<Residual>[] = [];
@@ -101,6 +117,7 @@ export class StreamingLabeler implements LabelStage {
     const b = opts.bundle;
     this.pre = new Preprocessor(opts.rules, opts.maxObjects ?? b?.config.maxObjects);
     this.maxBatch = opts.maxBatch ?? 256;
+    this.windowLag = Math.max(0, opts.windowLagMs ?? WINDOW_LAG_MS);
     if (b) this.windower = new Windower(opts.window ?? b.config.window, opts.stride ?? b.config.stride, b.model.classes);
   }
 
@@ -164,7 +181,13 @@ export class StreamingLabeler implements LabelStage {
   }
 
   push(events: KEvent[]): Promise<LabeledEvent[]> { return this.serial(() => this.doPush(events, false)); }
+  /** labels everything held (end of input): the windows end where the events end, reads get no later change */
   flush(): Promise<LabeledEvent[]> { return this.serial(() => this.doPush([], true)); }
+  /**
+   * Event time has reached `time` without an event (a live input gone quiet: the pipeline's
+   * watermark): labels what waited `windowLagMs` before it, as an event at `time` would.
+   */
+  advance(time: number): Promise<LabeledEvent[]> { return this.serial(() => this.doPush([], false, time)); }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.chain.then(fn);
@@ -172,10 +195,26 @@ export class StreamingLabeler implements LabelStage {
     return p;
   }
 
-  private async doPush(events: KEvent[], flush: boolean): Promise<LabeledEvent[]> {
+  /**
+   * A window cut by event time: when the oldest event no scored window covers is more than
+   * `windowLag` behind `time`, what is held is scored in a window ending at the last held
+   * event. Checked before each event (and at `advance`), so where windows end depends on the
+   * event sequence alone, never on how it was split into pushes.
+   */
+  private cutByTime(time: number, specs: WindowSpec[]): void {
+    const w = this.windower;
+    if (!w) return;
+    const from = w.uncovered;
+    if (from >= w.end || time - w.at(from).entry.ev.time <= this.windowLag) return;
+    specs.push(...w.takeFlush());
+  }
+
+  private async doPush(events: KEvent[], flush: boolean, advanceTo?: number): Promise<LabeledEvent[]> {
     const b = this.opts.bundle;
+    const specs: WindowSpec[] = [];
     for (const ev of events) {
       if (ev.time > this.newest) this.newest = ev.time;
+      this.cutByTime(this.newest, specs);
       const entry: Entry = { ev };
       this.queue.push(entry);
       const r = this.resumed.size ? this.resumed.get(ev.audit.auditID) : undefined;
@@ -199,9 +238,14 @@ export class StreamingLabeler implements LabelStage {
         continue;
       }
       this.windower.push(this.residual(entry, p.features));
+      specs.push(...this.windower.takeReady());
+    }
+    if (advanceTo !== undefined && advanceTo > this.newest) {
+      this.newest = advanceTo;
+      this.cutByTime(advanceTo, specs);
     }
     if (b && this.windower) {
-      const specs = this.windower.takeReady();
+      specs.push(...this.windower.takeReady());
       if (flush) specs.push(...this.windower.takeFlush());
       await this.score(specs);
       for (const v of this.windower.release()) this.scored.push(v);

@@ -6,13 +6,17 @@
  * label is the class with the largest position-weighted sum of probabilities over those
  * windows (triangular weights favour windows where the event sits near the middle, i.e. has
  * context on both sides). With stride = window every event is scored exactly once and the stage
- * holds back at most window-1 events. `flush()` scores one window aligned to the end of what
- * is held, so nothing waits for events that may never come.
+ * holds back at most window-1 events. `takeFlush()` scores one window aligned to the end of
+ * what is held, so nothing waits for events that may never come; it votes only for the events
+ * no scored window covers yet, and later grid windows only for events after it, so the labels
+ * depend on where flushes happen in the sequence, never on when the windows are scored.
  */
 export interface WindowSpec {
   /** absolute index of the first event */
   start: number;
   length: number;
+  /** events before this absolute index take no votes from this window (they have theirs) */
+  from?: number;
 }
 
 /** Triangular position weights; all ones when windows do not overlap. */
@@ -80,19 +84,23 @@ export class Windower<T> {
   takeReady(): WindowSpec[] {
     const out: WindowSpec[] = [];
     while (this.nextWindow + this.window <= this.end) {
-      out.push({ start: this.nextWindow, length: this.window });
+      out.push({ start: this.nextWindow, length: this.window, from: this.flushedTo });
       this.nextWindow += this.stride;
     }
     return out;
   }
 
+  /** absolute index of the first event no scored window covers yet (= `end` when there is none) */
+  get uncovered(): number { return Math.min(this.end, Math.max(this.nextWindow, this.flushedTo, this.released)); }
+
   /** The window that covers every held event not yet covered by a scored window (for flush). */
   takeFlush(): WindowSpec[] {
     const end = this.end;
-    if (this.released >= end) return [];
+    const from = this.uncovered;
+    if (from >= end) return [];
     const start = Math.max(this.base, end - this.window);
     this.flushedTo = end;
-    return [{ start, length: end - start }];
+    return [{ start, length: end - start, from }];
   }
 
   /** Adds one window's probabilities (length × classes, row-major) to the votes of its events. */
@@ -100,7 +108,7 @@ export class Windower<T> {
     const C = this.classes;
     for (let j = 0; j < spec.length; j++) {
       const abs = spec.start + j;
-      if (abs < this.released) continue;
+      if (abs < this.released || abs < (spec.from ?? 0)) continue;
       const i = abs - this.base;
       const w = this.weights[j]!;
       let v = this.votes[i];

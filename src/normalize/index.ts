@@ -25,7 +25,8 @@
  *   goes once arrivals stop for `reorderWait`. An event behind what was already released is
  *   released at the next drain (counted late; the clusterer attaches it to its context if it
  *   still retains it).
- * - bounded memory: at most `maxPending` events and `maxBytes` (estimated) held; beyond,
+ * - bounded memory: events are held as their JSON text (held.ts); at most `maxPending` events
+ *   and `maxBytes` (that text and a fixed overhead per event) held; beyond,
  *   the oldest are released early (counted as forced). The pipeline pauses sources before.
  */
 import type { AuditStage } from '../types/audit.ts';
@@ -39,7 +40,7 @@ import { DEFAULT_CLUSTER, isClusterName, scopedId } from '../clusters/names.ts';
 import { unwrapRecord } from './unwrap.ts';
 import { validateEvent, type Validated } from './validate.ts';
 import { DeadLetters, recordText } from './dead-letters.ts';
-import { approxBytes } from './size.ts';
+import { packEvent, unpackEvent } from './held.ts';
 
 export { unwrapRecord, type Candidate } from './unwrap.ts';
 export { validateEvent, STAGE_RANK } from './validate.ts';
@@ -104,7 +105,8 @@ interface Held {
   cluster: string;
   time: number;
   seq: number;
-  event: KEvent['audit'];
+  /** the event's JSON (held.ts: far smaller than the decoded object, and it ages nothing into the old generation) */
+  json: string;
   rank: number;
   receipt?: Receipt;
   stages: number;
@@ -270,16 +272,17 @@ export class Normalizer implements NormalizeStage {
       this.count('superseded');
       if (v.rank > h.rank) {
         const old = h.receipt;
-        const bytes = approxBytes(v.event);
+        const { json, bytes } = packEvent(v.event);
         this.heldBytes += bytes - h.bytes;
-        h.event = v.event; h.rank = v.rank; h.receipt = receipt; h.bytes = bytes;
+        h.json = json; h.rank = v.rank; h.receipt = receipt; h.bytes = bytes;
         if (old) h.waiters.push(old);
       } else if (receipt) {
         h.waiters.push(receipt);
       }
       return;
     }
-    const e: Held = { id, cluster, time: v.time, seq: this.seq++, event: v.event, rank: v.rank, receipt, stages: bit, bytes: approxBytes(v.event), waiters: [] };
+    const { json, bytes } = packEvent(v.event);
+    const e: Held = { id, cluster, time: v.time, seq: this.seq++, json, rank: v.rank, receipt, stages: bit, bytes, waiters: [] };
     this.held.set(id, e);
     this.heap.push(e);
     this.heldBytes += e.bytes;
@@ -340,7 +343,7 @@ export class Normalizer implements NormalizeStage {
       this.held.delete(top.id);
       this.heldBytes -= top.bytes;
       if (top.time > this.lastReleased) this.lastReleased = top.time;
-      out.push({ audit: top.event, time: top.time, receipt: this.track(top), cluster: top.cluster });
+      out.push({ audit: unpackEvent(top.json), time: top.time, receipt: this.track(top), cluster: top.cluster });
     }
     if (!this.held.size) this.heldBytes = 0;
     this.s.released += out.length;

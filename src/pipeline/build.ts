@@ -209,6 +209,7 @@ export async function buildPipeline(cfg: Config, client: Client, opts: BuildOpti
     flushInterval: cfg.flushInterval,
     maxInFlight: cfg.maxInFlight,
     clockQuiet: Math.max(cfg.flushInterval, cfg.reorderWait),
+    inputEndQuiet: Math.max(cfg.backlogEndWait, cfg.flushInterval, cfg.reorderWait),
     checkpoint: opts.restore !== false ? checkpoint : undefined,
   });
   let sweeper: StaleSweeper | undefined;

@@ -53,6 +53,13 @@ export interface PipelineOptions {
    * close only on event time while data flows (default: idleRelease).
    */
   clockQuiet?: number;
+  /**
+   * Wall-clock quiet time (ms) after which a backlog being caught up counts as ended for now:
+   * the labeler's last windows are labeled (so the units holding them can be acknowledged) and
+   * event time follows the wall clock. Shorter pauses of a backlog change nothing: its event
+   * time moves only with its events (default max(10 s, clockQuiet)).
+   */
+  inputEndQuiet?: number;
   /** process as soon as this many events are held by normalize (default 4096) */
   batchEvents?: number;
   /** wall clock (tests) */
@@ -109,6 +116,7 @@ export class Pipeline implements Downstream {
       maxInFlight: opts.maxInFlight,
       idleRelease: opts.idleRelease ?? opts.flushInterval,
       clockQuiet: opts.clockQuiet ?? opts.idleRelease ?? opts.flushInterval,
+      inputEndQuiet: opts.inputEndQuiet ?? Math.max(10_000, opts.clockQuiet ?? opts.idleRelease ?? opts.flushInterval),
       batchEvents: opts.batchEvents ?? 4096,
     };
     this.unsubscribeSink = this.sink.onStored((docs) => this.published(docs));
@@ -265,8 +273,10 @@ export class Pipeline implements Downstream {
 
   /**
    * normalize → label → cluster for what is ready. Normalize releases events on its own
-   * (event time and its reorder wait); `release` (the input is quiet) also flushes the
-   * labeler's windows; `force` releases everything normalize holds (flushAll).
+   * (event time and its reorder wait); the labeler ends its windows on event time. `release`
+   * (the input is quiet): a live input's event time follows the wall clock into the labeler
+   * (`advance`), and a backlog quiet for `inputEndQuiet` has ended for now (its windows are
+   * flushed); `force` releases and labels everything held (flushAll).
    */
   private async process(release: boolean, force = false): Promise<void> {
     const events = await this.stage('normalize', () => this.normalize.drain(force));
@@ -277,8 +287,14 @@ export class Pipeline implements Downstream {
       for (const e of events) if (e.receipt) this.inLabel.add(e.receipt);
     }
     const labeled = events.length ? await this.stage('label', () => this.label.push(events)) : [];
-    // the labeler's windows are flushed only when nothing is held before it (a flush splits a window)
-    if (release && this.label.pending > 0 && this.normalize.pending === 0) labeled.push(...(await this.stage('label', () => this.label.flush())));
+    // the labeler's windows end on event time; a flush (end of input) only when nothing is held before it
+    if ((release || force) && this.label.pending > 0 && this.normalize.pending === 0) {
+      if (force || this.inputEnded()) labeled.push(...(await this.stage('label', () => this.label.flush())));
+      else if (this.label.advance && !this.catchingUp) {
+        const wm = this.watermark();
+        if (wm !== undefined && wm > this.eventClock) labeled.push(...(await this.stage('label', () => this.label.advance!(wm))));
+      }
+    }
     if (labeled.length) {
       mEvents.inc({ stage: 'label' }, labeled.length);
       for (const e of labeled) {
@@ -305,11 +321,21 @@ export class Pipeline implements Downstream {
     if (max > this.eventClock) { this.eventClock = max; this.eventClockWall = this.now(); }
   }
 
+  /** the input is a backlog being caught up (its event time far behind the wall clock): wall time says nothing about its event time */
+  private get catchingUp(): boolean { return this.normalize.catchingUp === true; }
+
+  private quietFor(): number { return this.now() - Math.max(this.eventClockWall, this.lastArrival); }
+
+  /** a backlog quiet for `inputEndQuiet`: ended for now (see PipelineOptions.inputEndQuiet) */
+  private inputEnded(): boolean { return this.catchingUp && this.now() - this.lastArrival >= this.opts.inputEndQuiet; }
+
   /**
-   * Event time for closing contexts. While events flow it is the newest event time; when the
-   * input is quiet it follows the wall clock from there, so a context whose cascade ended
-   * closes after `contextIdle` of real time instead of waiting for the next event. While the
-   * sources are paused (backpressure, Elasticsearch down) it stands still.
+   * Event time for closing contexts. While events flow it is the newest event time; when a
+   * live input is quiet it follows the wall clock from there, so a context whose cascade ended
+   * closes after `contextIdle` of real time instead of waiting for the next event. A backlog's
+   * event time moves only with its events, so a pause in its delivery closes nothing early,
+   * until it has been quiet for `inputEndQuiet`. While the sources are paused (backpressure,
+   * Elasticsearch down) it stands still.
    */
   watermark(): number | undefined {
     if (this.eventClock === -Infinity) return undefined;
@@ -317,7 +343,8 @@ export class Pipeline implements Downstream {
     if (this.saturated) return this.eventClock;
     // events still held for reordering may belong to the open contexts: wait for them
     if (this.normalize.pending > 0) return this.eventClock;
-    const quietFor = this.now() - Math.max(this.eventClockWall, this.lastArrival);
+    const quietFor = this.quietFor();
+    if (this.catchingUp && !this.inputEnded()) return this.eventClock;
     return quietFor >= this.opts.clockQuiet ? this.eventClock + quietFor : this.eventClock;
   }
 

@@ -68,6 +68,8 @@ export interface NormalizeStage {
   /** estimated bytes of the events held, and the bound past which sources must pause */
   readonly pendingBytes?: number;
   readonly byteLimit?: number;
+  /** the input is a backlog being caught up (its newest event time far behind the wall clock) */
+  readonly catchingUp?: boolean;
 }
 
 /**
@@ -77,5 +79,7 @@ export interface NormalizeStage {
 export interface LabelStage {
   push(events: KEvent[]): Promise<LabeledEvent[]>;
   flush(): Promise<LabeledEvent[]>;
+  /** event time has reached `time` with no event (a live input gone quiet): labels what waited long enough for it */
+  advance?(time: number): Promise<LabeledEvent[]>;
   readonly pending: number;
 }
